@@ -1,0 +1,20 @@
+// Where snapshots come from: a directory of raw Envoy resources now, the model file later.
+// A source is loaded whole; any error means nothing from that load is applied.
+import type { Snapshot } from '../xds/snapshot.js';
+import type { SourceError } from '../util/yaml-source.js';
+
+export interface ConfigLoad {
+  snapshots: Map<string, Snapshot>;
+  errors: SourceError[];
+  warnings: SourceError[];
+  /** Hash of the input; an unchanged hash is not reloaded. */
+  contentHash: string;
+}
+
+export interface ConfigSource {
+  /** For logs and /status, e.g. "resources directory ./envoy/resources". */
+  readonly description: string;
+  /** File or directory to watch. */
+  readonly watchTarget: string;
+  load(): ConfigLoad;
+}

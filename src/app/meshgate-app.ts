@@ -1,0 +1,138 @@
+// Composition root: config source → cache → xDS server, the admin server, and the reload loop.
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import { AdminServer } from '../admin/server.js';
+import { watchPath, type Watcher } from '../watch/path-watcher.js';
+import { SnapshotCache } from '../xds/cache.js';
+import { XdsMetrics } from '../xds/metrics.js';
+import { protoRoot } from '../xds/protos.js';
+import { XdsServer } from '../xds/server.js';
+import type { StreamLimits } from '../xds/stream-base.js';
+import type { ConfigSource } from './config-source.js';
+
+export interface AppOptions {
+  source: ConfigSource;
+  xdsListen: string;
+  adminListen: string;
+  log: Logger;
+  watch?: boolean;
+  limits?: Partial<StreamLimits>;
+  maxReceiveBytes?: number;
+  keepaliveTimeMs?: number;
+  keepaliveTimeoutMs?: number;
+}
+
+export interface LoadRecord {
+  at: string;
+  ok: boolean;
+  contentHash: string;
+  errors: string[];
+  warnings: string[];
+  changedGroups: string[];
+}
+
+export class MeshgateApp {
+  readonly cache = new SnapshotCache();
+  readonly metrics: XdsMetrics;
+  readonly xds: XdsServer;
+  readonly admin: AdminServer;
+  readonly startedAt = new Date();
+  ready = false;
+  lastApplied: LoadRecord | null = null;
+  lastAttempt: LoadRecord | null = null;
+  private watcher: Watcher | null = null;
+  private readonly log: Logger;
+  private readonly reloads: client.Counter<'result'>;
+
+  constructor(private readonly opts: AppOptions) {
+    this.log = opts.log.child({ component: 'app' });
+    const t0 = performance.now();
+    protoRoot();
+    this.log.debug({ ms: Math.round(performance.now() - t0) }, 'proto registry loaded');
+    this.metrics = new XdsMetrics();
+    client.collectDefaultMetrics({ register: this.metrics.registry, prefix: 'meshgate_' });
+    this.reloads = new client.Counter({
+      name: 'meshgate_config_reloads_total',
+      help: 'Configuration loads by result (applied, unchanged, rejected).',
+      labelNames: ['result'],
+      registers: [this.metrics.registry],
+    });
+    this.cache.onSet(() => this.metrics.snapshotsSet.inc());
+    this.xds = new XdsServer({
+      cache: this.cache,
+      log: opts.log,
+      metrics: this.metrics,
+      ...(opts.limits ? { limits: opts.limits } : {}),
+      ...(opts.maxReceiveBytes ? { maxReceiveBytes: opts.maxReceiveBytes } : {}),
+      ...(opts.keepaliveTimeMs ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
+      ...(opts.keepaliveTimeoutMs ? { keepaliveTimeoutMs: opts.keepaliveTimeoutMs } : {}),
+    });
+    this.admin = new AdminServer(this, opts.log);
+  }
+
+  get sourceDescription(): string {
+    return this.opts.source.description;
+  }
+
+  /** Load, then listen. The xDS port answers only once a load has succeeded. */
+  async start(): Promise<{ xdsPort: number; adminPort: number }> {
+    this.reload();
+    const adminPort = await this.admin.listen(this.opts.adminListen);
+    const xdsPort = await this.xds.listen(this.opts.xdsListen);
+    if (this.opts.watch !== false) {
+      this.watcher = watchPath(this.opts.source.watchTarget, () => this.reload());
+    }
+    return { xdsPort, adminPort };
+  }
+
+  /** Load the source; apply it only if it has no errors. Returns the record of this attempt. */
+  reload(): LoadRecord {
+    const t0 = performance.now();
+    let load;
+    try {
+      load = this.opts.source.load();
+    } catch (err) {
+      this.log.error({ err }, 'bug while loading configuration; keeping the last good configuration');
+      load = { snapshots: new Map(), errors: [], warnings: [], contentHash: '' };
+      const rec: LoadRecord = { at: new Date().toISOString(), ok: false, contentHash: '', errors: [`internal error: ${(err as Error).message}`], warnings: [], changedGroups: [] };
+      this.lastAttempt = rec;
+      this.reloads.inc({ result: 'rejected' });
+      return rec;
+    }
+    const rec: LoadRecord = {
+      at: new Date().toISOString(),
+      ok: load.errors.length === 0,
+      contentHash: load.contentHash,
+      errors: load.errors.map((e) => e.format()),
+      warnings: load.warnings.map((e) => e.format()),
+      changedGroups: [],
+    };
+    if (!rec.ok) {
+      if (this.lastAttempt?.contentHash !== rec.contentHash || this.lastAttempt.ok) {
+        for (const e of rec.errors) this.log.error(e);
+        this.log.error({ errors: rec.errors.length }, 'configuration rejected; still serving the last good configuration');
+      }
+      this.lastAttempt = rec;
+      this.reloads.inc({ result: 'rejected' });
+      return rec;
+    }
+    if (this.lastApplied && this.lastApplied.contentHash === rec.contentHash) {
+      this.lastAttempt = this.lastApplied;
+      this.reloads.inc({ result: 'unchanged' });
+      return this.lastApplied;
+    }
+    rec.changedGroups = this.cache.replaceAll(load.snapshots);
+    for (const w of rec.warnings) this.log.warn(w);
+    this.lastApplied = rec;
+    this.lastAttempt = rec;
+    this.ready = true;
+    this.reloads.inc({ result: 'applied' });
+    this.log.info({ groups: load.snapshots.size, changed: rec.changedGroups, ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
+    return rec;
+  }
+
+  async stop(): Promise<void> {
+    this.watcher?.close();
+    await Promise.all([this.xds.close(500), this.admin.close()]);
+  }
+}

@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+// meshgate command line: one file per command.
+import { UsageError } from './args.js';
+import { serveCommand } from './serve.js';
+
+const USAGE = `Usage: meshgate <command> [options]
+
+Commands:
+  serve      serve Envoy configuration over xDS and watch the input
+
+Run "meshgate <command> --help" for a command's options.
+`;
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
+  serve: serveCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === '-h' || cmd === '--help' || cmd === 'help') {
+    process.stdout.write(USAGE);
+    return cmd ? 0 : 2;
+  }
+  const run = COMMANDS[cmd];
+  if (!run) {
+    process.stderr.write(`meshgate: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  return run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`meshgate: ${err.message}\n`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`meshgate: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+      process.exitCode = 70;
+    }
+  },
+);

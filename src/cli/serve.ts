@@ -1,0 +1,78 @@
+import { MeshgateApp } from '../app/meshgate-app.js';
+import { ResourceDirSource } from '../resources/resource-dir-source.js';
+import { createLogger } from '../util/log.js';
+import { parse, parseBytes, parseDurationMs, UsageError } from './args.js';
+
+export const SERVE_USAGE = `Usage: meshgate serve --resources DIR [options]
+
+Serve Envoy configuration over xDS (ADS and per-type services, SotW and Delta) and watch the
+input for changes.
+
+Input:
+  -r, --resources DIR          Envoy resources as YAML/JSON: DIR/<group>/*.yaml; a proxy joins
+                               the group named after its node id, else its node cluster, else
+                               "default"
+
+Options:
+  --xds-listen HOST:PORT       xDS gRPC address (default 127.0.0.1:18000)
+  --admin-listen HOST:PORT     admin HTTP address (default 127.0.0.1:19000)
+  --max-message-bytes SIZE     largest xDS message sent or received (default 64MiB)
+  --keepalive-time DURATION    HTTP/2 ping interval on xDS connections (default 30s)
+  --keepalive-timeout DURATION time to wait for a ping answer before closing (default 10s)
+  --stall-timeout DURATION     end a stream whose proxy stops reading (default 30s)
+  --no-watch                   do not reload when the input changes
+  --log-level LEVEL            trace, debug, info, warn, error (default info)
+  -h, --help                   show this help
+`;
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      resources: { type: 'string', short: 'r' },
+      'xds-listen': { type: 'string', default: '127.0.0.1:18000' },
+      'admin-listen': { type: 'string', default: '127.0.0.1:19000' },
+      'max-message-bytes': { type: 'string', default: '64MiB' },
+      'keepalive-time': { type: 'string', default: '30s' },
+      'keepalive-timeout': { type: 'string', default: '10s' },
+      'stall-timeout': { type: 'string', default: '30s' },
+      'no-watch': { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: process.env['MESHGATE_LOG_LEVEL'] ?? 'info' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    SERVE_USAGE,
+  );
+  if (values.help) {
+    process.stdout.write(SERVE_USAGE);
+    return 0;
+  }
+  if (!values.resources) throw new UsageError(`serve needs an input: --resources DIR\n\n${SERVE_USAGE}`);
+  const log = createLogger(values['log-level']);
+  const maxBytes = parseBytes(values['max-message-bytes']!, '--max-message-bytes');
+  const app = new MeshgateApp({
+    source: new ResourceDirSource(values.resources),
+    xdsListen: values['xds-listen']!,
+    adminListen: values['admin-listen']!,
+    log,
+    watch: !values['no-watch'],
+    limits: { maxSendBytes: maxBytes, stallTimeoutMs: parseDurationMs(values['stall-timeout']!, '--stall-timeout') },
+    maxReceiveBytes: maxBytes,
+    keepaliveTimeMs: parseDurationMs(values['keepalive-time']!, '--keepalive-time'),
+    keepaliveTimeoutMs: parseDurationMs(values['keepalive-timeout']!, '--keepalive-timeout'),
+  });
+  const { xdsPort, adminPort } = await app.start();
+  // One machine-readable line for scripts and tests that start meshgate on port 0.
+  process.stdout.write(`${JSON.stringify({ event: 'listening', xdsPort, adminPort, ready: app.ready })}\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      log.info('shutting down');
+      void app.stop().then(resolve);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+  log.flush();
+  return 0;
+}

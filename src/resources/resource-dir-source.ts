@@ -1,0 +1,18 @@
+import path from 'node:path';
+import type { ConfigLoad, ConfigSource } from '../app/config-source.js';
+import { loadResourceDir } from './load-dir.js';
+
+export class ResourceDirSource implements ConfigSource {
+  readonly description: string;
+  readonly watchTarget: string;
+
+  constructor(dir: string) {
+    this.watchTarget = path.resolve(dir);
+    this.description = `resources directory ${dir}`;
+  }
+
+  load(): ConfigLoad {
+    const r = loadResourceDir(this.watchTarget);
+    return { snapshots: r.snapshots, errors: r.errors, warnings: [], contentHash: r.contentHash };
+  }
+}

@@ -1,0 +1,162 @@
+// The snapshot cache: proxy group → snapshot, and the streams watching each group.
+// Node identity is an input: a resolver maps each node to its group, given the groups that
+// exist. Setting a snapshot wakes only the streams of that group, and tells them which types
+// and names changed so that a stream whose subscription is untouched stays asleep.
+import { diffSnapshots, type Snapshot } from './snapshot.js';
+import type { TypeUrl } from './type-urls.js';
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  userAgent: string;
+  metadata: Record<string, unknown>;
+}
+
+/** Maps a node to its group. `has` says which groups currently have a snapshot. */
+export type GroupResolver = (node: NodeInfo, has: (group: string) => boolean) => string | undefined;
+
+export interface SnapshotUpdate {
+  snapshot: Snapshot;
+  /** Changed names per type; `null` means "treat everything as changed" (new group). */
+  changed: Map<TypeUrl, Set<string>> | null;
+  /** When the snapshot was set (performance.now()), for set→ACK latency. */
+  setAt: number;
+}
+
+export interface CacheWatcher {
+  readonly node: NodeInfo;
+  onUpdate(update: SnapshotUpdate): void;
+}
+
+interface Entry {
+  snapshot: Snapshot;
+  setAt: number;
+}
+
+/** Resolver by node id first, then node cluster, then a group named "default". */
+export const resolveByIdThenCluster: GroupResolver = (node, has) => {
+  if (node.id && has(node.id)) return node.id;
+  if (node.cluster && has(node.cluster)) return node.cluster;
+  if (has('default')) return 'default';
+  return undefined;
+};
+
+export class SnapshotCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly watchersByGroup = new Map<string, Set<CacheWatcher>>();
+  private readonly groupOf = new Map<CacheWatcher, string | undefined>();
+  private readonly listeners = new Set<(group: string, snapshot: Snapshot) => void>();
+
+  constructor(private readonly resolver: GroupResolver = resolveByIdThenCluster) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  groups(): string[] {
+    return [...this.entries.keys()].sort();
+  }
+
+  get(group: string): Snapshot | undefined {
+    return this.entries.get(group)?.snapshot;
+  }
+
+  /** Register a stream; it receives the current snapshot (if any) at once. */
+  watch(w: CacheWatcher): () => void {
+    const group = this.resolver(w.node, (g) => this.entries.has(g));
+    this.attach(w, group);
+    if (group !== undefined) {
+      const e = this.entries.get(group);
+      if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
+    }
+    return () => this.detach(w);
+  }
+
+  groupFor(w: CacheWatcher): string | undefined {
+    return this.groupOf.get(w);
+  }
+
+  /** Called for every snapshot actually changed (for metrics, status, exports). */
+  onSet(fn: (group: string, snapshot: Snapshot) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  /** Set one group's snapshot. Returns false if it was identical to the current one. */
+  set(group: string, snapshot: Snapshot): boolean {
+    const prev = this.entries.get(group);
+    if (prev && prev.snapshot.version === snapshot.version) return false;
+    const setAt = performance.now();
+    this.entries.set(group, { snapshot, setAt });
+    for (const fn of this.listeners) fn(group, snapshot);
+    if (!prev) {
+      // A new group may capture streams that were waiting, or that matched a broader group.
+      this.regroupAll();
+      return true;
+    }
+    const changed = diffSnapshots(prev.snapshot, snapshot);
+    const ws = this.watchersByGroup.get(group);
+    if (ws) for (const w of [...ws]) w.onUpdate({ snapshot, changed, setAt });
+    return true;
+  }
+
+  /**
+   * Replace every group at once (a reload). Groups absent from `next` are dropped: their
+   * proxies keep the configuration they have (nothing is pushed to them) until they are
+   * matched by another group.
+   */
+  replaceAll(next: ReadonlyMap<string, Snapshot>): string[] {
+    const changedGroups: string[] = [];
+    let membershipChanged = false;
+    for (const g of [...this.entries.keys()]) {
+      if (!next.has(g)) {
+        this.entries.delete(g);
+        membershipChanged = true;
+      }
+    }
+    for (const [g, snap] of next) {
+      const existed = this.entries.has(g);
+      const prev = this.entries.get(g);
+      if (prev && prev.snapshot.version === snap.version) continue;
+      changedGroups.push(g);
+      if (!existed) {
+        membershipChanged = true;
+        this.entries.set(g, { snapshot: snap, setAt: performance.now() });
+        for (const fn of this.listeners) fn(g, snap);
+        continue;
+      }
+      this.set(g, snap);
+    }
+    if (membershipChanged) this.regroupAll();
+    return changedGroups.sort();
+  }
+
+  private attach(w: CacheWatcher, group: string | undefined): void {
+    this.groupOf.set(w, group);
+    if (group === undefined) return;
+    let set = this.watchersByGroup.get(group);
+    if (!set) this.watchersByGroup.set(group, (set = new Set()));
+    set.add(w);
+  }
+
+  private detach(w: CacheWatcher): void {
+    const g = this.groupOf.get(w);
+    if (g !== undefined) {
+      const set = this.watchersByGroup.get(g);
+      set?.delete(w);
+      if (set && set.size === 0) this.watchersByGroup.delete(g);
+    }
+    this.groupOf.delete(w);
+  }
+
+  private regroupAll(): void {
+    for (const [w, old] of [...this.groupOf]) {
+      const group = this.resolver(w.node, (g) => this.entries.has(g));
+      if (group === old) continue;
+      this.detach(w);
+      this.attach(w, group);
+      const e = group === undefined ? undefined : this.entries.get(group);
+      if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
+    }
+  }
+}

@@ -1,0 +1,301 @@
+// What SotW and Delta streams share: node identity, the cache watch, writes that honour
+// backpressure, stall detection, NACK bookkeeping, status and metrics.
+import type { Logger } from 'pino';
+import type { CacheWatcher, NodeInfo, SnapshotCache, SnapshotUpdate } from './cache.js';
+import type { XdsMetrics } from './metrics.js';
+import type { Snapshot } from './snapshot.js';
+import type { NackRecord, StatusSource, StreamStatus, TypeStatus, XdsStatusBoard } from './status.js';
+import { ADS_ORDER, shortName, type TypeUrl } from './type-urls.js';
+
+export interface StreamLimits {
+  /** Largest response the server will write; larger ones end the stream loudly. */
+  maxSendBytes: number;
+  /** A stream whose writes stay blocked this long is ended (the proxy is not reading). */
+  stallTimeoutMs: number;
+  /** Most resource names one stream may subscribe to per type. */
+  maxNamesPerType: number;
+}
+
+export const DEFAULT_LIMITS: StreamLimits = {
+  maxSendBytes: 64 * 1024 * 1024,
+  stallTimeoutMs: 30_000,
+  maxNamesPerType: 100_000,
+};
+
+export interface StreamDeps {
+  cache: SnapshotCache;
+  metrics: XdsMetrics;
+  board: XdsStatusBoard;
+  log: Logger;
+  limits: StreamLimits;
+  /** Pre-encoded ControlPlane{identifier} fields: 6 in DiscoveryResponse, 7 in Delta. */
+  controlPlane: { sotw: Buffer; delta: Buffer };
+}
+
+/** The part of a grpc-js duplex call a stream uses. */
+export interface DuplexCall {
+  write(chunk: Buffer): boolean;
+  end(): void;
+  on(event: string, fn: (...args: unknown[]) => void): unknown;
+  getPeer(): string;
+  emit(event: string, ...args: unknown[]): boolean;
+}
+
+export class StreamError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly reason: string,
+  ) {
+    super(message);
+  }
+}
+
+// gRPC status codes used here.
+export const GRPC = {
+  INVALID_ARGUMENT: 3,
+  RESOURCE_EXHAUSTED: 8,
+  UNAVAILABLE: 14,
+  INTERNAL: 13,
+} as const;
+
+let nextStreamId = 1;
+
+/** Per-type bookkeeping common to both variants. */
+export interface InflightResponse {
+  nonce: string;
+  version: string;
+  names: string[];
+  sentAt: number;
+  /** Set time of the snapshot this response carried news of, if it was snapshot-driven. */
+  snapshotSetAt: number | null;
+}
+
+export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
+  readonly id = nextStreamId++;
+  node: NodeInfo = { id: '', cluster: '', userAgent: '', metadata: {} };
+  protected snapshot: Snapshot | undefined;
+  protected snapshotSetAt = 0;
+  protected log: Logger;
+  private unwatch: (() => void) | null = null;
+  private blocked = false;
+  private stallTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private nonceCounter = 0;
+  private readonly connectedAt = new Date();
+  private readonly peer: string;
+  private readonly unknownTypesLogged = new Set<string>();
+
+  constructor(
+    protected readonly call: DuplexCall,
+    protected readonly deps: StreamDeps,
+    readonly variant: 'sotw' | 'delta',
+    readonly service: string,
+    /** Set for the per-type services; null for ADS. */
+    protected readonly fixedType: TypeUrl | null,
+  ) {
+    this.peer = call.getPeer();
+    this.log = deps.log.child({ stream: this.id, variant, service });
+    deps.metrics.streams.inc({ service, variant });
+    deps.board.add(this);
+    call.on('data', (req: unknown) => this.onData(req));
+    call.on('end', () => this.close(null));
+    call.on('error', (err: unknown) => {
+      this.log.debug({ err }, 'stream error');
+      this.close(null);
+    });
+    call.on('cancelled', () => this.close(null));
+    call.on('close', () => this.close(null));
+    call.on('drain', () => {
+      this.blocked = false;
+      if (this.stallTimer) clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+      this.flush();
+    });
+  }
+
+  /** Types this stream may serve, in push order. */
+  protected typesInOrder(): readonly TypeUrl[] {
+    return this.fixedType ? [this.fixedType] : ADS_ORDER;
+  }
+
+  protected abstract handleRequest(req: Record<string, unknown>): void;
+  /** Build and write every due response, in ADS order. */
+  protected abstract flush(): void;
+  protected abstract onSnapshot(update: SnapshotUpdate): void;
+  protected abstract typeStatus(): Record<string, TypeStatus>;
+
+  private onData(req: unknown): void {
+    if (this.closed) return;
+    try {
+      if (!req || typeof req !== 'object' || 'decodeError' in req) {
+        const why = req && typeof req === 'object' && 'decodeError' in req ? String((req as { decodeError: unknown }).decodeError) : 'empty request';
+        throw new StreamError(GRPC.INVALID_ARGUMENT, `malformed discovery request: ${why}`, 'bad_request');
+      }
+      const r = req as Record<string, unknown>;
+      if (!this.unwatch) this.start(r);
+      this.handleRequest(r);
+      this.flush();
+    } catch (err) {
+      if (err instanceof StreamError) this.fail(err);
+      else {
+        this.log.error({ err }, 'bug while handling a discovery request');
+        this.fail(new StreamError(GRPC.INTERNAL, 'internal error', 'internal'));
+      }
+    }
+  }
+
+  private start(first: Record<string, unknown>): void {
+    const n = (first['node'] ?? {}) as Record<string, unknown>;
+    const ua = [n['user_agent_name'], n['user_agent_version'] ?? userAgentBuildVersion(n['user_agent_build_version'])]
+      .filter((x) => typeof x === 'string' && x !== '')
+      .join('/');
+    this.node = {
+      id: typeof n['id'] === 'string' ? n['id'] : '',
+      cluster: typeof n['cluster'] === 'string' ? n['cluster'] : '',
+      userAgent: ua,
+      metadata: (n['metadata'] ?? {}) as Record<string, unknown>,
+    };
+    this.log = this.log.child({ node: this.node.id, cluster: this.node.cluster });
+    this.log.info({ peer: this.peer, userAgent: ua }, 'proxy connected');
+    this.unwatch = this.deps.cache.watch(this);
+  }
+
+  onUpdate(update: SnapshotUpdate): void {
+    if (this.closed) return;
+    this.snapshot = update.snapshot;
+    this.snapshotSetAt = update.setAt;
+    this.onSnapshot(update);
+    // start() registers the watch before the first request's subscription is processed;
+    // handleRequest's own flush covers that case.
+    if (this.unwatch) this.flush();
+  }
+
+  protected nextNonce(): string {
+    return String(++this.nonceCounter);
+  }
+
+  protected get writable(): boolean {
+    return !this.closed && !this.blocked;
+  }
+
+  /** Write one response. Returns false if the stream is gone. */
+  protected write(typeUrl: TypeUrl, bytes: Buffer): boolean {
+    if (this.closed) return false;
+    if (bytes.length > this.deps.limits.maxSendBytes) {
+      this.log.error(
+        { type: shortName(typeUrl), bytes: bytes.length, limit: this.deps.limits.maxSendBytes },
+        'response exceeds the maximum message size; ending the stream (raise --max-message-bytes on meshgate and the proxy, or split the configuration)',
+      );
+      this.fail(new StreamError(GRPC.RESOURCE_EXHAUSTED, `${shortName(typeUrl)} response of ${bytes.length} bytes exceeds the server's limit of ${this.deps.limits.maxSendBytes} bytes`, 'too_large'));
+      return false;
+    }
+    const labels = { type: shortName(typeUrl), variant: this.variant };
+    this.deps.metrics.pushes.inc(labels);
+    this.deps.metrics.bytesSent.inc(labels, bytes.length);
+    const ok = this.call.write(bytes);
+    if (!ok) {
+      this.blocked = true;
+      this.stallTimer ??= setTimeout(() => {
+        this.fail(new StreamError(GRPC.UNAVAILABLE, `proxy stopped reading for ${this.deps.limits.stallTimeoutMs} ms`, 'stalled'));
+      }, this.deps.limits.stallTimeoutMs);
+      this.stallTimer.unref?.();
+    }
+    return true;
+  }
+
+  protected recordAck(typeUrl: TypeUrl, inflight: InflightResponse): void {
+    const labels = { type: shortName(typeUrl), variant: this.variant };
+    this.deps.metrics.acks.inc(labels);
+    if (inflight.snapshotSetAt !== null) {
+      this.deps.metrics.ackLatency.observe(labels, (performance.now() - inflight.snapshotSetAt) / 1000);
+    }
+  }
+
+  protected recordNack(typeUrl: TypeUrl, inflight: InflightResponse, errorDetail: Record<string, unknown>): NackRecord {
+    const message = typeof errorDetail['message'] === 'string' ? errorDetail['message'] : '';
+    const rec: NackRecord = {
+      nodeId: this.node.id,
+      cluster: this.node.cluster,
+      type: shortName(typeUrl),
+      version: inflight.version,
+      resources: inflight.names.slice(0, 50),
+      message: message.slice(0, 4096),
+      at: new Date().toISOString(),
+    };
+    this.deps.metrics.nacks.inc({ type: rec.type, variant: this.variant });
+    this.deps.board.recordNack(rec);
+    this.log.warn({ type: rec.type, version: rec.version, resources: rec.resources, message: rec.message }, 'proxy rejected configuration (NACK); it will not be resent, fix the input');
+    return rec;
+  }
+
+  /** Check a request's type URL against the served types; returns null to ignore it. */
+  protected requestType(typeUrl: unknown, served: (t: string) => t is TypeUrl): TypeUrl | null {
+    const t = typeof typeUrl === 'string' ? typeUrl : '';
+    if (this.fixedType) {
+      if (t === '' || t === this.fixedType) return this.fixedType;
+      throw new StreamError(GRPC.INVALID_ARGUMENT, `type_url ${t} does not belong to ${this.service}`, 'bad_request');
+    }
+    if (t === '') throw new StreamError(GRPC.INVALID_ARGUMENT, 'ADS requests must set type_url', 'bad_request');
+    if (!served(t)) {
+      if (!this.unknownTypesLogged.has(t) && this.unknownTypesLogged.size < 16) {
+        this.unknownTypesLogged.add(t);
+        this.log.warn({ type: t }, 'proxy asked for a resource type meshgate does not serve; ignoring');
+      }
+      return null;
+    }
+    return t;
+  }
+
+  protected checkNameCount(n: number): void {
+    if (n > this.deps.limits.maxNamesPerType) {
+      throw new StreamError(GRPC.RESOURCE_EXHAUSTED, `too many resource names (${n} > ${this.deps.limits.maxNamesPerType})`, 'too_many_names');
+    }
+  }
+
+  protected fail(err: StreamError): void {
+    if (this.closed) return;
+    this.deps.metrics.streamErrors.inc({ reason: err.reason });
+    this.log.warn({ code: err.code, reason: err.reason }, err.message);
+    this.call.emit('error', { code: err.code, details: err.message });
+    this.close(err);
+  }
+
+  private close(_err: StreamError | null): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.stallTimer) clearTimeout(this.stallTimer);
+    this.stallTimer = null;
+    this.unwatch?.();
+    this.unwatch = null;
+    this.deps.board.remove(this);
+    this.deps.metrics.streams.dec({ service: this.service, variant: this.variant });
+    this.log.info('stream closed');
+    this.releaseState();
+  }
+
+  /** Drop per-type state so a closed stream holds no memory. */
+  protected abstract releaseState(): void;
+
+  status(): StreamStatus {
+    return {
+      streamId: this.id,
+      nodeId: this.node.id,
+      cluster: this.node.cluster,
+      userAgent: this.node.userAgent,
+      group: this.deps.cache.groupFor(this) ?? null,
+      variant: this.variant,
+      service: this.service,
+      peer: this.peer,
+      connectedAt: this.connectedAt.toISOString(),
+      types: this.typeStatus(),
+    };
+  }
+}
+
+function userAgentBuildVersion(v: unknown): string | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const ver = (v as { version?: { major_number?: number; minor_number?: number; patch?: number } }).version;
+  if (!ver) return undefined;
+  return `${ver.major_number ?? 0}.${ver.minor_number ?? 0}.${ver.patch ?? 0}`;
+}

@@ -1,0 +1,262 @@
+// Incremental (Delta) stream (DeltaAggregatedResources and the per-type Delta* methods).
+//
+// Per type: the subscription (wildcard and/or names), what the proxy holds (name → version,
+// seeded from initial_resource_versions on reconnect), and at most one response in flight.
+// A response carries only resources whose version differs from what the proxy holds, plus
+// removed_resources for what it holds that no longer exists.
+import type { SnapshotUpdate } from './cache.js';
+import type { Resource } from './resource.js';
+import { retainedResources } from './retention.js';
+import type { NackRecord, TypeStatus } from './status.js';
+import { type InflightResponse, XdsStreamBase } from './stream-base.js';
+import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
+import { stringField } from './wire.js';
+
+class DeltaTypeState {
+  requested = false;
+  wildcard = false;
+  names = new Set<string>();
+  /** What the proxy holds: name → version. */
+  known = new Map<string, string>();
+  /** The resources behind `known` where this stream sent them (for references). */
+  held = new Map<string, Resource>();
+  /** Older resources the proxy may still hold while a change is in flight or was NACKed. */
+  shadow = new Map<string, Resource>();
+  inflight: InflightResponse | null = null;
+  responded = false;
+  due = false;
+  dueFromSnapshot = false;
+  force = new Set<string>();
+  versionSent: string | null = null;
+  versionAcked: string | null = null;
+  lastNack: NackRecord | null = null;
+}
+
+const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
+
+export class DeltaStream extends XdsStreamBase {
+  private readonly types = new Map<TypeUrl, DeltaTypeState>();
+
+  private state(t: TypeUrl): DeltaTypeState {
+    let s = this.types.get(t);
+    if (!s) this.types.set(t, (s = new DeltaTypeState()));
+    return s;
+  }
+
+  protected handleRequest(req: Record<string, unknown>): void {
+    const t = this.requestType(req['type_url'], isServedType);
+    if (!t) return;
+    const s = this.state(t);
+    const nonce = typeof req['response_nonce'] === 'string' ? req['response_nonce'] : '';
+    const subscribe = stringList(req['resource_names_subscribe']);
+    const unsubscribe = stringList(req['resource_names_unsubscribe']);
+    this.checkNameCount(subscribe.length + s.names.size);
+
+    if (s.inflight && nonce === s.inflight.nonce) {
+      const inflight = s.inflight;
+      s.inflight = null;
+      const err = req['error_detail'] as Record<string, unknown> | undefined | null;
+      if (err && (err['message'] || err['code'])) {
+        // NACK: the proxy kept its old resources; `known` keeps what we sent, so the
+        // rejected versions are not sent again; `shadow` keeps the old ones referenced.
+        s.lastNack = this.recordNack(t, inflight, err);
+      } else {
+        for (const n of inflight.names) s.shadow.delete(n);
+        s.versionAcked = inflight.version;
+        this.recordAck(t, inflight);
+        this.markReferencedTypesDue(t);
+      }
+    }
+
+    const first = !s.requested;
+    if (first) {
+      const initial = req['initial_resource_versions'];
+      if (initial && typeof initial === 'object') {
+        const entries = Object.entries(initial as Record<string, unknown>);
+        this.checkNameCount(entries.length);
+        for (const [n, v] of entries) if (typeof v === 'string') s.known.set(n, v);
+      }
+      if (subscribe.length === 0) s.wildcard = true; // legacy wildcard
+    }
+    // Subscriptions are honoured whatever the nonce.
+    for (const n of subscribe) {
+      if (n === '*') {
+        s.wildcard = true;
+        continue;
+      }
+      // An explicit (re)subscribe after the first request is answered even if unchanged.
+      if (!first) {
+        s.known.delete(n);
+        s.held.delete(n);
+      }
+      s.names.add(n);
+    }
+    for (const n of unsubscribe) {
+      if (n === '*') {
+        s.wildcard = false;
+        for (const k of [...s.known.keys()]) {
+          if (!s.names.has(k)) {
+            s.known.delete(k);
+            s.held.delete(k);
+          }
+        }
+        continue;
+      }
+      s.names.delete(n);
+      if (!s.wildcard) {
+        s.known.delete(n);
+        s.held.delete(n);
+      }
+    }
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) s.due = true;
+    s.requested = true;
+  }
+
+  private markReferencedTypesDue(acked: TypeUrl): void {
+    if (this.fixedType) return;
+    const dependents: Record<string, TypeUrl[]> = {
+      [TYPE.LISTENER]: [TYPE.CLUSTER, TYPE.ROUTE, TYPE.SECRET],
+      [TYPE.ROUTE]: [TYPE.CLUSTER],
+      [TYPE.CLUSTER]: [TYPE.ENDPOINT, TYPE.SECRET],
+    };
+    for (const d of dependents[acked] ?? []) {
+      const ds = this.types.get(d);
+      if (ds?.requested && ds.shadow.size + ds.held.size > 0) ds.due = true;
+    }
+  }
+
+  protected onSnapshot(update: SnapshotUpdate): void {
+    for (const [t, s] of this.types) {
+      if (!s.requested) continue;
+      const changed = update.changed?.get(t);
+      if (update.changed === null || (changed && (s.wildcard || intersects(changed, s.names) || intersectsKeys(changed, s.known)))) {
+        s.due = true;
+        s.dueFromSnapshot = true;
+      }
+    }
+  }
+
+  protected flush(): void {
+    if (!this.snapshot) return;
+    for (const t of this.typesInOrder()) {
+      if (!this.writable) return;
+      const s = this.types.get(t);
+      if (!s || !s.requested || !s.due || s.inflight) continue;
+      this.respond(t, s);
+    }
+  }
+
+  private heldResources(t: TypeUrl): Resource[] {
+    const s = this.types.get(t);
+    if (!s) return [];
+    return s.shadow.size === 0 ? [...s.held.values()] : [...s.held.values(), ...s.shadow.values()];
+  }
+
+  private respond(t: TypeUrl, s: DeltaTypeState): void {
+    const snap = this.snapshot!;
+    const current = snap.resources(t);
+    const retained = this.fixedType ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.heldResources(x));
+    const desired = new Map<string, Resource>();
+    if (s.wildcard) {
+      for (const [n, r] of current) desired.set(n, r);
+      for (const [n, r] of retained) desired.set(n, r);
+    }
+    for (const n of s.names) {
+      if (desired.has(n)) continue;
+      const r = current.get(n) ?? retained.get(n);
+      if (r) desired.set(n, r);
+    }
+    const toSend: Resource[] = [];
+    for (const r of desired.values()) {
+      const has = s.known.get(r.name);
+      if (has !== r.version || s.force.has(r.name)) toSend.push(r);
+      else if (!s.held.has(r.name)) s.held.set(r.name, r);
+    }
+    const removed: string[] = [];
+    for (const n of s.known.keys()) if (!desired.has(n)) removed.push(n);
+    const fromSnapshot = s.dueFromSnapshot;
+    s.due = false;
+    s.dueFromSnapshot = false;
+    if (toSend.length === 0 && removed.length === 0 && s.responded) return;
+
+    toSend.sort(byName);
+    removed.sort();
+    const version = snap.typeVersion(t);
+    const nonce = this.nextNonce();
+    const parts: Buffer[] = [stringField(1, version)];
+    for (const r of toSend) parts.push(r.deltaField);
+    parts.push(stringField(4, t));
+    for (const n of removed) parts.push(stringField(6, n));
+    parts.push(stringField(5, nonce), this.deps.controlPlane.delta);
+    const bytes = Buffer.concat(parts);
+
+    for (const r of toSend) {
+      const old = s.held.get(r.name);
+      if (old && old !== r && !s.shadow.has(r.name)) s.shadow.set(r.name, old);
+      s.known.set(r.name, r.version);
+      s.held.set(r.name, r);
+      s.force.delete(r.name);
+    }
+    for (const n of removed) {
+      const old = s.held.get(n);
+      if (old && !s.shadow.has(n)) s.shadow.set(n, old);
+      s.known.delete(n);
+      s.held.delete(n);
+    }
+    s.responded = true;
+    s.versionSent = version;
+    s.inflight = {
+      nonce,
+      version,
+      names: [...toSend.map((r) => r.name), ...removed],
+      sentAt: performance.now(),
+      snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null,
+    };
+    if (t === TYPE.CLUSTER && !this.fixedType) {
+      const eds = this.state(TYPE.ENDPOINT);
+      for (const c of toSend) for (const e of c.refs.endpoints) eds.force.add(e);
+      if (eds.force.size > 0 && eds.requested) eds.due = true;
+    }
+    this.log.debug({ type: shortName(t), version, resources: toSend.length, removed: removed.length, bytes: bytes.length }, 'delta push');
+    this.write(t, bytes);
+  }
+
+  protected typeStatus(): Record<string, TypeStatus> {
+    const out: Record<string, TypeStatus> = {};
+    for (const [t, s] of this.types) {
+      if (!s.requested) continue;
+      out[shortName(t)] = {
+        subscribed: s.wildcard && s.names.size === 0 ? '*' : [...(s.wildcard ? ['*'] : []), ...[...s.names].sort()],
+        versionSent: s.versionSent,
+        versionAcked: s.versionAcked,
+        pending: s.inflight !== null || s.due,
+        lastNack: s.lastNack,
+      };
+    }
+    return out;
+  }
+
+  protected releaseState(): void {
+    this.types.clear();
+    this.snapshot = undefined;
+  }
+}
+
+function stringList(v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+function byName(a: Resource, b: Resource): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  const [small, large] = a.size < b.size ? [a, b] : [b, a];
+  for (const x of small) if (large.has(x)) return true;
+  return false;
+}
+
+function intersectsKeys(a: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
+  for (const x of a) if (m.has(x)) return true;
+  return false;
+}
