@@ -1,5 +1,6 @@
 // Where snapshots come from: a directory of raw Envoy resources now, the model file later.
 // A source is loaded whole; any error means nothing from that load is applied.
+import type { GroupResolver } from '../xds/cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
 import type { SourceError } from '../util/yaml-source.js';
 
@@ -16,5 +17,7 @@ export interface ConfigSource {
   readonly description: string;
   /** File or directory to watch. */
   readonly watchTarget: string;
+  /** Which group a connecting proxy belongs to. */
+  readonly resolver: GroupResolver;
   load(): ConfigLoad;
 }

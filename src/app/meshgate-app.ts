@@ -32,7 +32,7 @@ export interface LoadRecord {
 }
 
 export class MeshgateApp {
-  readonly cache = new SnapshotCache();
+  readonly cache: SnapshotCache;
   readonly metrics: XdsMetrics;
   readonly xds: XdsServer;
   readonly admin: AdminServer;
@@ -46,6 +46,7 @@ export class MeshgateApp {
 
   constructor(private readonly opts: AppOptions) {
     this.log = opts.log.child({ component: 'app' });
+    this.cache = new SnapshotCache(opts.source.resolver);
     const t0 = performance.now();
     protoRoot();
     this.log.debug({ ms: Math.round(performance.now() - t0) }, 'proto registry loaded');

@@ -1,18 +1,30 @@
 #!/usr/bin/env node
 // meshgate command line: one file per command.
 import { UsageError } from './args.js';
+import { bootstrapCommand } from './bootstrap.js';
+import { renderCommand } from './render.js';
 import { serveCommand } from './serve.js';
+import { statusCommand } from './status.js';
+import { validateCommand } from './validate.js';
 
 const USAGE = `Usage: meshgate <command> [options]
 
 Commands:
-  serve      serve Envoy configuration over xDS and watch the input
+  serve      serve Envoy configuration over xDS and watch the input for changes
+  validate   check a model file: every error with file:line:column (exit 0 or 1)
+  render     print the exact Envoy resources one proxy receives
+  bootstrap  print a complete Envoy bootstrap for one proxy
+  status     show each connected proxy's sync state (from the admin API)
 
 Run "meshgate <command> --help" for a command's options.
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   serve: serveCommand,
+  validate: validateCommand,
+  render: renderCommand,
+  bootstrap: bootstrapCommand,
+  status: statusCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,14 +1,19 @@
+import type { ConfigSource } from '../app/config-source.js';
 import { MeshgateApp } from '../app/meshgate-app.js';
+import { ModelSource } from '../app/model-source.js';
 import { ResourceDirSource } from '../resources/resource-dir-source.js';
 import { createLogger } from '../util/log.js';
 import { parse, parseBytes, parseDurationMs, UsageError } from './args.js';
 
-export const SERVE_USAGE = `Usage: meshgate serve --resources DIR [options]
+export const SERVE_USAGE = `Usage: meshgate serve -f FILE [options]
+       meshgate serve --resources DIR [options]
 
 Serve Envoy configuration over xDS (ADS and per-type services, SotW and Delta) and watch the
-input for changes.
+input for changes: a valid edit reaches every affected proxy; an invalid edit is rejected
+with the same errors as "meshgate validate", and the last good configuration keeps serving.
 
-Input:
+Input (one of):
+  -f, --file FILE              the model file (services, gateways, routes)
   -r, --resources DIR          Envoy resources as YAML/JSON: DIR/<group>/*.yaml; a proxy joins
                                the group named after its node id, else its node cluster, else
                                "default"
@@ -29,6 +34,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const { values } = parse(
     argv,
     {
+      file: { type: 'string', short: 'f' },
       resources: { type: 'string', short: 'r' },
       'xds-listen': { type: 'string', default: '127.0.0.1:18000' },
       'admin-listen': { type: 'string', default: '127.0.0.1:19000' },
@@ -46,11 +52,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     process.stdout.write(SERVE_USAGE);
     return 0;
   }
-  if (!values.resources) throw new UsageError(`serve needs an input: --resources DIR\n\n${SERVE_USAGE}`);
+  if (!values.file === !values.resources) throw new UsageError(`serve needs exactly one input: -f FILE or --resources DIR\n\n${SERVE_USAGE}`);
+  const source: ConfigSource = values.file ? new ModelSource(values.file) : new ResourceDirSource(values.resources!);
   const log = createLogger(values['log-level']);
   const maxBytes = parseBytes(values['max-message-bytes']!, '--max-message-bytes');
   const app = new MeshgateApp({
-    source: new ResourceDirSource(values.resources),
+    source,
     xdsListen: values['xds-listen']!,
     adminListen: values['admin-listen']!,
     log,

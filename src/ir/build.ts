@@ -1,0 +1,332 @@
+// Model → IR. Pure and deterministic: every list is sorted by a stable key and every name is
+// derived from what it denotes. Gateway routes are composed with the routes of the service
+// they send to, so a service's canary and split rules hold for every caller.
+import type { BackendModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
+import { labelsMatch } from '../model/validate.js';
+import {
+  type EndpointIR,
+  gatewayGroup,
+  type HttpRouteIR,
+  type ListenerIR,
+  type MatchIR,
+  type MeshIR,
+  type ProxyIR,
+  sidecarGroup,
+  type StringMatchIR,
+  type UpstreamIR,
+  type VirtualHostIR,
+  type WeightedBackendIR,
+} from './types.js';
+
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+const IPV6 = /^\[?[0-9a-fA-F:]+\]?$/;
+
+export function isIp(host: string): boolean {
+  return IPV4.test(host) || (host.includes(':') && IPV6.test(host));
+}
+
+function sortedEntries(o: Record<string, string> | undefined): Array<[string, string]> {
+  return Object.entries(o ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function upstreamKey(service: string, subset: Record<string, string> | undefined | null): string {
+  const pairs = sortedEntries(subset ?? undefined);
+  return pairs.length === 0 ? service : `${service}|${pairs.map(([k, v]) => `${k}=${v}`).join(',')}`;
+}
+
+export function localUpstreamKey(service: string): string {
+  return `inbound|${service}`;
+}
+
+function endpointOf(inst: InstanceModel): EndpointIR {
+  return { instanceId: inst.id, host: inst.address, port: inst.port, isIp: isIp(inst.address) };
+}
+
+function splitHostPort(hp: string): { host: string; port: number } {
+  const i = hp.lastIndexOf(':');
+  return { host: hp.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hp.slice(i + 1)) };
+}
+
+function valueMatch(vm: ValueMatchModel): StringMatchIR {
+  if (typeof vm === 'string') return { kind: 'exact', value: vm };
+  if ('present' in vm) return { kind: 'present' };
+  if ('absent' in vm) return { kind: 'absent' };
+  if ('exact' in vm) return { kind: 'exact', value: vm.exact };
+  if ('prefix' in vm) return { kind: 'prefix', value: vm.prefix };
+  if ('suffix' in vm) return { kind: 'suffix', value: vm.suffix };
+  if ('contains' in vm) return { kind: 'contains', value: vm.contains };
+  return { kind: 'regex', value: vm.regex };
+}
+
+function matchIR(m: MatchModel | undefined): MatchIR {
+  const path = m?.pathPrefix !== undefined
+    ? { kind: 'prefix' as const, value: m.pathPrefix }
+    : m?.path !== undefined
+      ? { kind: 'exact' as const, value: m.path }
+      : m?.pathRegex !== undefined
+        ? { kind: 'regex' as const, value: m.pathRegex }
+        : null;
+  return {
+    path,
+    // Header names are case-insensitive; Envoy compares them lowercased.
+    headers: Object.keys(m?.headers ?? {})
+      .sort()
+      .map((name) => ({ name: name.toLowerCase(), match: valueMatch(m!.headers![name]!) })),
+    query: Object.keys(m?.queryParams ?? {})
+      .sort()
+      .map((name) => ({ name, match: valueMatch(m!.queryParams![name]!) })),
+    methods: m?.methods ? [...new Set(m.methods)].sort() : null,
+  };
+}
+
+/** Both matches must hold; null when no request can satisfy both. */
+export function mergeMatches(outer: MatchIR, inner: MatchIR): MatchIR | null {
+  let path = outer.path ?? inner.path;
+  if (outer.path && inner.path) {
+    const a = outer.path;
+    const b = inner.path;
+    if (a.kind === b.kind && a.value === b.value) path = a;
+    else if (a.kind === 'prefix' && b.kind === 'prefix') {
+      if (b.value.startsWith(a.value)) path = b;
+      else if (a.value.startsWith(b.value)) path = a;
+      else return null;
+    } else if (a.kind === 'prefix' && b.kind === 'exact') {
+      if (!b.value.startsWith(a.value)) return null;
+      path = b;
+    } else if (a.kind === 'exact' && b.kind === 'prefix') {
+      if (!a.value.startsWith(b.value)) return null;
+      path = a;
+    } else return null; // regex with anything else: not expressible as one Envoy route
+  }
+  let methods = outer.methods ?? inner.methods;
+  if (outer.methods && inner.methods) {
+    methods = outer.methods.filter((x) => inner.methods!.includes(x));
+    if (methods.length === 0) return null;
+  }
+  const byName = <T extends { name: string }>(xs: T[]): T[] => [...xs].sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  return {
+    path,
+    headers: byName([...outer.headers, ...inner.headers]),
+    query: byName([...outer.query, ...inner.query]),
+    methods,
+  };
+}
+
+const CATCH_ALL: MatchIR = { path: null, headers: [], query: [], methods: null };
+
+interface Resolved {
+  routes: HttpRouteIR[];
+  upstreams: Map<string, UpstreamIR>;
+}
+
+class Builder {
+  constructor(private readonly model: Model) {}
+
+  service(name: string): ServiceModel {
+    const s = this.model.services[name];
+    if (!s) throw new Error(`bug: unknown service ${name} after validation`);
+    return s;
+  }
+
+  upstream(service: string, subset: Record<string, string> | undefined | null, into: Map<string, UpstreamIR>): string {
+    const key = upstreamKey(service, subset);
+    if (!into.has(key)) {
+      const svc = this.service(service);
+      const insts = svc.instances.filter((i) => !subset || labelsMatch(subset, i.labels));
+      into.set(key, {
+        key,
+        service,
+        subset: subset ? sortedEntries(subset) : null,
+        protocol: svc.protocol,
+        endpoints: insts.map(endpointOf).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1)),
+        local: false,
+      });
+    }
+    return key;
+  }
+
+  backends(list: BackendModel[], owner: string | undefined, into: Map<string, UpstreamIR>): WeightedBackendIR[] {
+    const weighted = list.every((b) => b.weight !== undefined);
+    const out = new Map<string, number>();
+    for (const b of list) {
+      const key = this.upstream(b.service ?? owner!, b.subset ?? null, into);
+      const w = weighted ? b.weight! : 1;
+      if (w > 0) out.set(key, (out.get(key) ?? 0) + w);
+    }
+    return [...out].map(([upstream, weight]) => ({ upstream, weight }));
+  }
+
+  /** The routes every caller of `name` uses, ending in a catch-all to the whole service. */
+  serviceRoutes(name: string, into: Map<string, UpstreamIR>): HttpRouteIR[] {
+    const svc = this.service(name);
+    const routes: HttpRouteIR[] = (svc.routes ?? []).map((r, i) => ({
+      origin: `services.${name}.routes[${i}]`,
+      match: matchIR(r.match),
+      backends: this.backends(r.backends, name, into),
+      rewritePathPrefix: null,
+      rewriteHost: null,
+      timeoutMs: r.timeout ?? svc.timeout ?? null,
+    }));
+    const last = routes[routes.length - 1];
+    if (!last || !isCatchAll(last.match)) {
+      routes.push({
+        origin: `services.${name}`,
+        match: CATCH_ALL,
+        backends: [{ upstream: this.upstream(name, null, into), weight: 1 }],
+        rewritePathPrefix: null,
+        rewriteHost: null,
+        timeoutMs: svc.timeout ?? null,
+      });
+    }
+    return routes;
+  }
+
+  gatewayRoutes(gname: string, listener: string): Resolved {
+    const gw = this.model.gateways[gname]!;
+    const upstreams = new Map<string, UpstreamIR>();
+    const routes: HttpRouteIR[] = [];
+    (gw.routes ?? []).forEach((r, i) => {
+      if (r.listeners && !r.listeners.includes(listener)) return;
+      const origin = `gateways.${gname}.routes[${i}]`;
+      const outer = matchIR(r.match);
+      const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
+      const rewriteHost = r.rewrite?.host ?? null;
+      if (r.backends) {
+        routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, upstreams), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? null });
+        return;
+      }
+      for (const sr of this.serviceRoutes(r.backend!, upstreams)) {
+        const match = mergeMatches(outer, sr.match);
+        if (!match) continue;
+        routes.push({
+          origin: sr.origin === `services.${r.backend}` ? origin : `${origin}+${sr.origin}`,
+          match,
+          backends: sr.backends,
+          rewritePathPrefix,
+          rewriteHost,
+          timeoutMs: r.timeout ?? sr.timeoutMs,
+        });
+      }
+    });
+    return { routes, upstreams };
+  }
+
+  build(): MeshIR {
+    const proxies: ProxyIR[] = [];
+    for (const gname of Object.keys(this.model.gateways).sort()) {
+      const gw = this.model.gateways[gname]!;
+      const upstreams = new Map<string, UpstreamIR>();
+      const listeners: ListenerIR[] = [];
+      for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        const bind = { host: l.address ?? '0.0.0.0', port: l.port };
+        if (l.protocol === 'tcp') {
+          listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, upstream: this.upstream(l.backend!, null, upstreams) });
+          continue;
+        }
+        const r = this.gatewayRoutes(gname, l.name);
+        for (const [k, u] of r.upstreams) upstreams.set(k, u);
+        const vh: VirtualHostIR = { name: l.name, domains: [...new Set(l.hosts ?? ['*'])].sort(), routes: r.routes };
+        listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, routeConfigName: l.name, virtualHosts: [vh] });
+      }
+      proxies.push({
+        group: gatewayGroup(gname),
+        kind: 'gateway',
+        name: gname,
+        service: null,
+        adminPort: gw.adminPort ?? null,
+        listeners,
+        upstreams: sortUpstreams(upstreams),
+      });
+    }
+    for (const sname of Object.keys(this.model.services).sort()) {
+      const svc = this.model.services[sname]!;
+      for (const inst of [...svc.instances].sort((a, b) => (a.id < b.id ? -1 : 1))) proxies.push(this.sidecar(sname, svc, inst));
+    }
+    proxies.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+    return { trustDomain: this.model.mesh.trustDomain, mtls: this.model.mesh.mtls, proxies };
+  }
+
+  private outboundVirtualHosts(upstreams: Map<string, UpstreamIR>): VirtualHostIR[] {
+    const vhosts: VirtualHostIR[] = [];
+    for (const name of Object.keys(this.model.services).sort()) {
+      if (this.service(name).protocol === 'tcp') continue;
+      vhosts.push({ name, domains: [name], routes: this.serviceRoutes(name, upstreams) });
+    }
+    return vhosts;
+  }
+
+  private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
+    const upstreams = new Map<string, UpstreamIR>();
+    const local = splitHostPort(inst.app);
+    const localKey = localUpstreamKey(sname);
+    upstreams.set(localKey, {
+      key: localKey,
+      service: sname,
+      subset: null,
+      protocol: svc.protocol,
+      endpoints: [{ instanceId: inst.id, host: local.host, port: local.port, isIp: isIp(local.host) }],
+      local: true,
+    });
+    const listeners: ListenerIR[] = [];
+    const inboundBind = { host: inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0'), port: inst.port };
+    if (svc.protocol === 'tcp') {
+      listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, upstream: localKey });
+    } else {
+      listeners.push({
+        kind: 'http',
+        name: 'inbound',
+        direction: 'inbound',
+        bind: inboundBind,
+        routeConfigName: 'inbound',
+        virtualHosts: [
+          {
+            name: 'inbound',
+            domains: ['*'],
+            routes: [{ origin: `services.${sname}`, match: CATCH_ALL, backends: [{ upstream: localKey, weight: 1 }], rewritePathPrefix: null, rewriteHost: null, timeoutMs: svc.timeout ?? null }],
+          },
+        ],
+      });
+    }
+    if (inst.outboundPort !== undefined) {
+      listeners.push({
+        kind: 'http',
+        name: 'outbound',
+        direction: 'outbound',
+        bind: { host: '127.0.0.1', port: inst.outboundPort },
+        routeConfigName: 'outbound',
+        virtualHosts: this.outboundVirtualHosts(upstreams),
+      });
+    }
+    for (const target of Object.keys(inst.tcpOutbound ?? {}).sort()) {
+      listeners.push({
+        kind: 'tcp',
+        name: `outbound-tcp|${target}`,
+        direction: 'outbound',
+        bind: { host: '127.0.0.1', port: inst.tcpOutbound![target]! },
+        upstream: this.upstream(target, null, upstreams),
+      });
+    }
+    return {
+      group: sidecarGroup(sname, inst.id),
+      kind: 'sidecar',
+      name: inst.id,
+      service: sname,
+      adminPort: inst.adminPort ?? null,
+      listeners,
+      upstreams: sortUpstreams(upstreams),
+    };
+  }
+}
+
+function isCatchAll(m: MatchIR): boolean {
+  return !m.headers.length && !m.query.length && !m.methods && (!m.path || (m.path.kind === 'prefix' && m.path.value === '/'));
+}
+
+function sortUpstreams(m: Map<string, UpstreamIR>): UpstreamIR[] {
+  return [...m.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** Build the IR of a validated model. */
+export function buildMeshIR(model: Model): MeshIR {
+  return new Builder(model).build();
+}

@@ -1,0 +1,108 @@
+// The intermediate representation: what each proxy listens on, how it routes, and what it
+// calls, resolved from the model and free of both zod and Envoy types.
+
+export type Protocol = 'http' | 'http2' | 'grpc' | 'tcp';
+
+export interface EndpointIR {
+  instanceId: string;
+  host: string;
+  port: number;
+  /** IP literal (served over EDS) or DNS name (resolved by Envoy). */
+  isIp: boolean;
+}
+
+export interface UpstreamIR {
+  /** Stable key, also the Envoy cluster name: "users", "users|version=v2", "inbound|users". */
+  key: string;
+  service: string;
+  /** Sorted label pairs of a subset; null for the whole service. */
+  subset: ReadonlyArray<readonly [string, string]> | null;
+  protocol: Protocol;
+  endpoints: EndpointIR[];
+  /** The local application behind a sidecar. */
+  local: boolean;
+}
+
+export type StringMatchIR =
+  | { kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'regex'; value: string }
+  | { kind: 'present' }
+  | { kind: 'absent' };
+
+export interface MatchIR {
+  path: { kind: 'prefix' | 'exact' | 'regex'; value: string } | null;
+  headers: Array<{ name: string; match: StringMatchIR }>;
+  query: Array<{ name: string; match: StringMatchIR }>;
+  methods: string[] | null;
+}
+
+export interface WeightedBackendIR {
+  upstream: string;
+  weight: number;
+}
+
+export interface HttpRouteIR {
+  /** Where the route comes from in the model, e.g. "gateways.edge.routes[1]+services.users.routes[0]". */
+  origin: string;
+  match: MatchIR;
+  backends: WeightedBackendIR[];
+  rewritePathPrefix: string | null;
+  rewriteHost: string | null;
+  timeoutMs: number | null;
+}
+
+export interface VirtualHostIR {
+  name: string;
+  domains: string[];
+  routes: HttpRouteIR[];
+}
+
+export interface BindIR {
+  host: string;
+  port: number;
+}
+
+export interface HttpListenerIR {
+  kind: 'http';
+  name: string;
+  direction: 'inbound' | 'outbound' | 'gateway';
+  bind: BindIR;
+  routeConfigName: string;
+  virtualHosts: VirtualHostIR[];
+}
+
+export interface TcpListenerIR {
+  kind: 'tcp';
+  name: string;
+  direction: 'inbound' | 'outbound' | 'gateway';
+  bind: BindIR;
+  upstream: string;
+}
+
+export type ListenerIR = HttpListenerIR | TcpListenerIR;
+
+export interface ProxyIR {
+  /** Cache group key: "gateway/<name>" or "sidecar/<service>/<instance id>". */
+  group: string;
+  kind: 'gateway' | 'sidecar';
+  /** Gateway name or instance id. */
+  name: string;
+  service: string | null;
+  adminPort: number | null;
+  listeners: ListenerIR[];
+  /** Every upstream a listener or route names, sorted by key. */
+  upstreams: UpstreamIR[];
+}
+
+export interface MeshIR {
+  trustDomain: string;
+  mtls: 'off' | 'permissive' | 'strict';
+  proxies: ProxyIR[];
+}
+
+export function gatewayGroup(name: string): string {
+  return `gateway/${name}`;
+}
+
+export function sidecarGroup(service: string, instanceId: string): string {
+  return `sidecar/${service}/${instanceId}`;
+}

@@ -1,0 +1,243 @@
+// Load the model file: bounded YAML with positions → zod → semantic checks. Every problem is
+// reported at once, each with file:line:column and its path in the model.
+import fs from 'node:fs';
+import type { Document } from 'yaml';
+import { z } from 'zod';
+import { locate, parseYaml, SourceError, toJs, type ParsedYaml, type YamlLimits } from '../util/yaml-source.js';
+import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
+import { type Model, ModelSchema } from './schema.js';
+import { validateModel } from './validate.js';
+
+export const MODEL_YAML_LIMITS: YamlLimits = { maxBytes: 10 * 1024 * 1024, maxAliasCount: 100, maxDepth: 32 };
+
+export interface ModelLoad {
+  model: Model | null;
+  diagnostics: Diagnostic[];
+  /** The text that was loaded (hashed by callers to drop no-op reloads). */
+  text: string;
+}
+
+export function hasErrors(ds: readonly Diagnostic[]): boolean {
+  return ds.some((d) => d.severity === 'error');
+}
+
+/** Read and load a model file. An unreadable or missing file is a diagnostic, not a throw. */
+export function loadModelFile(file: string): ModelLoad {
+  let text: string;
+  try {
+    const st = fs.statSync(file);
+    if (!st.isFile()) return fail(file, 'not a regular file');
+    if (st.size > MODEL_YAML_LIMITS.maxBytes) return fail(file, `file is ${st.size} bytes; the limit is ${MODEL_YAML_LIMITS.maxBytes}`);
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    return fail(file, e.code === 'ENOENT' ? 'file does not exist' : `cannot read: ${e.message}`);
+  }
+  return loadModelText(file, text);
+}
+
+function fail(file: string, message: string, text = ''): ModelLoad {
+  return { model: null, diagnostics: [{ severity: 'error', message, path: [], position: { file, line: 1, column: 1 } }], text };
+}
+
+export function loadModelText(file: string, text: string): ModelLoad {
+  if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
+  let parsed: ParsedYaml;
+  let raw: unknown;
+  let doc: Document.Parsed;
+  try {
+    parsed = parseYaml(file, text, MODEL_YAML_LIMITS);
+    if (parsed.docs.length !== 1) {
+      const second = parsed.docs[1];
+      const pos = second?.range ? parsed.lines.linePos(second.range[0]) : { line: 1, col: 1 };
+      return {
+        model: null,
+        text,
+        diagnostics: [{ severity: 'error', message: `expected one YAML document, found ${parsed.docs.length}`, path: [], position: { file, line: pos.line, column: pos.col } }],
+      };
+    }
+    doc = parsed.docs[0]!;
+    raw = toJs(parsed, doc, MODEL_YAML_LIMITS);
+  } catch (err) {
+    if (err instanceof SourceError) {
+      return { model: null, text, diagnostics: [{ severity: 'error', message: err.message, path: [], position: err.position }] };
+    }
+    throw err;
+  }
+  const at = (path: ModelPath) => locate(parsed, doc, [...path]);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    return { model: null, text, diagnostics: [{ severity: 'error', message: 'the model must be a mapping with "version: 1" at the top', path: [], position: at([]) }] };
+  }
+  const result = ModelSchema.safeParse(raw);
+  if (!result.success) {
+    const diagnostics = result.error.issues.flatMap((i) => issueToDiagnostics(i, raw, at));
+    // Report the semantic problems too: prune what the schema rejected and check the rest.
+    diagnostics.push(...semanticAfterPruning(raw, result.error.issues, at));
+    return { model: null, text, diagnostics: sortByPosition(dedupe(diagnostics)) };
+  }
+  const diagnostics = sortByPosition(validateModel(result.data, at));
+  return { model: hasErrors(diagnostics) ? null : result.data, diagnostics, text };
+}
+
+type Issue = z.core.$ZodIssue;
+
+/**
+ * Remove every value the schema rejected (the key, or its parent when a required key is
+ * missing), re-parse, and run the semantic checks on what remains. Diagnostics at or under a
+ * pruned path are dropped: the schema error already covers them.
+ */
+function semanticAfterPruning(raw: unknown, issues: readonly Issue[], at: (p: ModelPath) => Diagnostic['position']): Diagnostic[] {
+  const clone = structuredClone(raw) as Record<string, unknown>;
+  const pruned: ModelPath[] = [];
+  let current = issues;
+  for (let round = 0; round < 6; round++) {
+    for (const issue of current) {
+      const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+      if (issue.code === 'unrecognized_keys') for (const k of issue.keys) remove(clone, [...path, k], pruned);
+      else if (issue.code === 'invalid_type' && valueAt(clone, path) === undefined) remove(clone, path.slice(0, -1), pruned);
+      else remove(clone, path, pruned);
+    }
+    const again = ModelSchema.safeParse(clone);
+    if (again.success) {
+      const under = (p: ModelPath): boolean => pruned.some((q) => q.length <= p.length && q.every((s, i) => s === p[i]));
+      return validateModel(again.data, at).filter((d) => !under(d.path));
+    }
+    current = again.error.issues;
+  }
+  return [];
+}
+
+function remove(root: unknown, path: ModelPath, pruned: ModelPath[]): void {
+  if (path.length === 0) return;
+  const parent = valueAt(root, path.slice(0, -1));
+  const last = path[path.length - 1]!;
+  if (parent === null || typeof parent !== 'object') return;
+  pruned.push(path);
+  // A bad list item takes its whole list with it: removing one item would shift the indices
+  // of the others, and later diagnostics would point at the wrong lines.
+  if (Array.isArray(parent)) {
+    if (path.length >= 2) remove(root, path.slice(0, -1), pruned);
+  } else delete (parent as Record<string, unknown>)[last as string];
+}
+
+function valueAt(root: unknown, path: ModelPath): unknown {
+  let v: unknown = root;
+  for (const seg of path) {
+    if (v === null || typeof v !== 'object') return undefined;
+    v = (v as Record<string | number, unknown>)[seg as string];
+  }
+  return v;
+}
+
+function show(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  const s = JSON.stringify(v);
+  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+}
+
+const VALUE_MATCH_FORMS = ['exact', 'prefix', 'suffix', 'contains', 'regex', 'present', 'absent'];
+
+function issueToDiagnostics(issue: Issue, raw: unknown, at: (p: ModelPath) => Diagnostic['position']): Diagnostic[] {
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  const got = valueAt(raw, path);
+  const d = (message: string, p: ModelPath = path, hint?: string): Diagnostic => ({
+    severity: 'error',
+    message,
+    path: p,
+    position: at(p),
+    ...(hint ? { hint } : {}),
+  });
+  switch (issue.code) {
+    case 'unrecognized_keys': {
+      const allowed = allowedKeys(path);
+      return issue.keys.map((k) => {
+        const guess = didYouMean(k, allowed);
+        return d(`unknown key "${k}"`, [...path, k], guess ? `did you mean "${guess}"?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined);
+      });
+    }
+    case 'invalid_type':
+      if (got === undefined) return [d(`missing required key "${String(path[path.length - 1])}"`, path)];
+      return [d(`expected ${friendlyExpected(issue)}, got ${show(got)}`)];
+    case 'invalid_value':
+      return [d(`expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}`)];
+    case 'invalid_union': {
+      const parent = path[path.length - 2];
+      if (parent === 'headers' || parent === 'queryParams') {
+        let hint: string | undefined;
+        if (got && typeof got === 'object' && !Array.isArray(got)) {
+          const key = Object.keys(got)[0];
+          const guess = key ? didYouMean(key, VALUE_MATCH_FORMS) : undefined;
+          if (guess && guess !== key) hint = `did you mean "${guess}"?`;
+        }
+        return [d(`expected a string (exact match) or one of {exact: …}, {prefix: …}, {suffix: …}, {contains: …}, {regex: …}, {present: true}, {absent: true}; got ${show(got)}`, path, hint)];
+      }
+      return [d(`invalid value ${show(got)}`)];
+    }
+    case 'invalid_key': {
+      const inner = issue.issues[0]?.message ?? 'invalid key';
+      return [d(`invalid key "${String(path[path.length - 1])}": expected ${inner}`)];
+    }
+    case 'too_small':
+    case 'too_big':
+    case 'invalid_format':
+    case 'custom':
+    case 'not_multiple_of':
+    default: {
+      const msg = issue.message;
+      if (/^(Too small|Too big|Invalid)/.test(msg)) return [d(`${msg.replace(/^Invalid input: /, '')}; got ${show(got)}`)];
+      return [d(`expected ${msg}, got ${show(got)}`)];
+    }
+  }
+}
+
+function friendlyExpected(issue: Extract<Issue, { code: 'invalid_type' }>): string {
+  if (issue.message && !issue.message.startsWith('Invalid input')) return issue.message;
+  const e = String(issue.expected);
+  return { object: 'a mapping', array: 'a list', string: 'a string', number: 'a number', boolean: 'true or false', int: 'a whole number' }[e] ?? e;
+}
+
+function sortByPosition(ds: Diagnostic[]): Diagnostic[] {
+  return ds.sort((a, b) => a.position.line - b.position.line || a.position.column - b.position.column);
+}
+
+function dedupe(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((x) => {
+    const k = `${x.position.line}:${x.position.column}:${x.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** Keys the schema allows for the object at `path` (for "did you mean"). */
+function allowedKeys(path: ModelPath): string[] {
+  let s: z.ZodType | undefined = ModelSchema;
+  for (const seg of path) {
+    s = unwrap(s);
+    if (!s) return [];
+    const def = (s as unknown as { def: { type: string } }).def;
+    if (def.type === 'object') s = (s as unknown as z.ZodObject).shape[seg as string] as z.ZodType | undefined;
+    else if (def.type === 'record') s = (def as unknown as { valueType: z.ZodType }).valueType;
+    else if (def.type === 'array') s = (def as unknown as { element: z.ZodType }).element;
+    else return [];
+  }
+  s = unwrap(s);
+  if (!s) return [];
+  if ((s as unknown as { def: { type: string } }).def.type === 'object') return Object.keys((s as unknown as z.ZodObject).shape);
+  return [];
+}
+
+function unwrap(s: z.ZodType | undefined): z.ZodType | undefined {
+  let cur = s;
+  for (let i = 0; i < 10 && cur; i++) {
+    const def = (cur as unknown as { def: Record<string, unknown> & { type: string } }).def;
+    if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') cur = def['innerType'] as z.ZodType;
+    else if (def.type === 'pipe') cur = def['in'] as z.ZodType;
+    else return cur;
+  }
+  return cur;
+}

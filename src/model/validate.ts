@@ -1,0 +1,269 @@
+// Semantic checks on a schema-valid model: references, clashes, impossible or shadowed routes,
+// regexes. Pure: takes the model and a position lookup, returns diagnostics.
+import { RE2JS } from 're2js';
+import type { SourcePosition } from '../util/yaml-source.js';
+import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
+import type { BackendModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
+
+type At = (path: ModelPath) => SourcePosition;
+
+export function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
+  for (const [k, v] of Object.entries(selector)) if ((labels ?? {})[k] !== v) return false;
+  return true;
+}
+
+/** Check an RE2 pattern; returns the reason it is invalid, or undefined. */
+export function re2Error(pattern: string): string | undefined {
+  try {
+    RE2JS.compile(pattern);
+    return undefined;
+  } catch (err) {
+    return (err as Error).message.replace(/^error parsing regexp: /, '');
+  }
+}
+
+export function validateModel(model: Model, at: At): Diagnostic[] {
+  const out: Diagnostic[] = [];
+  const err = (path: ModelPath, message: string, hint?: string): void => {
+    out.push({ severity: 'error', message, path, position: at(path), ...(hint ? { hint } : {}) });
+  };
+  const warn = (path: ModelPath, message: string, hint?: string): void => {
+    out.push({ severity: 'warning', message, path, position: at(path), ...(hint ? { hint } : {}) });
+  };
+  const serviceNames = Object.keys(model.services);
+
+  // Names that identify proxies must not collide.
+  for (const g of Object.keys(model.gateways)) {
+    if (model.services[g]) err(['gateways', g], `gateway "${g}" has the same name as a service; a proxy's node cluster must say which it is`);
+  }
+  const instanceIds = new Map<string, ModelPath>();
+  for (const [sname, svc] of Object.entries(model.services)) {
+    svc.instances.forEach((inst, i) => {
+      const p = ['services', sname, 'instances', i, 'id'];
+      const prev = instanceIds.get(inst.id);
+      if (prev) {
+        const pos = at(prev);
+        err(p, `duplicate instance id "${inst.id}" (first used at line ${pos.line})`);
+      } else instanceIds.set(inst.id, p);
+    });
+  }
+
+  checkPortClashes(model, err);
+
+  for (const [sname, svc] of Object.entries(model.services)) {
+    const base = ['services', sname];
+    if (svc.protocol === 'tcp' && svc.routes?.length) {
+      err([...base, 'routes'], 'a tcp service cannot have HTTP routes', 'remove routes, or set protocol to http, http2 or grpc');
+    }
+    svc.instances.forEach((inst, i) => {
+      for (const [target, _port] of Object.entries(inst.tcpOutbound ?? {})) {
+        const p = [...base, 'instances', i, 'tcpOutbound', target];
+        const t = model.services[target];
+        if (!t) err(p, `unknown service "${target}"`, hint(didYouMean(target, serviceNames)));
+        else if (t.protocol !== 'tcp') err(p, `service "${target}" is ${t.protocol}, not tcp; the app reaches it through outboundPort by name`);
+      }
+    });
+    const routes = svc.routes ?? [];
+    routes.forEach((r, ri) => {
+      const rp = [...base, 'routes', ri];
+      if (r.match) checkMatch(r.match, [...rp, 'match'], err);
+      checkBackends(model, r.backends, [...rp, 'backends'], sname, err, serviceNames);
+    });
+    checkShadowing(routes.map((r, ri) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+  }
+
+  for (const [gname, gw] of Object.entries(model.gateways)) {
+    const base = ['gateways', gname];
+    const listenerNames = new Set<string>();
+    gw.listeners.forEach((l, li) => {
+      const lp = [...base, 'listeners', li];
+      if (listenerNames.has(l.name)) err([...lp, 'name'], `duplicate listener name "${l.name}"`);
+      listenerNames.add(l.name);
+      if (l.protocol === 'tcp') {
+        if (!l.backend) err(lp, 'a tcp listener needs "backend": the service it forwards to');
+        else {
+          const svc = model.services[l.backend];
+          if (!svc) err([...lp, 'backend'], `unknown service "${l.backend}"`, hint(didYouMean(l.backend, serviceNames)));
+          else if (svc.protocol !== 'tcp') err([...lp, 'backend'], `service "${l.backend}" is ${svc.protocol}; a tcp listener forwards to a tcp service`);
+        }
+        if (l.hosts) err([...lp, 'hosts'], 'hosts apply to http listeners only');
+      } else if (l.backend) {
+        err([...lp, 'backend'], 'an http listener routes with the gateway\'s "routes"; "backend" is for tcp listeners');
+      }
+    });
+    const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
+    const routes = gw.routes ?? [];
+    if (httpListeners.length > 0 && routes.length === 0) warn([...base, 'listeners'], 'http listeners without routes answer every request with 404');
+    routes.forEach((r, ri) => {
+      const rp = [...base, 'routes', ri];
+      for (const [li, ln] of (r.listeners ?? []).entries()) {
+        if (!listenerNames.has(ln)) err([...rp, 'listeners', li], `unknown listener "${ln}"`, hint(didYouMean(ln, listenerNames)));
+        else if (!httpListeners.includes(ln)) err([...rp, 'listeners', li], `listener "${ln}" is tcp; routes attach to http listeners`);
+      }
+      if (r.match) checkMatch(r.match, [...rp, 'match'], err);
+      if (r.backend && r.backends) err(rp, 'set either "backend" or "backends", not both');
+      else if (!r.backend && !r.backends) err(rp, 'a route needs "backend" (a service) or "backends" (weighted services or subsets)');
+      if (r.backend) {
+        const svc = model.services[r.backend];
+        if (!svc) err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, serviceNames)));
+        else if (svc.protocol === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
+      }
+      if (r.backends) checkBackends(model, r.backends, [...rp, 'backends'], undefined, err, serviceNames);
+      if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
+    });
+    for (const ln of httpListeners) {
+      const mine = routes.map((r, ri) => ({ r, ri })).filter(({ r }) => !r.listeners || r.listeners.includes(ln));
+      checkShadowing(mine.map(({ r, ri }) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+    }
+  }
+  return out;
+}
+
+function hint(guess: string | undefined): string | undefined {
+  return guess ? `did you mean "${guess}"?` : undefined;
+}
+
+function checkMatch(m: MatchModel, path: ModelPath, err: (p: ModelPath, m: string, h?: string) => void): void {
+  const kinds = (['pathPrefix', 'path', 'pathRegex'] as const).filter((k) => m[k] !== undefined);
+  if (kinds.length > 1) err(path, `set only one of pathPrefix, path, pathRegex (found ${kinds.join(' and ')})`);
+  if (m.pathRegex !== undefined) {
+    const e = re2Error(m.pathRegex);
+    if (e) err([...path, 'pathRegex'], `invalid RE2 regex: ${e}`);
+  }
+  for (const [kind, map] of [
+    ['headers', m.headers],
+    ['queryParams', m.queryParams],
+  ] as const) {
+    for (const [name, vm] of Object.entries(map ?? {})) {
+      const p = [...path, kind, name];
+      if (kind === 'headers' && name.startsWith(':')) err(p, 'pseudo-headers cannot be matched here; use path, pathPrefix or methods');
+      if (kind === 'queryParams' && typeof vm === 'object' && 'absent' in vm) err(p, 'Envoy cannot match an absent query parameter', 'match on its presence or value instead');
+      const re = regexOf(vm);
+      if (re !== undefined) {
+        const e = re2Error(re);
+        if (e) err([...p, 'regex'], `invalid RE2 regex: ${e}`);
+      }
+    }
+  }
+}
+
+function regexOf(vm: ValueMatchModel): string | undefined {
+  return typeof vm === 'object' && 'regex' in vm ? vm.regex : undefined;
+}
+
+function checkBackends(
+  model: Model,
+  backends: BackendModel[],
+  path: ModelPath,
+  owner: string | undefined,
+  err: (p: ModelPath, m: string, h?: string) => void,
+  serviceNames: string[],
+): void {
+  const weighted = backends.filter((b) => b.weight !== undefined).length;
+  if (weighted > 0 && weighted < backends.length) {
+    err(path, 'give every backend a weight, or none (equal split)');
+  }
+  if (weighted === backends.length && backends.reduce((s, b) => s + (b.weight ?? 0), 0) === 0) {
+    err(path, 'weights sum to zero: no traffic could be sent', 'give at least one backend a positive weight');
+  }
+  backends.forEach((b, i) => {
+    const bp = [...path, i];
+    const sname = b.service ?? owner;
+    if (!sname) {
+      err(bp, 'missing "service": which service does this backend send to?');
+      return;
+    }
+    const svc: ServiceModel | undefined = model.services[sname];
+    if (!svc) {
+      err([...bp, 'service'], `unknown service "${sname}"`, hint(didYouMean(sname, serviceNames)));
+      return;
+    }
+    if (svc.protocol === 'tcp') err([...bp, 'service'], `service "${sname}" is tcp; HTTP routes need an http, http2 or grpc service`);
+    if (b.subset) {
+      const n = svc.instances.filter((inst) => labelsMatch(b.subset!, inst.labels)).length;
+      if (n === 0) {
+        const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
+        err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels');
+      }
+    }
+  });
+}
+
+/** A route that matches every request hides all routes after it in the same list. */
+function checkShadowing(routes: Array<{ match: MatchModel | undefined; path: ModelPath }>, warn: (p: ModelPath, m: string, h?: string) => void): void {
+  const seen = new Map<string, ModelPath>();
+  let catchAll: ModelPath | undefined;
+  for (const r of routes) {
+    if (catchAll) {
+      warn(r.path, `unreachable: the route at ${describePath(catchAll)} above matches every request`, 'move this route above it');
+      continue;
+    }
+    const key = JSON.stringify(r.match ?? {});
+    const dup = seen.get(key);
+    if (dup) warn(r.path, `unreachable: the route at ${describePath(dup)} has the same match`);
+    else seen.set(key, r.path);
+    if (matchesEverything(r.match)) catchAll = r.path;
+  }
+}
+
+function describePath(p: ModelPath): string {
+  return p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${s}`)).join('').replace(/^\./, '');
+}
+
+function matchesEverything(m: MatchModel | undefined): boolean {
+  if (!m) return true;
+  const noConditions = !m.headers && !m.queryParams && !m.methods && !m.path && !m.pathRegex;
+  return noConditions && (m.pathPrefix === undefined || m.pathPrefix === '/');
+}
+
+function checkPortClashes(model: Model, err: (p: ModelPath, m: string, h?: string) => void): void {
+  // (host, port) → first user. Wildcard 0.0.0.0 clashes with any IP-literal binding on the port.
+  const used = new Map<string, { path: ModelPath; what: string }>();
+  const wildcard = new Map<number, { path: ModelPath; what: string }>();
+  const isIp = (h: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
+  const claim = (host: string, port: number, path: ModelPath, what: string): void => {
+    const key = `${host}:${port}`;
+    const prev = used.get(key) ?? (isIp(host) ? wildcard.get(port) : undefined);
+    if (prev) {
+      err(path, `port clash: ${what} uses ${host}:${port}, already used by ${prev.what} (${describePath(prev.path)})`);
+      return;
+    }
+    if (host === '0.0.0.0') {
+      for (const [k, v] of used) {
+        const [h, p] = [k.slice(0, k.lastIndexOf(':')), Number(k.slice(k.lastIndexOf(':') + 1))];
+        if (p === port && isIp(h)) {
+          err(path, `port clash: ${what} listens on all addresses at port ${port}, already used by ${v.what} (${describePath(v.path)})`);
+          return;
+        }
+      }
+      wildcard.set(port, { path, what });
+    }
+    used.set(key, { path, what });
+  };
+  for (const [sname, svc] of Object.entries(model.services)) {
+    svc.instances.forEach((inst, i) => {
+      const p = ['services', sname, 'instances', i];
+      const host = inst.address;
+      claim(inst.bind ?? host, inst.port, [...p, 'port'], `the inbound port of ${inst.id}`);
+      // The outbound listener binds loopback in the instance's network namespace; instances
+      // that share an address share that namespace (the loopback demo does).
+      if (inst.outboundPort !== undefined) claim(netns(host), inst.outboundPort, [...p, 'outboundPort'], `the outbound port of ${inst.id}`);
+      for (const [t, port] of Object.entries(inst.tcpOutbound ?? {})) claim(netns(host), port, [...p, 'tcpOutbound', t], `the tcp outbound port of ${inst.id} for ${t}`);
+      if (inst.adminPort !== undefined) claim(netns(host), inst.adminPort, [...p, 'adminPort'], `the admin port of ${inst.id}`);
+      const appHost = inst.app.slice(0, inst.app.lastIndexOf(':'));
+      const appPort = Number(inst.app.slice(inst.app.lastIndexOf(':') + 1));
+      claim(appHost === '127.0.0.1' || appHost === 'localhost' ? netns(host) : appHost, appPort, [...p, 'app'], `the app of ${inst.id}`);
+    });
+  }
+  for (const [gname, gw] of Object.entries(model.gateways)) {
+    gw.listeners.forEach((l, li) => {
+      claim(l.address ?? '0.0.0.0', l.port, ['gateways', gname, 'listeners', li, 'port'], `listener "${l.name}" of gateway ${gname}`);
+    });
+    if (gw.adminPort !== undefined) claim('127.0.0.1', gw.adminPort, ['gateways', gname, 'adminPort'], `the admin port of gateway ${gname}`);
+  }
+}
+
+/** Loopback of the network namespace an address stands for. */
+function netns(address: string): string {
+  return address === '127.0.0.1' || address === 'localhost' || address === '0.0.0.0' ? '127.0.0.1' : `${address}/lo`;
+}

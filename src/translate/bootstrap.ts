@@ -1,0 +1,61 @@
+// A complete Envoy bootstrap for one proxy: node identity, ADS over gRPC to meshgate (SotW
+// or Delta), dynamic LDS/CDS from ADS, and the admin address.
+import { T } from './common.js';
+
+export interface BootstrapOptions {
+  nodeId: string;
+  nodeCluster: string;
+  xdsHost: string;
+  xdsPort: number;
+  adminHost: string;
+  adminPort: number;
+  variant: 'sotw' | 'delta';
+  /** Extra node metadata (identity proofs go here). */
+  metadata?: Record<string, string>;
+}
+
+export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
+  const ads = { ads: {}, resource_api_version: 'V3' };
+  const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(o.xdsHost);
+  return {
+    node: { id: o.nodeId, cluster: o.nodeCluster, ...(o.metadata ? { metadata: o.metadata } : {}) },
+    admin: { address: { socket_address: { address: o.adminHost, port_value: o.adminPort } } },
+    dynamic_resources: {
+      ads_config: {
+        api_type: o.variant === 'delta' ? 'DELTA_GRPC' : 'GRPC',
+        transport_api_version: 'V3',
+        grpc_services: [{ envoy_grpc: { cluster_name: 'meshgate_xds' } }],
+        set_node_on_first_message_only: true,
+      },
+      cds_config: ads,
+      lds_config: ads,
+    },
+    static_resources: {
+      clusters: [
+        {
+          name: 'meshgate_xds',
+          type: isIp ? 'STATIC' : 'STRICT_DNS',
+          connect_timeout: '1s',
+          typed_extension_protocol_options: {
+            'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+              '@type': T.HTTP_PROTOCOL_OPTIONS,
+              explicit_http_config: {
+                http2_protocol_options: {
+                  // Notice a half-open connection to meshgate and reconnect.
+                  connection_keepalive: { interval: '15s', timeout: '5s' },
+                },
+              },
+            },
+          },
+          load_assignment: {
+            cluster_name: 'meshgate_xds',
+            endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.xdsHost, port_value: o.xdsPort } } } }] }],
+          },
+        },
+      ],
+    },
+    layered_runtime: {
+      layers: [{ name: 'static', static_layer: { 'overload.global_downstream_max_connections': 50000 } }],
+    },
+  };
+}
