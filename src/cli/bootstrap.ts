@@ -67,6 +67,6 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     adminPort: admin.port,
     variant: values.delta ? 'delta' : 'sotw',
   });
-  process.stdout.write(values.output === 'json' ? `${JSON.stringify(boot, null, 2)}\n` : YAML.stringify(boot, { lineWidth: 0 }));
+  process.stdout.write(values.output === 'json' ? `${JSON.stringify(boot, null, 2)}\n` : YAML.stringify(boot, { lineWidth: 0, aliasDuplicateObjects: false }));
   return 0;
 }

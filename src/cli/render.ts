@@ -44,6 +44,6 @@ export async function renderCommand(argv: string[]): Promise<number> {
   }
   const dump = dumpSnapshot(built.snapshots.get(group)!);
   const body = { proxy: values.proxy, group, ...dump };
-  process.stdout.write(values.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : YAML.stringify(body, { lineWidth: 0 }));
+  process.stdout.write(values.output === 'json' ? `${JSON.stringify(body, null, 2)}\n` : YAML.stringify(body, { lineWidth: 0, aliasDuplicateObjects: false }));
   return 0;
 }

@@ -140,7 +140,7 @@ async function main(): Promise<void> {
       variant: values.delta ? 'delta' : 'sotw',
     });
     const bootFile = path.join(stateDir, `${p.name}.bootstrap.yaml`);
-    fs.writeFileSync(bootFile, YAML.stringify(boot));
+    fs.writeFileSync(bootFile, YAML.stringify(boot, { aliasDuplicateObjects: false }));
     const child = spawn(envoy, ['-c', bootFile, '--disable-hot-restart', '-l', 'warn', '--log-path', path.join(stateDir, `${p.name}.envoy.log`), '--service-node', p.name], {
       stdio: 'ignore',
     });
