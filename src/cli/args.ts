@@ -16,8 +16,13 @@ export function parseDurationMs(v: string, flag: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v.trim());
   if (!m) throw new UsageError(`${flag}: expected a duration like 30s or 500ms, got "${v}"`);
   const n = Number(m[1]);
-  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+  const ms = Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+  // Node timers cannot wait longer: a larger delay silently becomes 1 ms.
+  if (ms > MAX_TIMER_MS) throw new UsageError(`${flag}: ${v.trim()} is longer than the maximum of ${MAX_TIMER_MS} ms (about 24 days)`);
+  return ms;
 }
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** "64MiB", "4MB", "1048576". */
 export function parseBytes(v: string, flag: string): number {
@@ -25,5 +30,7 @@ export function parseBytes(v: string, flag: string): number {
   if (!m) throw new UsageError(`${flag}: expected a size like 64MiB, got "${v}"`);
   const unit = (m[2] ?? 'B').toLowerCase();
   const mult: Record<string, number> = { b: 1, kib: 1024, kb: 1000, mib: 1024 ** 2, mb: 1000 ** 2, gib: 1024 ** 3, gb: 1000 ** 3 };
-  return Number(m[1]) * (mult[unit] ?? 1);
+  const n = Number(m[1]) * (mult[unit] ?? 1);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${flag}: ${v.trim()} is too large`);
+  return n;
 }

@@ -14,7 +14,7 @@ import { ProtoJsonError } from '../xds/json.js';
 import { type Resource, resourceFromJson } from '../xds/resource.js';
 import { DuplicateResourceError, Snapshot } from '../xds/snapshot.js';
 import { isServedType, SHORT_NAME } from '../xds/type-urls.js';
-import { locate, parseYaml, SourceError, splitPath, toJs, type ParsedYaml } from '../util/yaml-source.js';
+import { DEFAULT_YAML_LIMITS, locate, parseYaml, SourceError, splitPath, toJs, type ParsedYaml, type YamlLimits } from '../util/yaml-source.js';
 
 export interface LoadedResources {
   snapshots: Map<string, Snapshot>;
@@ -34,15 +34,29 @@ interface Located {
   path: Array<string | number>;
 }
 
+/** File or directory, following a symbolic link (deployments such as ConfigMap mounts use them). */
+function kindOf(parent: string, entry: fs.Dirent): 'file' | 'dir' | 'other' | 'dangling' {
+  if (entry.isFile()) return 'file';
+  if (entry.isDirectory()) return 'dir';
+  if (!entry.isSymbolicLink()) return 'other';
+  try {
+    const st = fs.statSync(path.join(parent, entry.name));
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
+  } catch {
+    return 'dangling';
+  }
+}
+
 export function listResourceFiles(dir: string): Map<string, string[]> {
   const groups = new Map<string, string[]>();
   let count = 0;
   for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory() || entry.name.startsWith('.')) continue;
+    if (entry.name.startsWith('.') || kindOf(dir, entry) !== 'dir') continue;
     const gdir = path.join(dir, entry.name);
     const files = fs
       .readdirSync(gdir, { withFileTypes: true })
-      .filter((f) => f.isFile() && !f.name.startsWith('.') && EXTENSIONS.has(path.extname(f.name)))
+      // A dangling link is listed so that reading it reports the problem.
+      .filter((f) => !f.name.startsWith('.') && EXTENSIONS.has(path.extname(f.name)) && ['file', 'dangling'].includes(kindOf(gdir, f)))
       .map((f) => path.join(gdir, f.name))
       .sort();
     count += files.length;
@@ -52,7 +66,7 @@ export function listResourceFiles(dir: string): Map<string, string[]> {
   return groups;
 }
 
-export function loadResourceDir(dir: string): LoadedResources {
+export function loadResourceDir(dir: string, limits: YamlLimits = DEFAULT_YAML_LIMITS): LoadedResources {
   const errors: SourceError[] = [];
   const snapshots = new Map<string, Snapshot>();
   const hash = createHash('sha256');
@@ -71,31 +85,44 @@ export function loadResourceDir(dir: string): LoadedResources {
       files++;
       let text: string;
       try {
+        // Check the size before reading: a huge file must not be read into memory whole.
+        const st = fs.statSync(file);
+        if (st.size > limits.maxBytes) {
+          hash.update(file).update('\0').update(`${st.size}:${st.mtimeMs}:${st.ino}`).update('\0');
+          errors.push(new SourceError(`file is larger than the limit of ${limits.maxBytes} bytes`, { file, line: 1, column: 1 }));
+          continue;
+        }
         text = fs.readFileSync(file, 'utf8');
       } catch (err) {
         errors.push(new SourceError(`cannot read: ${(err as Error).message}`, { file, line: 1, column: 1 }));
         continue;
       }
       hash.update(file).update('\0').update(text).update('\0');
-      loadFile(file, text, located, errors);
+      loadFile(file, text, located, errors, limits);
     }
     if (located.length === 0) continue;
-    try {
-      const snap = new Snapshot(located.map((l) => l.resource));
-      for (const p of snap.problems()) {
-        const at = located.find((l) => l.resource.typeUrl === p.typeUrl && l.resource.name === p.resource);
-        const pos = at ? locate(at.parsed, at.doc, at.path) : { file: dir, line: 1, column: 1 };
-        errors.push(new SourceError(`${SHORT_NAME[p.typeUrl]} "${p.resource}" ${p.message} in group "${group}"`, pos));
+    // Every duplicate is reported (not only the first), then the rest is still checked.
+    const firstOf = new Map<string, Located>();
+    const unique: Located[] = [];
+    for (const l of located) {
+      const key = `${l.resource.typeUrl}\0${l.resource.name}`;
+      const first = firstOf.get(key);
+      if (!first) {
+        firstOf.set(key, l);
+        unique.push(l);
+        continue;
       }
-      snapshots.set(group, snap);
-    } catch (err) {
-      if (!(err instanceof DuplicateResourceError)) throw err;
-      const dups = located.filter((l) => l.resource.typeUrl === err.typeUrl && l.resource.name === err.resourceName);
-      const second = dups[1] ?? dups[0]!;
-      const first = dups[0]!;
       const firstPos = locate(first.parsed, first.doc, first.path);
-      errors.push(new SourceError(`${err.message} in group "${group}" (first defined at ${firstPos.file}:${firstPos.line}:${firstPos.column})`, locate(second.parsed, second.doc, second.path)));
+      const dup = new DuplicateResourceError(l.resource.typeUrl, l.resource.name);
+      errors.push(new SourceError(`${dup.message} in group "${group}" (first defined at ${firstPos.file}:${firstPos.line}:${firstPos.column})`, locate(l.parsed, l.doc, l.path)));
     }
+    const snap = new Snapshot(unique.map((l) => l.resource));
+    for (const p of snap.problems()) {
+      const at = unique.find((l) => l.resource.typeUrl === p.typeUrl && l.resource.name === p.resource);
+      const pos = at ? locate(at.parsed, at.doc, at.path) : { file: dir, line: 1, column: 1 };
+      errors.push(new SourceError(`${SHORT_NAME[p.typeUrl]} "${p.resource}" ${p.message} in group "${group}"`, pos));
+    }
+    if (unique.length === located.length) snapshots.set(group, snap);
   }
   if (files === 0 && errors.length === 0) {
     errors.push(new SourceError('no resource files found: expected DIR/<group>/*.yaml', { file: dir, line: 1, column: 1 }));
@@ -103,10 +130,10 @@ export function loadResourceDir(dir: string): LoadedResources {
   return { snapshots, errors, contentHash: hash.digest('hex'), files };
 }
 
-function loadFile(file: string, text: string, out: Located[], errors: SourceError[]): void {
+function loadFile(file: string, text: string, out: Located[], errors: SourceError[], limits: YamlLimits): void {
   let parsed: ParsedYaml;
   try {
-    parsed = parseYaml(file, text);
+    parsed = parseYaml(file, text, limits);
   } catch (err) {
     if (err instanceof SourceError) return void errors.push(err);
     throw err;
@@ -114,7 +141,7 @@ function loadFile(file: string, text: string, out: Located[], errors: SourceErro
   for (const doc of parsed.docs) {
     let value: unknown;
     try {
-      value = toJs(parsed, doc);
+      value = toJs(parsed, doc, limits);
     } catch (err) {
       if (err instanceof SourceError) {
         errors.push(err);
@@ -147,8 +174,7 @@ function loadFile(file: string, text: string, out: Located[], errors: SourceErro
         out.push({ resource: resourceFromJson(typeUrl, body), parsed, doc, path: p });
       } catch (err) {
         if (!(err instanceof ProtoJsonError)) throw err;
-        const sub = err.path === '(top level)' ? [] : splitPath(err.path);
-        errors.push(new SourceError(err.message.replace(`${err.path}: `, ''), here(sub), err.path === '(top level)' ? '' : err.path));
+        errors.push(new SourceError(err.message.replace(`${err.path}: `, ''), here(splitPath(err.path)), err.path));
       }
     }
   }

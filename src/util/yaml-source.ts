@@ -56,6 +56,7 @@ export function parseYaml(file: string, text: string, limits: YamlLimits = DEFAU
   try {
     docs = YAML.parseAllDocuments(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];
   } catch (err) {
+    if (err instanceof RangeError && /call stack/i.test(err.message)) throw new SourceError(tooDeep(limits.maxDepth), at());
     throw new SourceError(`cannot parse YAML: ${(err as Error).message}`, at());
   }
   if (!Array.isArray(docs)) docs = [docs];
@@ -63,7 +64,9 @@ export function parseYaml(file: string, text: string, limits: YamlLimits = DEFAU
     const e = d.errors[0];
     if (e) {
       const p = lines.linePos(e.pos[0]);
-      throw new SourceError(firstLine(e.message), at(p.line, p.col));
+      // The parser recurses per nesting level and reports running out of stack as an error.
+      const msg = /call stack/i.test(e.message) ? tooDeep(limits.maxDepth) : firstLine(e.message);
+      throw new SourceError(msg, at(p.line, p.col));
     }
     checkDepth(d.contents, limits.maxDepth, file, lines);
   }
@@ -82,6 +85,10 @@ export function toJs(parsed: ParsedYaml, doc: Document.Parsed, limits: YamlLimit
   }
 }
 
+function tooDeep(max: number): string {
+  return `nesting deeper than ${max} levels`;
+}
+
 function firstLine(s: string): string {
   return s.split('\n')[0] ?? s;
 }
@@ -93,7 +100,7 @@ function checkDepth(node: unknown, max: number, file: string, lines: LineCounter
     if (d > max) {
       const range = (n as Node).range;
       const p = range ? lines.linePos(range[0]) : { line: 1, col: 1 };
-      throw new SourceError(`nesting deeper than ${max} levels`, { file, line: p.line, column: p.col });
+      throw new SourceError(tooDeep(max), { file, line: p.line, column: p.col });
     }
     if (isMap(n)) for (const it of n.items) stack.push([it.value, d + 1]);
     else if (isSeq(n)) for (const it of n.items) stack.push([it, d + 1]);
@@ -117,24 +124,40 @@ export function splitPath(path: string): Array<string | number> {
 }
 
 /**
- * Position of the deepest node along `path` in `doc`. Keys are tried as written and in
- * lowerCamelCase/snake_case spelling, since proto3 JSON accepts both.
+ * Position of the deepest node along `path` in `doc`. A scalar value is pointed at directly;
+ * a mapping or list value (or a missing one) by its key, since a block body starts on the
+ * lines below the key it belongs to. Keys are tried as written and in lowerCamelCase/
+ * snake_case spelling, since proto3 JSON accepts both; a key that itself contains dots (a map
+ * key like "envoy.filters.http.cors", split by splitPath) is found by joining the following
+ * segments back.
  */
 export function locate(parsed: ParsedYaml, doc: Document.Parsed, path: Array<string | number>, base: Node | null = null): SourcePosition {
   let node: unknown = base ?? doc.contents;
   let best = node as Node | null;
-  for (const seg of path) {
+  for (let i = 0; i < path.length; i++) {
+    const seg = path[i]!;
     if (typeof seg === 'number' && isSeq(node)) {
       node = node.items[seg];
+      if (!node) break;
+      if ((node as Node).range) best = node as Node;
     } else if (isMap(node)) {
-      const key = String(seg);
-      const alts = [key, key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()), key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)];
-      const pair = node.items.find((p) => isScalar(p.key) && alts.includes(String(p.key.value)));
+      const map = node;
+      const find = (key: string, spellings: boolean) => {
+        const alts = spellings ? [key, key.replace(/_([a-z0-9])/g, (_m, c: string) => c.toUpperCase()), key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)] : [key];
+        return map.items.find((p) => isScalar(p.key) && alts.includes(String(p.key.value)));
+      };
+      let pair = find(String(seg), true);
+      let j = i;
+      while (!pair && j + 1 < path.length && typeof path[j + 1] === 'string') {
+        j++;
+        pair = find(path.slice(i, j + 1).join('.'), false);
+      }
       if (!pair) break;
-      node = pair.value ?? pair.key;
-      if (!pair.value) best = pair.key as Node;
+      i = j;
+      node = pair.value;
+      const target = isScalar(node) ? node : (pair.key as Node | null);
+      if (target?.range) best = target;
     } else break;
-    if (node && (node as Node).range) best = node as Node;
   }
   const range = best?.range;
   const p = range ? parsed.lines.linePos(range[0]) : { line: 1, col: 1 };

@@ -107,6 +107,7 @@ export class SnapshotCache {
    */
   replaceAll(next: ReadonlyMap<string, Snapshot>): string[] {
     const changedGroups: string[] = [];
+    const updated: Array<{ group: string; prev: Snapshot; entry: Entry }> = [];
     let membershipChanged = false;
     for (const g of [...this.entries.keys()]) {
       if (!next.has(g)) {
@@ -115,19 +116,23 @@ export class SnapshotCache {
       }
     }
     for (const [g, snap] of next) {
-      const existed = this.entries.has(g);
       const prev = this.entries.get(g);
       if (prev && prev.snapshot.version === snap.version) continue;
       changedGroups.push(g);
-      if (!existed) {
-        membershipChanged = true;
-        this.entries.set(g, { snapshot: snap, setAt: performance.now() });
-        for (const fn of this.listeners) fn(g, snap);
-        continue;
-      }
-      this.set(g, snap);
+      const entry = { snapshot: snap, setAt: performance.now() };
+      this.entries.set(g, entry);
+      for (const fn of this.listeners) fn(g, snap);
+      if (prev) updated.push({ group: g, prev: prev.snapshot, entry });
+      else membershipChanged = true;
     }
-    if (membershipChanged) this.regroupAll();
+    // Regroup before waking anyone, so that a node moving to another group is never pushed
+    // the new snapshot of the group it is leaving. Moved nodes got their whole new snapshot.
+    const moved = membershipChanged ? this.regroupAll() : new Set<CacheWatcher>();
+    for (const { group, prev, entry } of updated) {
+      const changed = diffSnapshots(prev, entry.snapshot);
+      const ws = this.watchersByGroup.get(group);
+      if (ws) for (const w of [...ws]) if (!moved.has(w)) w.onUpdate({ snapshot: entry.snapshot, changed, setAt: entry.setAt });
+    }
     return changedGroups.sort();
   }
 
@@ -149,14 +154,18 @@ export class SnapshotCache {
     this.groupOf.delete(w);
   }
 
-  private regroupAll(): void {
+  /** Re-resolve every watcher; returns those that moved to another group. */
+  private regroupAll(): Set<CacheWatcher> {
+    const moved = new Set<CacheWatcher>();
     for (const [w, old] of [...this.groupOf]) {
       const group = this.resolver(w.node, (g) => this.entries.has(g));
       if (group === old) continue;
+      moved.add(w);
       this.detach(w);
       this.attach(w, group);
       const e = group === undefined ? undefined : this.entries.get(group);
       if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
     }
+    return moved;
   }
 }

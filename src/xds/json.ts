@@ -109,14 +109,34 @@ function parseTimestamp(v: Json, path: string): { seconds: number; nanos: number
   return { seconds: Math.floor(ms / 1000), nanos: Number(frac.padEnd(9, '0') || 0) };
 }
 
+/**
+ * Field names of google.protobuf.Value as loaded. protobufjs predefines struct.proto
+ * (src/common.js) with lowerCamelCase names whatever `keepCase` says, so they are looked up
+ * by field number rather than spelled here.
+ */
+let valueFieldNames: { null: string; number: string; string: string; bool: string; struct: string; list: string } | undefined;
+function valueFields(): NonNullable<typeof valueFieldNames> {
+  if (!valueFieldNames) {
+    const t = findMessageType('google.protobuf.Value');
+    const by = (id: number): string => {
+      const f = t?.fieldsById[id];
+      if (!f) throw new Error(`google.protobuf.Value has no field ${id}`);
+      return f.name;
+    };
+    valueFieldNames = { null: by(1), number: by(2), string: by(3), bool: by(4), struct: by(5), list: by(6) };
+  }
+  return valueFieldNames;
+}
+
 function jsonToValue(v: Json, path: string, depth: number): Record<string, unknown> {
   if (depth > MAX_DEPTH) throw new ProtoJsonError('nesting too deep', path);
-  if (v === null) return { null_value: 0 };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map((x, i) => jsonToValue(x, `${path}[${i}]`, depth + 1)) } };
-  return { struct_value: jsonToStruct(v, path, depth + 1) };
+  const k = valueFields();
+  if (v === null) return { [k.null]: 0 };
+  if (typeof v === 'number') return { [k.number]: v };
+  if (typeof v === 'string') return { [k.string]: v };
+  if (typeof v === 'boolean') return { [k.bool]: v };
+  if (Array.isArray(v)) return { [k.list]: { values: v.map((x, i) => jsonToValue(x, `${path}[${i}]`, depth + 1)) } };
+  return { [k.struct]: jsonToStruct(v, path, depth + 1) };
 }
 
 function jsonToStruct(v: Json, path: string, depth: number): Record<string, unknown> {
@@ -178,10 +198,14 @@ class Converter {
     const byName = fieldsByJsonOrProtoName(type);
     const out: Record<string, unknown> = {};
     const oneofSeen = new Map<string, string>();
+    const keyOf = new Map<string, string>(); // field name → the key that set it
     for (const key of Object.keys(v)) {
       const field = byName.get(key);
       const fpath = join(path, key);
-      if (!field) throw new ProtoJsonError(`unknown field "${key}" in ${name}`, path || '(top level)');
+      if (!field) throw new ProtoJsonError(`unknown field "${key}" in ${name}`, fpath);
+      const twice = keyOf.get(field.name);
+      if (twice !== undefined) throw new ProtoJsonError(`"${key}" and "${twice}" are the same field; set it once`, fpath);
+      keyOf.set(field.name, key);
       const value = v[key] as Json;
       if (value === null && fullName(type) !== 'google.protobuf.Value') continue; // null means unset
       if (field.partOf) {
@@ -227,7 +251,7 @@ class Converter {
     if (rt instanceof protobuf.Type) return this.message(rt, v, path, depth);
     if (rt instanceof protobuf.Enum) {
       if (typeof v === 'string') {
-        if (!(v in rt.values)) {
+        if (!Object.prototype.hasOwnProperty.call(rt.values, v)) {
           throw new ProtoJsonError(`unknown value ${JSON.stringify(v)} for enum ${rt.name}; expected one of ${Object.keys(rt.values).join(', ')}`, path);
         }
         return rt.values[v];
@@ -269,7 +293,8 @@ class Converter {
         if (field.type.startsWith('u') || field.type === 'fixed32' || field.type === 'fixed64') {
           if (n < 0) throw new ProtoJsonError(`expected a non-negative integer, got ${n}`, path);
         }
-        if (field.type.endsWith('32') && (n > 0xffffffff || n < -0x80000000)) {
+        const unsigned32 = field.type === 'uint32' || field.type === 'fixed32';
+        if (field.type.endsWith('32') && (n > (unsigned32 ? 0xffffffff : 0x7fffffff) || n < -0x80000000)) {
           throw new ProtoJsonError(`integer ${n} out of 32-bit range`, path);
         }
         return n;
@@ -323,12 +348,16 @@ function longToJson(v: unknown): string {
 }
 
 function valueToJson(m: Record<string, unknown>): unknown {
-  if ('null_value' in m) return null;
-  if ('number_value' in m) return m['number_value'];
-  if ('string_value' in m) return m['string_value'];
-  if ('bool_value' in m) return m['bool_value'];
-  if ('struct_value' in m) return structToJson(m['struct_value'] as Record<string, unknown>);
-  if ('list_value' in m) return ((m['list_value'] as { values?: Record<string, unknown>[] }).values ?? []).map(valueToJson);
+  // Own properties only: a decoded message carries every field's default on its prototype,
+  // so `'nullValue' in m` is always true.
+  const has = (k: string): boolean => Object.prototype.hasOwnProperty.call(m, k);
+  const k = valueFields();
+  if (has(k.null)) return null;
+  if (has(k.number)) return m[k.number];
+  if (has(k.string)) return m[k.string];
+  if (has(k.bool)) return m[k.bool];
+  if (has(k.struct)) return structToJson(m[k.struct] as Record<string, unknown>);
+  if (has(k.list)) return ((m[k.list] as { values?: Record<string, unknown>[] }).values ?? []).map(valueToJson);
   return null;
 }
 

@@ -4,6 +4,7 @@
 
 /** Bytes of a base-128 varint (values below 2^53). */
 export function varint(n: number): Buffer {
+  if (!Number.isSafeInteger(n) || n < 0) throw new RangeError(`varint: ${n} is not a non-negative safe integer`);
   const out: number[] = [];
   let v = n;
   while (v > 0x7f) {
@@ -16,7 +17,8 @@ export function varint(n: number): Buffer {
 
 /** Tag + length + payload for a length-delimited field (wire type 2). */
 export function lengthDelimited(field: number, payload: Uint8Array): Buffer {
-  return Buffer.concat([varint((field << 3) | 2), varint(payload.length), payload]);
+  // field * 8, not field << 3: field numbers reach 2^29 - 1, and << works on signed 32 bits.
+  return Buffer.concat([varint(field * 8 + 2), varint(payload.length), payload]);
 }
 
 export function stringField(field: number, value: string): Buffer {

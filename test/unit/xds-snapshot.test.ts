@@ -1,0 +1,268 @@
+// Resources and snapshots (src/xds/resource.ts, src/xds/snapshot.ts): versions are content
+// hashes, independent of input order and stable across processes (RELIABILITY 9); dangling
+// references are reported; duplicates throw; diffs name exactly what changed.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { ProtoJsonError } from '../../src/xds/json.js';
+import { resourceFromJson, type Resource } from '../../src/xds/resource.js';
+import { diffSnapshots, DuplicateResourceError, Snapshot } from '../../src/xds/snapshot.js';
+import { ADS_ORDER, TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
+
+const HCM_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+const ROUTER_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
+const TLS_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext';
+const ADS = { ads: {}, resource_api_version: 'V3' };
+
+function edsCluster(name: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { name, type: 'EDS', connect_timeout: '1s', eds_cluster_config: { eds_config: ADS }, ...extra };
+}
+function cla(name: string, port = 8080): Record<string, unknown> {
+  return {
+    cluster_name: name,
+    endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } }] }],
+  };
+}
+function listener(name: string, rds: string, secret?: string): Record<string, unknown> {
+  const chain: Record<string, unknown> = {
+    filters: [
+      {
+        name: 'hcm',
+        typed_config: { '@type': HCM_URL, stat_prefix: name, rds: { route_config_name: rds, config_source: ADS }, http_filters: [{ name: 'router', typed_config: { '@type': ROUTER_URL } }] },
+      },
+    ],
+  };
+  if (secret) {
+    chain['transport_socket'] = {
+      name: 'tls',
+      typed_config: { '@type': TLS_URL, common_tls_context: { tls_certificate_sds_secret_configs: [{ name: secret, sds_config: ADS }] } },
+    };
+  }
+  return { name, address: { socket_address: { address: '0.0.0.0', port_value: 10000 } }, filter_chains: [chain] };
+}
+function routeConfig(name: string, clusters: string[]): Record<string, unknown> {
+  return {
+    name,
+    virtual_hosts: [{ name: 'vh', domains: ['*'], routes: clusters.map((c) => ({ match: { prefix: `/${c}` }, route: { cluster: c } })) }],
+  };
+}
+function secret(name: string): Record<string, unknown> {
+  return { name, tls_certificate: { certificate_chain: { inline_string: `cert of ${name}` }, private_key: { inline_string: 'key' } } };
+}
+
+/** A complete, consistent set: every reference resolves. */
+function completeSet(): Resource[] {
+  return [
+    resourceFromJson(TYPE.CLUSTER, edsCluster('api')),
+    resourceFromJson(TYPE.CLUSTER, edsCluster('web')),
+    resourceFromJson(TYPE.CLUSTER, { name: 'static', type: 'STATIC', connect_timeout: '1s' }),
+    resourceFromJson(TYPE.ENDPOINT, cla('api')),
+    resourceFromJson(TYPE.ENDPOINT, cla('web', 9090)),
+    resourceFromJson(TYPE.LISTENER, listener('https', 'main', 'server-cert')),
+    resourceFromJson(TYPE.LISTENER, listener('http', 'main')),
+    resourceFromJson(TYPE.ROUTE, routeConfig('main', ['api', 'web', 'static'])),
+    resourceFromJson(TYPE.SECRET, secret('server-cert')),
+  ];
+}
+
+/** Deterministic Fisher-Yates shuffle (mulberry32), so a failure can be reproduced. */
+function shuffled<T>(items: readonly T[], seed: number): T[] {
+  let s = seed >>> 0;
+  const rnd = (): number => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function typeVersions(s: Snapshot): Record<string, string> {
+  return Object.fromEntries(ADS_ORDER.map((t) => [t, s.typeVersion(t)]));
+}
+
+describe('resourceFromJson', () => {
+  it('same JSON gives the same version and byte-identical body and framed fields', () => {
+    const a = resourceFromJson(TYPE.LISTENER, listener('l', 'r'));
+    const b = resourceFromJson(TYPE.LISTENER, listener('l', 'r'));
+    expect(a.version).toBe(b.version);
+    expect(a.body.equals(b.body)).toBe(true);
+    expect(a.sotwField.equals(b.sotwField)).toBe(true);
+    expect(a.deltaField.equals(b.deltaField)).toBe(true);
+    expect(a.version).toMatch(/^[A-Za-z0-9_-]{22}$/);
+  });
+
+  it('a different spelling of the same content (camelCase keys, key order) gives the same version', () => {
+    const snake = resourceFromJson(TYPE.CLUSTER, { name: 'c', type: 'EDS', connect_timeout: '1.5s', eds_cluster_config: { eds_config: ADS } });
+    const camel = resourceFromJson(TYPE.CLUSTER, { edsClusterConfig: { edsConfig: { resourceApiVersion: 'V3', ads: {} } }, connectTimeout: '1.500s', type: 'EDS', name: 'c' });
+    expect(camel.version).toBe(snake.version);
+    expect(camel.body.equals(snake.body)).toBe(true);
+  });
+
+  it('any change of content changes the version', () => {
+    const base = resourceFromJson(TYPE.ENDPOINT, cla('api', 8080));
+    expect(resourceFromJson(TYPE.ENDPOINT, cla('api', 8081)).version).not.toBe(base.version);
+    expect(resourceFromJson(TYPE.ENDPOINT, cla('api2', 8080)).version).not.toBe(base.version);
+  });
+
+  it('the version is stable across processes (no per-process salt, counter or clock)', () => {
+    const here = path.dirname(fileURLToPath(import.meta.url));
+    const src = path.resolve(here, '../../src/xds/resource.ts');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-version-'));
+    try {
+      const script = path.join(tmp, 'v.mts');
+      fs.writeFileSync(
+        script,
+        `import { resourceFromJson } from ${JSON.stringify(src)};\n` +
+          `process.stdout.write(resourceFromJson(${JSON.stringify(TYPE.LISTENER)}, ${JSON.stringify(listener('l', 'r', 's'))}).version);\n`,
+      );
+      const out = execFileSync(process.execPath, ['--import', 'tsx', script], { cwd: path.resolve(here, '../..'), encoding: 'utf8', timeout: 60_000 });
+      expect(out.trim()).toBe(resourceFromJson(TYPE.LISTENER, listener('l', 'r', 's')).version);
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('names come from name / cluster_name; a missing name is an error', () => {
+    expect(resourceFromJson(TYPE.ENDPOINT, cla('x')).name).toBe('x');
+    expect(() => resourceFromJson(TYPE.CLUSTER, { type: 'STATIC' })).toThrow(ProtoJsonError);
+    expect(() => resourceFromJson(TYPE.ENDPOINT, { endpoints: [] })).toThrow(/cluster_name/);
+  });
+
+  it('refs: an EDS cluster needs its ClusterLoadAssignment (by service_name when set); other types need none', () => {
+    expect(resourceFromJson(TYPE.CLUSTER, edsCluster('a')).refs.endpoints).toEqual(['a']);
+    expect(resourceFromJson(TYPE.CLUSTER, edsCluster('a', { eds_cluster_config: { eds_config: ADS, service_name: 'a-svc' } })).refs.endpoints).toEqual(['a-svc']);
+    expect(resourceFromJson(TYPE.CLUSTER, { name: 'd', type: 'STRICT_DNS' }).refs.endpoints).toEqual([]);
+    const l = resourceFromJson(TYPE.LISTENER, listener('l', 'r', 's'));
+    expect(l.refs).toEqual({ clusters: [], routes: ['r'], secrets: ['s'], endpoints: [] });
+    expect(resourceFromJson(TYPE.ROUTE, routeConfig('r', ['b', 'a', 'b'])).refs.clusters).toEqual(['a', 'b']);
+  });
+});
+
+describe('Snapshot', () => {
+  it('input order changes neither the snapshot version nor any type version (shuffle)', () => {
+    const base = new Snapshot(completeSet());
+    for (let seed = 1; seed <= 25; seed++) {
+      const s = new Snapshot(shuffled(completeSet(), seed));
+      expect(s.version, `seed ${seed}`).toBe(base.version);
+      expect(typeVersions(s), `seed ${seed}`).toEqual(typeVersions(base));
+      for (const t of ADS_ORDER) expect([...s.resources(t).keys()]).toEqual([...base.resources(t).keys()]);
+    }
+  });
+
+  it('lists each type sorted by name', () => {
+    const s = new Snapshot(shuffled(completeSet(), 7));
+    expect([...s.resources(TYPE.CLUSTER).keys()]).toEqual(['api', 'static', 'web']);
+    expect([...s.resources(TYPE.LISTENER).keys()]).toEqual(['http', 'https']);
+    expect(s.size()).toBe(9);
+  });
+
+  it('a change to one resource changes only that type version (and the snapshot version)', () => {
+    const base = new Snapshot(completeSet());
+    const changed = completeSet().map((r) => (r.typeUrl === TYPE.ENDPOINT && r.name === 'web' ? resourceFromJson(TYPE.ENDPOINT, cla('web', 9191)) : r));
+    const next = new Snapshot(changed);
+    expect(next.version).not.toBe(base.version);
+    for (const t of ADS_ORDER) {
+      if (t === TYPE.ENDPOINT) expect(next.typeVersion(t)).not.toBe(base.typeVersion(t));
+      else expect(next.typeVersion(t), t).toBe(base.typeVersion(t));
+    }
+  });
+
+  it('adding or removing a resource changes that type version', () => {
+    const base = new Snapshot(completeSet());
+    const added = new Snapshot([...completeSet(), resourceFromJson(TYPE.SECRET, secret('extra'))]);
+    expect(added.typeVersion(TYPE.SECRET)).not.toBe(base.typeVersion(TYPE.SECRET));
+    expect(added.typeVersion(TYPE.CLUSTER)).toBe(base.typeVersion(TYPE.CLUSTER));
+    const removed = new Snapshot(completeSet().filter((r) => r.name !== 'static'));
+    expect(removed.typeVersion(TYPE.CLUSTER)).not.toBe(base.typeVersion(TYPE.CLUSTER));
+  });
+
+  it('empty snapshots have equal, stable versions; empty types differ from non-empty ones', () => {
+    const a = new Snapshot([]);
+    const b = new Snapshot([]);
+    expect(a.version).toBe(b.version);
+    expect(a.typeVersion(TYPE.SECRET)).toBe(new Snapshot(completeSet().filter((r) => r.typeUrl !== TYPE.SECRET)).typeVersion(TYPE.SECRET));
+    expect(a.typeVersion(TYPE.SECRET)).not.toBe(new Snapshot(completeSet()).typeVersion(TYPE.SECRET));
+    expect(a.size()).toBe(0);
+  });
+
+  it('a complete set has no problems', () => {
+    expect(new Snapshot(completeSet()).problems()).toEqual([]);
+  });
+
+  it('problems() reports every dangling reference', () => {
+    const s = new Snapshot([
+      resourceFromJson(TYPE.LISTENER, listener('l', 'missing-rds', 'missing-secret')),
+      resourceFromJson(TYPE.CLUSTER, edsCluster('no-cla')),
+      resourceFromJson(TYPE.ROUTE, routeConfig('r', ['no-such-cluster'])),
+      resourceFromJson(TYPE.LISTENER, listener('ok', 'r')),
+    ]);
+    const problems = s.problems().map((p) => ({ typeUrl: p.typeUrl, resource: p.resource, message: p.message }));
+    expect(problems).toHaveLength(4);
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        { typeUrl: TYPE.LISTENER, resource: 'l', message: expect.stringMatching(/route configuration "missing-rds"/) },
+        { typeUrl: TYPE.LISTENER, resource: 'l', message: expect.stringMatching(/secret "missing-secret"/) },
+        { typeUrl: TYPE.CLUSTER, resource: 'no-cla', message: expect.stringMatching(/EDS cluster but ClusterLoadAssignment "no-cla"/) },
+        { typeUrl: TYPE.ROUTE, resource: 'r', message: expect.stringMatching(/cluster "no-such-cluster"/) },
+      ]),
+    );
+  });
+
+  it('duplicate names in one type throw DuplicateResourceError; the same name in two types is fine', () => {
+    let caught: unknown;
+    try {
+      new Snapshot([...completeSet(), resourceFromJson(TYPE.CLUSTER, edsCluster('api', { connect_timeout: '2s' }))]);
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(DuplicateResourceError);
+    expect((caught as DuplicateResourceError).typeUrl).toBe(TYPE.CLUSTER);
+    expect((caught as DuplicateResourceError).resourceName).toBe('api');
+    // Exact duplicates are duplicates too.
+    expect(() => new Snapshot([resourceFromJson(TYPE.SECRET, secret('s')), resourceFromJson(TYPE.SECRET, secret('s'))])).toThrow(DuplicateResourceError);
+    expect(() => new Snapshot([resourceFromJson(TYPE.CLUSTER, edsCluster('x')), resourceFromJson(TYPE.ENDPOINT, cla('x'))])).not.toThrow();
+  });
+});
+
+describe('diffSnapshots', () => {
+  const byType = (m: Map<TypeUrl, Set<string>>): Record<string, string[]> => Object.fromEntries([...m].map(([t, s]) => [t, [...s].sort()]));
+
+  it('no previous snapshot: every name of every non-empty type', () => {
+    const d = diffSnapshots(undefined, new Snapshot(completeSet()));
+    expect(byType(d)).toEqual({
+      [TYPE.CLUSTER]: ['api', 'static', 'web'],
+      [TYPE.ENDPOINT]: ['api', 'web'],
+      [TYPE.LISTENER]: ['http', 'https'],
+      [TYPE.ROUTE]: ['main'],
+      [TYPE.SECRET]: ['server-cert'],
+    });
+  });
+
+  it('identical snapshots: nothing changed', () => {
+    expect(diffSnapshots(new Snapshot(completeSet()), new Snapshot(shuffled(completeSet(), 3))).size).toBe(0);
+  });
+
+  it('exactly the changed, added and removed names per type', () => {
+    const prev = new Snapshot(completeSet());
+    const next = new Snapshot([
+      ...completeSet().filter((r) => !(r.typeUrl === TYPE.CLUSTER && r.name === 'static') && !(r.typeUrl === TYPE.ENDPOINT && r.name === 'api')),
+      resourceFromJson(TYPE.ENDPOINT, cla('api', 7000)), // changed
+      resourceFromJson(TYPE.CLUSTER, edsCluster('new')), // added
+      resourceFromJson(TYPE.ENDPOINT, cla('new')), // added
+    ]);
+    expect(byType(diffSnapshots(prev, next))).toEqual({
+      [TYPE.CLUSTER]: ['new', 'static'],
+      [TYPE.ENDPOINT]: ['api', 'new'],
+    });
+  });
+});
