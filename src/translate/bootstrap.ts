@@ -15,7 +15,9 @@ export interface BootstrapOptions {
 }
 
 export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
-  const ads = { ads: {}, resource_api_version: 'V3' };
+  // initial_fetch_timeout 0: an Envoy that cannot reach meshgate stays unready (no half
+  // configuration goes live after Envoy's default 15 s) until it receives its configuration.
+  const ads = { ads: {}, resource_api_version: 'V3', initial_fetch_timeout: '0s' };
   const isIp = /^\d{1,3}(\.\d{1,3}){3}$/.test(o.xdsHost);
   return {
     node: { id: o.nodeId, cluster: o.nodeCluster, ...(o.metadata ? { metadata: o.metadata } : {}) },
@@ -24,7 +26,13 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
       ads_config: {
         api_type: o.variant === 'delta' ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
-        grpc_services: [{ envoy_grpc: { cluster_name: 'meshgate_xds' } }],
+        grpc_services: [
+          {
+            // Reconnect quickly after meshgate restarts (Envoy's default backoff grows to 30 s).
+            // Envoy reads the backoff here, not from GrpcService.retry_policy.
+            envoy_grpc: { cluster_name: 'meshgate_xds', retry_policy: { retry_back_off: { base_interval: '0.25s', max_interval: '5s' } } },
+          },
+        ],
         set_node_on_first_message_only: true,
       },
       cds_config: ads,
