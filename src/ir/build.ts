@@ -38,8 +38,13 @@ export function localUpstreamKey(service: string): string {
   return `inbound|${service}`;
 }
 
+/** Envoy's socket_address wants an IPv6 literal without the brackets the model allows. */
+function bareHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
 function endpointOf(inst: InstanceModel): EndpointIR {
-  return { instanceId: inst.id, host: inst.address, port: inst.port, isIp: isIp(inst.address) };
+  return { instanceId: inst.id, host: bareHost(inst.address), port: inst.port, isIp: isIp(inst.address) };
 }
 
 function splitHostPort(hp: string): { host: string; port: number } {
@@ -81,10 +86,14 @@ function matchIR(m: MatchModel | undefined): MatchIR {
 
 /** Both matches must hold; null when no request can satisfy both. */
 export function mergeMatches(outer: MatchIR, inner: MatchIR): MatchIR | null {
-  let path = outer.path ?? inner.path;
-  if (outer.path && inner.path) {
-    const a = outer.path;
-    const b = inner.path;
+  // A "/" prefix matches every path: it is no condition (and must not block a regex).
+  const any = (p: MatchIR['path']): boolean => p !== null && p.kind === 'prefix' && p.value === '/';
+  const outerPath = any(outer.path) && inner.path ? null : outer.path;
+  const innerPath = any(inner.path) && outer.path ? null : inner.path;
+  let path = outerPath ?? innerPath;
+  if (outerPath && innerPath) {
+    const a = outerPath;
+    const b = innerPath;
     if (a.kind === b.kind && a.value === b.value) path = a;
     else if (a.kind === 'prefix' && b.kind === 'prefix') {
       if (b.value.startsWith(a.value)) path = b;
@@ -113,6 +122,19 @@ export function mergeMatches(outer: MatchIR, inner: MatchIR): MatchIR | null {
 }
 
 const CATCH_ALL: MatchIR = { path: null, headers: [], query: [], methods: null };
+
+type PathIR = MatchIR['path'];
+
+/**
+ * Envoy's prefix_rewrite replaces the prefix (or path) the route matched. When composition
+ * narrowed the gateway's prefix to `merged`, the replacement grows by the same tail, so that
+ * the upstream still sees `rewrite + rest`.
+ */
+function rewriteFor(rewrite: string | null, outer: PathIR, merged: PathIR): string | null {
+  if (rewrite === null || merged === null || merged.kind === 'regex' || outer?.kind === 'exact' || outer?.kind === 'regex') return rewrite;
+  const from = outer?.value ?? '/';
+  return merged.value.startsWith(from) ? rewrite + merged.value.slice(from.length) : rewrite;
+}
 
 interface Resolved {
   routes: HttpRouteIR[];
@@ -192,17 +214,24 @@ class Builder {
       const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
       const rewriteHost = r.rewrite?.host ?? null;
       if (r.backends) {
-        routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, upstreams), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? null });
+        // Without its own timeout, the route keeps its services' timeout when they agree on one.
+        const svcTimeouts = new Set(r.backends.map((b) => this.service(b.service!).timeout ?? null));
+        const svcTimeout = svcTimeouts.size === 1 ? [...svcTimeouts][0]! : null;
+        routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, upstreams), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? svcTimeout });
         return;
       }
-      for (const sr of this.serviceRoutes(r.backend!, upstreams)) {
+      // The service's routes are resolved apart, so that the upstreams of service routes that
+      // cannot combine with this gateway route are not sent to the gateway.
+      const candidates = new Map<string, UpstreamIR>();
+      for (const sr of this.serviceRoutes(r.backend!, candidates)) {
         const match = mergeMatches(outer, sr.match);
         if (!match) continue;
+        for (const b of sr.backends) upstreams.set(b.upstream, candidates.get(b.upstream)!);
         routes.push({
           origin: sr.origin === `services.${r.backend}` ? origin : `${origin}+${sr.origin}`,
           match,
           backends: sr.backends,
-          rewritePathPrefix,
+          rewritePathPrefix: rewriteFor(rewritePathPrefix, outer.path, match.path),
           rewriteHost,
           timeoutMs: r.timeout ?? sr.timeoutMs,
         });
@@ -218,7 +247,7 @@ class Builder {
       const upstreams = new Map<string, UpstreamIR>();
       const listeners: ListenerIR[] = [];
       for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const bind = { host: l.address ?? '0.0.0.0', port: l.port };
+        const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
         if (l.protocol === 'tcp') {
           listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, upstream: this.upstream(l.backend!, null, upstreams) });
           continue;
@@ -268,7 +297,7 @@ class Builder {
       local: true,
     });
     const listeners: ListenerIR[] = [];
-    const inboundBind = { host: inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0'), port: inst.port };
+    const inboundBind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
     if (svc.protocol === 'tcp') {
       listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, upstream: localKey });
     } else {
@@ -282,7 +311,10 @@ class Builder {
           {
             name: 'inbound',
             domains: ['*'],
-            routes: [{ origin: `services.${sname}`, match: CATCH_ALL, backends: [{ upstream: localKey, weight: 1 }], rewritePathPrefix: null, rewriteHost: null, timeoutMs: svc.timeout ?? null }],
+            // Callers enforce the service's timeouts (per route, per gateway route); here the
+            // timeout is disabled (0), or Envoy's 15 s default or the service's own timeout
+            // would cut a caller's longer one short.
+            routes: [{ origin: `services.${sname}`, match: CATCH_ALL, backends: [{ upstream: localKey, weight: 1 }], rewritePathPrefix: null, rewriteHost: null, timeoutMs: 0 }],
           },
         ],
       });

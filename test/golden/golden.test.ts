@@ -1,0 +1,229 @@
+// Golden cases: test/golden/<case>/mesh.yaml → the exact resources each proxy receives, one file
+// per proxy and type (expected/<proxy>/<CDS|EDS|LDS|RDS|SDS>.yaml: the type version and the
+// resources as proto3 YAML, as `meshgate render` and /debug/config show them).
+//
+//   UPDATE_GOLDEN=1 npx vitest run test/golden   # (re)write expected files, delete orphans
+//
+// Without UPDATE_GOLDEN a missing or orphan expected file is a failure. A second test per case
+// re-reads the model with its order shuffled wherever order means nothing (map keys, services,
+// gateways, instances, listeners, hosts, methods; never routes) and expects byte-identical
+// resources and identical versions (ARCHITECTURE rule 3, RELIABILITY 9).
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import YAML, { isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
+import { dumpSnapshot } from '../../src/admin/config-dump.js';
+import { buildSnapshots, type BuiltModel } from '../../src/app/model-source.js';
+import { formatDiagnostic } from '../../src/model/diagnostics.js';
+import { loadModelText } from '../../src/model/load.js';
+import { ResourceEncoder } from '../../src/translate/index.js';
+import { ADS_ORDER, SHORT_NAME } from '../../src/xds/type-urls.js';
+
+const ROOT = path.dirname(fileURLToPath(import.meta.url));
+const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
+const TYPES = ADS_ORDER.map((t) => SHORT_NAME[t]);
+
+/** Load and build a model; any error diagnostic or build error throws with every message. */
+function build(file: string, text: string): BuiltModel {
+  const load = loadModelText(file, text);
+  const errors = load.diagnostics.filter((d) => d.severity === 'error');
+  if (!load.model || errors.length) throw new Error(`model has errors:\n${load.diagnostics.map(formatDiagnostic).join('\n')}`);
+  const { built, errors: buildErrors } = buildSnapshots(load.model, new ResourceEncoder(), file);
+  if (buildErrors.length) throw new Error(`build errors:\n${buildErrors.map((e) => e.format()).join('\n')}`);
+  return built;
+}
+
+/** expected/<proxy>/<TYPE>.yaml (relative, "/"-separated) → file content. */
+function renderFiles(built: BuiltModel): Map<string, string> {
+  const out = new Map<string, string>();
+  const folders = new Map<string, string>();
+  for (const p of built.ir.proxies) {
+    const other = folders.get(p.name);
+    if (other) throw new Error(`proxies ${other} and ${p.group} would share the folder expected/${p.name}`);
+    folders.set(p.name, p.group);
+    const dump = dumpSnapshot(built.snapshots.get(p.group)!);
+    for (const type of TYPES) {
+      const t = dump.resources[type];
+      if (!t || t.resources.length === 0) continue;
+      out.set(`${p.name}/${type}.yaml`, YAML.stringify({ version: t.version, resources: t.resources }, { lineWidth: 0 }));
+    }
+  }
+  return out;
+}
+
+/** Every file and folder under `dir`, relative, "/"-separated; folders end in "/". */
+function listTree(dir: string, rel = ''): string[] {
+  if (!fs.existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const r = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(`${r}/`, ...listTree(path.join(dir, e.name), r));
+    else out.push(r);
+  }
+  return out.sort();
+}
+
+function writeExpected(expectedDir: string, files: Map<string, string>): void {
+  for (const [rel, content] of files) {
+    const f = path.join(expectedDir, rel);
+    fs.mkdirSync(path.dirname(f), { recursive: true });
+    if (!fs.existsSync(f) || fs.readFileSync(f, 'utf8') !== content) fs.writeFileSync(f, content);
+  }
+  const wantedDirs = new Set([...files.keys()].map((rel) => `${rel.slice(0, rel.lastIndexOf('/'))}/`));
+  // Deepest first, so a folder is empty by the time it is checked.
+  for (const rel of listTree(expectedDir).reverse()) {
+    const abs = path.join(expectedDir, rel);
+    if (rel.endsWith('/')) {
+      if (!wantedDirs.has(rel)) fs.rmSync(abs, { recursive: true, force: true });
+    } else if (!files.has(rel)) fs.rmSync(abs);
+  }
+}
+
+// ---- order shuffling --------------------------------------------------------------------
+
+/** A small seeded PRNG (mulberry32): the shuffles are the same on every run. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Permute in place; never leaves a list of two or more items in its original order. */
+function permute<T>(items: T[], rnd: () => number): void {
+  if (items.length < 2) return;
+  const before = [...items];
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  if (items.every((x, i) => x === before[i])) items.reverse();
+}
+
+/** Sequences whose order means nothing, by the key that holds them and the mapping's context. */
+function unorderedSeq(pathKeys: string[]): boolean {
+  const key = pathKeys[pathKeys.length - 1];
+  const parent = pathKeys[pathKeys.length - 3]; // services.<name>.instances, gateways.<name>.listeners
+  if (key === 'instances' && parent === 'services') return true;
+  if (key === 'listeners' && parent === 'gateways') return true;
+  // Sets: listener hosts, route methods, the listeners a route attaches to.
+  return key === 'hosts' || key === 'methods' || (key === 'listeners' && pathKeys[pathKeys.length - 3] === 'routes');
+}
+
+/**
+ * Shuffle every mapping's keys (YAML mappings are unordered: services, gateways, labels,
+ * headers, queryParams, subset, tcpOutbound…) and the sequences `unorderedSeq` names. Route
+ * lists and backend lists keep their order.
+ */
+function shuffleDocument(doc: Document, rnd: () => number): void {
+  const walk = (node: unknown, pathKeys: string[]): void => {
+    if (isMap(node)) {
+      permute(node.items, rnd);
+      for (const pair of node.items) {
+        if (isPair(pair) && isScalar(pair.key)) walk(pair.value, [...pathKeys, String(pair.key.value)]);
+      }
+    } else if (isSeq(node)) {
+      if (unorderedSeq(pathKeys)) permute(node.items, rnd);
+      node.items.forEach((item, i) => walk(item, [...pathKeys, String(i)]));
+    }
+  };
+  walk(doc.contents as Node, []);
+}
+
+function shuffledText(text: string, seed: number): string {
+  const doc = YAML.parseDocument(text);
+  shuffleDocument(doc, prng(seed));
+  return doc.toString({ lineWidth: 0 });
+}
+
+// ---- the cases ---------------------------------------------------------------------------
+
+const cases = fs
+  .readdirSync(ROOT, { withFileTypes: true })
+  .filter((e) => e.isDirectory() && fs.existsSync(path.join(ROOT, e.name, 'mesh.yaml')))
+  .map((e) => e.name)
+  .sort();
+
+it('finds the golden cases', () => {
+  expect(cases.length).toBeGreaterThanOrEqual(10);
+});
+
+for (const name of cases) {
+  describe(name, () => {
+    const dir = path.join(ROOT, name);
+    const modelFile = path.join(dir, 'mesh.yaml');
+    const expectedDir = path.join(dir, 'expected');
+    const text = fs.readFileSync(modelFile, 'utf8');
+    const rel = `test/golden/${name}/mesh.yaml`;
+
+    let files: Map<string, string> | undefined;
+    let buildError: unknown;
+    try {
+      files = renderFiles(build(rel, text));
+    } catch (err) {
+      buildError = err;
+    }
+
+    it('builds without errors', () => {
+      if (buildError) throw buildError;
+      expect(files!.size).toBeGreaterThan(0);
+    });
+
+    if (UPDATE) {
+      it('updates the expected files', () => {
+        if (buildError) throw buildError;
+        writeExpected(expectedDir, files!);
+        expect(listTree(expectedDir).filter((f) => !f.endsWith('/'))).toEqual([...files!.keys()].sort());
+      });
+    } else {
+      it('has exactly the expected files (no missing, no orphans)', () => {
+        if (buildError) throw buildError;
+        const produced = [...files!.keys()].sort();
+        const producedDirs = [...new Set(produced.map((f) => `${f.slice(0, f.lastIndexOf('/'))}/`))];
+        const onDisk = listTree(expectedDir);
+        const missing = produced.filter((f) => !onDisk.includes(f));
+        const orphans = onDisk.filter((f) => (f.endsWith('/') ? !producedDirs.includes(f) : !files!.has(f)));
+        expect({ missing, orphans }, 'run with UPDATE_GOLDEN=1 to regenerate').toEqual({ missing: [], orphans: [] });
+      });
+
+      for (const f of files ? [...files.keys()].sort() : []) {
+        it(`renders ${f}`, () => {
+          const abs = path.join(expectedDir, f);
+          expect(fs.existsSync(abs), `missing ${abs}; run with UPDATE_GOLDEN=1`).toBe(true);
+          expect(files!.get(f)).toBe(fs.readFileSync(abs, 'utf8'));
+        });
+      }
+    }
+
+    it('gives byte-identical resources and versions when input order is shuffled', () => {
+      if (buildError) throw buildError;
+      const ref = build(rel, text);
+      for (const seed of [1, 2, 3]) {
+        const shuffled = shuffledText(text, seed);
+        expect(shuffled, 'the shuffle changed nothing').not.toBe(YAML.parseDocument(text).toString({ lineWidth: 0 }));
+        const got = build(rel, shuffled);
+        expect([...got.snapshots.keys()].sort()).toEqual([...ref.snapshots.keys()].sort());
+        for (const [group, want] of ref.snapshots) {
+          const snap = got.snapshots.get(group)!;
+          expect(snap.version, `${group} (seed ${seed})`).toBe(want.version);
+          for (const t of ADS_ORDER) {
+            const where = `${group} ${SHORT_NAME[t]} (seed ${seed})`;
+            expect(snap.typeVersion(t), where).toBe(want.typeVersion(t));
+            const a = [...want.resources(t).values()];
+            const b = [...snap.resources(t).values()];
+            expect(b.map((r) => r.name), where).toEqual(a.map((r) => r.name));
+            a.forEach((r, i) => {
+              expect(b[i]!.version, `${where} ${r.name}`).toBe(r.version);
+              expect(b[i]!.body.equals(r.body), `${where} ${r.name}: bytes differ`).toBe(true);
+            });
+          }
+        }
+      }
+    });
+  });
+}
