@@ -47,6 +47,9 @@ export function loadModelText(file: string, text: string): ModelLoad {
   let doc: Document.Parsed;
   try {
     parsed = parseYaml(file, text, MODEL_YAML_LIMITS);
+    if (parsed.docs.length === 0 || (parsed.docs.length === 1 && parsed.docs[0]!.contents === null)) {
+      return fail(file, 'the model file has no content (only comments?): expected at least "version: 1"', text);
+    }
     if (parsed.docs.length !== 1) {
       const second = parsed.docs[1];
       const pos = second?.range ? parsed.lines.linePos(second.range[0]) : { line: 1, col: 1 };
@@ -64,7 +67,7 @@ export function loadModelText(file: string, text: string): ModelLoad {
     }
     throw err;
   }
-  const at = (path: ModelPath) => locate(parsed, doc, [...path]);
+  const at: At = (path, key = false) => locate(parsed, doc, [...path], null, { key });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { model: null, text, diagnostics: [{ severity: 'error', message: 'the model must be a mapping with "version: 1" at the top', path: [], position: at([]) }] };
   }
@@ -81,43 +84,94 @@ export function loadModelText(file: string, text: string): ModelLoad {
 
 type Issue = z.core.$ZodIssue;
 
+type At = (p: ModelPath, key?: boolean) => Diagnostic['position'];
+
+const DROPPED = Symbol('dropped');
+
 /**
- * Remove every value the schema rejected (the key, or its parent when a required key is
- * missing), re-parse, and run the semantic checks on what remains. Diagnostics at or under a
- * pruned path are dropped: the schema error already covers them.
+ * Report semantic problems alongside schema errors: remove every value the schema rejected
+ * (an unknown key, a bad value, a list item, or the parent of a missing required key),
+ * re-parse, and run the semantic checks on what remains. List items are removed one by one
+ * and indices are mapped back, so positions stay right. Diagnostics that could be artefacts
+ * of the pruning are dropped: those at or under a pruned path, at its parent or grandparent,
+ * and those naming a service or gateway that was pruned away.
  */
-function semanticAfterPruning(raw: unknown, issues: readonly Issue[], at: (p: ModelPath) => Diagnostic['position']): Diagnostic[] {
+function semanticAfterPruning(raw: unknown, issues: readonly Issue[], at: At): Diagnostic[] {
   const clone = structuredClone(raw) as Record<string, unknown>;
-  const pruned: ModelPath[] = [];
+  const pruned: ModelPath[] = []; // original coordinates
+  const prunedNames = new Set<string>();
+  // Array path (current coordinates) → original index of each remaining item.
+  const indexMaps = new Map<string, number[]>();
+  const toOriginal = (path: ModelPath): ModelPath => {
+    const out: Array<string | number> = [];
+    const cur: Array<string | number> = [];
+    for (const seg of path) {
+      if (typeof seg === 'number') {
+        const m = indexMaps.get(JSON.stringify(cur));
+        out.push(m?.[seg] ?? seg);
+      } else out.push(seg);
+      cur.push(seg);
+    }
+    return out;
+  };
   let current = issues;
   for (let round = 0; round < 6; round++) {
+    const touchedArrays = new Set<string>();
     for (const issue of current) {
       const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
-      if (issue.code === 'unrecognized_keys') for (const k of issue.keys) remove(clone, [...path, k], pruned);
-      else if (issue.code === 'invalid_type' && valueAt(clone, path) === undefined) remove(clone, path.slice(0, -1), pruned);
-      else remove(clone, path, pruned);
+      const targets: ModelPath[] =
+        issue.code === 'unrecognized_keys'
+          ? issue.keys.map((k) => [...path, k])
+          : issue.code === 'invalid_type' && valueAt(clone, path) === undefined
+            ? [path.slice(0, -1)]
+            : [path];
+      for (const t of targets) {
+        if (t.length === 0) continue;
+        const parent = valueAt(clone, t.slice(0, -1));
+        if (parent === null || typeof parent !== 'object') continue;
+        const orig = toOriginal(t);
+        pruned.push(orig);
+        if (orig.length === 2 && (orig[0] === 'services' || orig[0] === 'gateways')) prunedNames.add(String(orig[1]));
+        const last = t[t.length - 1]!;
+        if (Array.isArray(parent)) {
+          (parent as unknown[])[last as number] = DROPPED;
+          touchedArrays.add(JSON.stringify(t.slice(0, -1)));
+        } else delete (parent as Record<string, unknown>)[last as string];
+      }
+    }
+    for (const key of touchedArrays) {
+      const arrPath = JSON.parse(key) as ModelPath;
+      const arr = valueAt(clone, arrPath) as unknown[] | undefined;
+      if (!Array.isArray(arr)) continue;
+      const before = indexMaps.get(key) ?? arr.map((_, i) => i);
+      const kept: number[] = [];
+      const items: unknown[] = [];
+      arr.forEach((v, i) => {
+        if (v !== DROPPED) {
+          kept.push(before[i] ?? i);
+          items.push(v);
+        }
+      });
+      arr.splice(0, arr.length, ...items);
+      indexMaps.set(key, kept);
     }
     const again = ModelSchema.safeParse(clone);
     if (again.success) {
-      const under = (p: ModelPath): boolean => pruned.some((q) => q.length <= p.length && q.every((s, i) => s === p[i]));
-      return validateModel(again.data, at).filter((d) => !under(d.path));
+      const related = (p: ModelPath): boolean =>
+        pruned.some((q) => {
+          const common = Math.min(p.length, q.length);
+          for (let i = 0; i < common; i++) if (p[i] !== q[i]) return false;
+          // p is under q, or p is q's parent or grandparent.
+          return p.length >= q.length || q.length - p.length <= 2;
+        });
+      const mentionsPruned = (d: Diagnostic): boolean => [...prunedNames].some((n) => d.message.includes(`"${n}"`));
+      return validateModel(again.data, (p, key) => at(toOriginal(p), key))
+        .map((d) => ({ ...d, path: toOriginal(d.path) }))
+        .filter((d) => !related(d.path) && !mentionsPruned(d));
     }
     current = again.error.issues;
   }
   return [];
-}
-
-function remove(root: unknown, path: ModelPath, pruned: ModelPath[]): void {
-  if (path.length === 0) return;
-  const parent = valueAt(root, path.slice(0, -1));
-  const last = path[path.length - 1]!;
-  if (parent === null || typeof parent !== 'object') return;
-  pruned.push(path);
-  // A bad list item takes its whole list with it: removing one item would shift the indices
-  // of the others, and later diagnostics would point at the wrong lines.
-  if (Array.isArray(parent)) {
-    if (path.length >= 2) remove(root, path.slice(0, -1), pruned);
-  } else delete (parent as Record<string, unknown>)[last as string];
 }
 
 function valueAt(root: unknown, path: ModelPath): unknown {
@@ -140,14 +194,14 @@ function show(v: unknown): string {
 
 const VALUE_MATCH_FORMS = ['exact', 'prefix', 'suffix', 'contains', 'regex', 'present', 'absent'];
 
-function issueToDiagnostics(issue: Issue, raw: unknown, at: (p: ModelPath) => Diagnostic['position']): Diagnostic[] {
+function issueToDiagnostics(issue: Issue, raw: unknown, at: At): Diagnostic[] {
   const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
   const got = valueAt(raw, path);
-  const d = (message: string, p: ModelPath = path, hint?: string): Diagnostic => ({
+  const d = (message: string, p: ModelPath = path, hint?: string, atKey = false): Diagnostic => ({
     severity: 'error',
     message,
     path: p,
-    position: at(p),
+    position: at(p, atKey),
     ...(hint ? { hint } : {}),
   });
   switch (issue.code) {
@@ -155,13 +209,14 @@ function issueToDiagnostics(issue: Issue, raw: unknown, at: (p: ModelPath) => Di
       const allowed = allowedKeys(path);
       return issue.keys.map((k) => {
         const guess = didYouMean(k, allowed);
-        return d(`unknown key "${k}"`, [...path, k], guess ? `did you mean "${guess}"?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined);
+        return d(`unknown key "${k}"`, [...path, k], guess ? `did you mean "${guess}"?` : allowed.length ? `expected one of: ${allowed.join(', ')}` : undefined, true);
       });
     }
     case 'invalid_type':
       if (got === undefined) return [d(`missing required key "${String(path[path.length - 1])}"`, path)];
       return [d(`expected ${friendlyExpected(issue)}, got ${show(got)}`)];
     case 'invalid_value':
+      if (got === undefined) return [d(`missing required key "${String(path[path.length - 1])}"`, path, `expected ${issue.values.map((v) => JSON.stringify(v)).join(' or ')}`)];
       return [d(`expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${show(got)}`)];
     case 'invalid_union': {
       const parent = path[path.length - 2];
@@ -178,7 +233,7 @@ function issueToDiagnostics(issue: Issue, raw: unknown, at: (p: ModelPath) => Di
     }
     case 'invalid_key': {
       const inner = issue.issues[0]?.message ?? 'invalid key';
-      return [d(`invalid key "${String(path[path.length - 1])}": expected ${inner}`)];
+      return [d(`invalid key "${String(path[path.length - 1])}": expected ${inner}`, path, undefined, true)];
     }
     case 'too_small':
     case 'too_big':

@@ -22,7 +22,7 @@ const NAME_RE = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 const LABEL_KEY_RE = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?$/;
 const LABEL_VALUE_RE = /^[A-Za-z0-9._-]*$/;
 /** RFC 7230 token: what an HTTP header name may contain. */
-export const HEADER_NAME_RE = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+export const HEADER_NAME_RE = /^:?[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const HOST_RE = /^(\*|\*\.[A-Za-z0-9.-]+|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d+)?|[A-Za-z0-9.-]+\.\*)$/;
 const DNS_OR_IP_RE = /^(?:[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(?:\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\d{1,3}(\.\d{1,3}){3}$|^\[?[0-9a-fA-F:]+\]?$/;
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'CONNECT', 'TRACE'] as const;
@@ -40,11 +40,14 @@ export const HostAddress = z.string().max(253).regex(DNS_OR_IP_RE, 'an IP addres
 export const HostPort = z
   .string()
   .max(260)
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9101')
   .refine((s) => {
+    if (!/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(s)) return false;
     const p = Number(s.slice(s.lastIndexOf(':') + 1));
     return p >= 1 && p <= 65535;
-  }, 'a port from 1 to 65535');
+  }, 'HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:9101');
+
+/** An IP address (Envoy binds listeners to IPs, never to names). */
+export const IpAddress = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$|^\[?[0-9a-fA-F:]+\]?$/, 'an IP address (a listener binds to an IP, not a name)');
 
 /** "2s", "250ms", "1m", "1.5s". */
 export const Duration = z
@@ -118,7 +121,7 @@ export const Instance = z.strictObject({
   app: HostPort,
   outboundPort: Port.optional(),
   labels: Labels.optional(),
-  bind: HostAddress.optional(),
+  bind: IpAddress.optional(),
   adminPort: Port.optional(),
   /** Local ports on which this instance's app reaches tcp services: { <service>: <port> }. */
   tcpOutbound: z.record(Name, Port).optional(),
@@ -137,7 +140,7 @@ export const GatewayListener = z.strictObject({
   name: Name,
   port: Port,
   protocol: z.enum(['http', 'tcp']).default('http'),
-  address: HostAddress.optional(),
+  address: IpAddress.optional(),
   hosts: z.array(z.string().max(253).regex(HOST_RE, 'a host name, "*", "*.example.com" or "example.*"')).min(1).max(100).optional(),
   backend: Name.optional(),
 });

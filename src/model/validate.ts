@@ -5,7 +5,7 @@ import type { SourcePosition } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
 import type { BackendModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
 
-type At = (path: ModelPath) => SourcePosition;
+type At = (path: ModelPath, key?: boolean) => SourcePosition;
 
 export function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   for (const [k, v] of Object.entries(selector)) if ((labels ?? {})[k] !== v) return false;
@@ -198,12 +198,24 @@ function checkShadowing(routes: Array<{ match: MatchModel | undefined; path: Mod
       warn(r.path, `unreachable: the route at ${describePath(catchAll)} above matches every request`, 'move this route above it');
       continue;
     }
-    const key = JSON.stringify(r.match ?? {});
+    const key = canonicalMatch(r.match);
     const dup = seen.get(key);
     if (dup) warn(r.path, `unreachable: the route at ${describePath(dup)} has the same match`);
     else seen.set(key, r.path);
     if (matchesEverything(r.match)) catchAll = r.path;
   }
+}
+
+/** A match's meaning as a string: key order and method order do not matter. */
+function canonicalMatch(m: MatchModel | undefined): string {
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortKeys);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return v;
+  };
+  const norm = { ...(m ?? {}), ...(m?.methods ? { methods: [...new Set(m.methods)].sort() } : {}) };
+  if (norm.pathPrefix === '/') delete norm.pathPrefix;
+  return JSON.stringify(sortKeys(norm));
 }
 
 function describePath(p: ModelPath): string {

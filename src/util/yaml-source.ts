@@ -131,7 +131,13 @@ export function splitPath(path: string): Array<string | number> {
  * key like "envoy.filters.http.cors", split by splitPath) is found by joining the following
  * segments back.
  */
-export function locate(parsed: ParsedYaml, doc: Document.Parsed, path: Array<string | number>, base: Node | null = null): SourcePosition {
+export function locate(
+  parsed: ParsedYaml,
+  doc: Document.Parsed,
+  path: Array<string | number>,
+  base: Node | null = null,
+  opts: { key?: boolean } = {},
+): SourcePosition {
   let node: unknown = base ?? doc.contents;
   let best = node as Node | null;
   for (let i = 0; i < path.length; i++) {
@@ -155,7 +161,10 @@ export function locate(parsed: ParsedYaml, doc: Document.Parsed, path: Array<str
       if (!pair) break;
       i = j;
       node = pair.value;
-      const target = isScalar(node) ? node : (pair.key as Node | null);
+      // Point at the value of a scalar, at the key of a block (and at the key itself when the
+      // key is what is wrong, e.g. an unknown key).
+      const last = j === path.length - 1;
+      const target = isScalar(node) && !(last && opts.key) ? node : (pair.key as Node | null);
       if (target?.range) best = target;
     } else break;
   }
