@@ -130,6 +130,21 @@ type PathIR = MatchIR['path'];
  * narrowed the gateway's prefix to `merged`, the replacement grows by the same tail, so that
  * the upstream still sees `rewrite + rest`.
  */
+/**
+ * A service route's match, written against the path the service receives, moved to the path
+ * the gateway sees when the gateway replaces prefix `from` with `to`. Null if no request can
+ * match (a disjoint prefix, or a regex, which cannot be moved).
+ */
+function underRewrite(m: MatchIR, from: string, to: string): MatchIR | null {
+  const p = m.path;
+  if (!p || (p.kind === 'prefix' && p.value === '/')) return m;
+  if (p.kind === 'regex') return null;
+  if (p.value.startsWith(to)) return { ...m, path: { kind: p.kind, value: from + p.value.slice(to.length) } };
+  // Every rewritten path starts with `to`, which already satisfies a shorter prefix.
+  if (p.kind === 'prefix' && to.startsWith(p.value)) return { ...m, path: null };
+  return null;
+}
+
 function rewriteFor(rewrite: string | null, outer: PathIR, merged: PathIR): string | null {
   if (rewrite === null || merged === null || merged.kind === 'regex' || outer?.kind === 'exact' || outer?.kind === 'regex') return rewrite;
   const from = outer?.value ?? '/';
@@ -171,23 +186,30 @@ class Builder {
     const weighted = list.every((b) => b.weight !== undefined);
     const out = new Map<string, number>();
     for (const b of list) {
-      const key = this.upstream(b.service ?? owner!, b.subset ?? null, into);
       const w = weighted ? b.weight! : 1;
-      if (w > 0) out.set(key, (out.get(key) ?? 0) + w);
+      if (w === 0) continue; // no traffic: no cluster either
+      const key = this.upstream(b.service ?? owner!, b.subset ?? null, into);
+      out.set(key, (out.get(key) ?? 0) + w);
     }
-    return [...out].map(([upstream, weight]) => ({ upstream, weight }));
+    // Sorted by cluster, so reordering backends in the model changes nothing.
+    return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([upstream, weight]) => ({ upstream, weight }));
+  }
+
+  /** A route's timeout: its own, else the service's, else none for gRPC (streams), else Envoy's default. */
+  timeout(own: number | undefined, svc: ServiceModel): number | null {
+    return own ?? svc.timeout ?? (svc.protocol === 'grpc' ? 0 : null);
   }
 
   /** The routes every caller of `name` uses, ending in a catch-all to the whole service. */
   serviceRoutes(name: string, into: Map<string, UpstreamIR>): HttpRouteIR[] {
     const svc = this.service(name);
     const routes: HttpRouteIR[] = (svc.routes ?? []).map((r, i) => ({
-      origin: `services.${name}.routes[${i}]`,
+      origin: r.name ? `${name}/${r.name}` : `services.${name}.routes[${i}]`,
       match: matchIR(r.match),
       backends: this.backends(r.backends, name, into),
       rewritePathPrefix: null,
       rewriteHost: null,
-      timeoutMs: r.timeout ?? svc.timeout ?? null,
+      timeoutMs: this.timeout(r.timeout, svc),
     }));
     const last = routes[routes.length - 1];
     if (!last || !isCatchAll(last.match)) {
@@ -197,7 +219,7 @@ class Builder {
         backends: [{ upstream: this.upstream(name, null, into), weight: 1 }],
         rewritePathPrefix: null,
         rewriteHost: null,
-        timeoutMs: svc.timeout ?? null,
+        timeoutMs: this.timeout(undefined, svc),
       });
     }
     return routes;
@@ -209,13 +231,13 @@ class Builder {
     const routes: HttpRouteIR[] = [];
     (gw.routes ?? []).forEach((r, i) => {
       if (r.listeners && !r.listeners.includes(listener)) return;
-      const origin = `gateways.${gname}.routes[${i}]`;
+      const origin = r.name ? `${gname}/${r.name}` : `gateways.${gname}.routes[${i}]`;
       const outer = matchIR(r.match);
       const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
       const rewriteHost = r.rewrite?.host ?? null;
       if (r.backends) {
         // Without its own timeout, the route keeps its services' timeout when they agree on one.
-        const svcTimeouts = new Set(r.backends.map((b) => this.service(b.service!).timeout ?? null));
+        const svcTimeouts = new Set(r.backends.map((b) => this.timeout(undefined, this.service(b.service!))));
         const svcTimeout = svcTimeouts.size === 1 ? [...svcTimeouts][0]! : null;
         routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, upstreams), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? svcTimeout });
         return;
@@ -224,7 +246,11 @@ class Builder {
       // cannot combine with this gateway route are not sent to the gateway.
       const candidates = new Map<string, UpstreamIR>();
       for (const sr of this.serviceRoutes(r.backend!, candidates)) {
-        const match = mergeMatches(outer, sr.match);
+        // A service route's path is the path the service receives, i.e. after this route's
+        // rewrite: translate it back to the path the gateway sees before merging.
+        const inner = rewritePathPrefix !== null && outer.path?.kind === 'prefix' ? underRewrite(sr.match, outer.path.value, rewritePathPrefix) : sr.match;
+        if (!inner) continue;
+        const match = mergeMatches(outer, inner);
         if (!match) continue;
         for (const b of sr.backends) upstreams.set(b.upstream, candidates.get(b.upstream)!);
         routes.push({
