@@ -34,7 +34,8 @@ export interface StreamDeps {
 
 /** The part of a grpc-js duplex call a stream uses. */
 export interface DuplexCall {
-  write(chunk: Buffer): boolean;
+  /** `done` runs once the message has been handed to the transport (flow control permitting). */
+  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean;
   end(): void;
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   getPeer(): string;
@@ -79,6 +80,8 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   protected log: Logger;
   private unwatch: (() => void) | null = null;
   private blocked = false;
+  /** Writes not yet handed to the transport (a peer that stops reading keeps this above 0). */
+  private pendingWrites = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private nonceCounter = 0;
@@ -108,8 +111,6 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     call.on('close', () => this.close(null));
     call.on('drain', () => {
       this.blocked = false;
-      if (this.stallTimer) clearTimeout(this.stallTimer);
-      this.stallTimer = null;
       this.flush();
     });
   }
@@ -193,15 +194,28 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     const labels = { type: shortName(typeUrl), variant: this.variant };
     this.deps.metrics.pushes.inc(labels);
     this.deps.metrics.bytesSent.inc(labels, bytes.length);
-    const ok = this.call.write(bytes);
-    if (!ok) {
-      this.blocked = true;
-      this.stallTimer ??= setTimeout(() => {
+    // A stream sends at most one response per type before an ACK, so grpc-js' object-mode
+    // buffer (16 messages) never fills and write() keeps returning true even when the peer has
+    // stopped reading. A stall is therefore detected from the write's completion: a message
+    // that stays unsent (HTTP/2 flow control exhausted) for stallTimeoutMs ends the stream.
+    this.pendingWrites++;
+    const ok = this.call.write(bytes, () => this.written());
+    if (!ok) this.blocked = true;
+    if (this.pendingWrites > 0 && !this.stallTimer) {
+      this.stallTimer = setTimeout(() => {
         this.fail(new StreamError(GRPC.UNAVAILABLE, `proxy stopped reading for ${this.deps.limits.stallTimeoutMs} ms`, 'stalled'));
       }, this.deps.limits.stallTimeoutMs);
       this.stallTimer.unref?.();
     }
     return true;
+  }
+
+  private written(): void {
+    this.pendingWrites = Math.max(0, this.pendingWrites - 1);
+    if (this.pendingWrites === 0 && this.stallTimer) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = null;
+    }
   }
 
   protected recordAck(typeUrl: TypeUrl, inflight: InflightResponse): void {

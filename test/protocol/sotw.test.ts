@@ -1,0 +1,326 @@
+// State-of-the-world protocol: what each request is answered with, exactly.
+import { describe, expect, it } from 'vitest';
+import { cla, edsCluster, harness, listener, nextAndAck, pick, route, staticCluster, TYPE, versionFor, type Json } from './fixtures.js';
+
+const h = harness();
+
+const WORLD: Json[] = [
+  staticCluster('b', 8081),
+  staticCluster('a', 8080),
+  edsCluster('X'),
+  cla('X', 9000),
+  cla('Y', 9001),
+  listener('l1', 'r1'),
+  route('r1', 'X'),
+  route('r2', 'a'),
+];
+
+describe('SotW: first request on a stream', () => {
+  it('gets a full answer even if version_info equals the current version (reconnect to another replica, RELIABILITY 8)', async () => {
+    const a = await h.start();
+    const snap = a.set('node-1', WORLD);
+    const first = h.client(a.address).sotw();
+    first.subscribe(TYPE.CLUSTER, []);
+    const r1 = await first.next();
+    const version = snap.typeVersion(TYPE.CLUSTER);
+    expect(r1.version_info).toBe(version);
+    expect(r1.type_url).toBe(TYPE.CLUSTER);
+    expect(r1.nonce).not.toBe('');
+
+    // The proxy reconnects (here: to a second replica with the same input) and says it already
+    // has `version`; it must still get the full state, because it cannot be trusted to hold it.
+    const b = await h.start();
+    b.set('node-1', WORLD);
+    for (const address of [a.address, b.address]) {
+      const s = h.client(address).sotw();
+      s.send({ type_url: TYPE.CLUSTER, version_info: version, resource_names: [], response_nonce: '' });
+      const r = await s.next();
+      expect(r.version_info).toBe(version);
+      expect(r.names).toEqual(['X', 'a', 'b']);
+      expect(r.resources.map((x) => x.json)).toEqual(pick(WORLD, TYPE.CLUSTER, 'X', 'a', 'b'));
+      s.ack(r);
+      await s.expectNoResponse();
+    }
+  });
+});
+
+describe('SotW: a proxy without a snapshot yet', () => {
+  it('waits, and gets a full answer for every requested type once its group is set', async () => {
+    const srv = await h.start();
+    const s = h.client(srv.address, { node: { id: 'late', cluster: 'c1' } }).sotw();
+    s.subscribe(TYPE.CLUSTER, []);
+    s.subscribe(TYPE.ENDPOINT, ['X']);
+    await s.expectNoResponse();
+    srv.set('other-group', WORLD);
+    await s.expectNoResponse();
+    const snap = srv.set('late', WORLD);
+    const cds = await nextAndAck(s);
+    expect(cds).toMatchObject({ type_url: TYPE.CLUSTER, names: ['X', 'a', 'b'], version_info: snap.typeVersion(TYPE.CLUSTER) });
+    const eds = await nextAndAck(s);
+    expect(eds).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['X'], version_info: versionFor(snap, TYPE.ENDPOINT, ['X']) });
+    await s.expectNoResponse();
+    expect(srv.server.board.view()[0]!.group).toBe('late');
+  });
+});
+
+describe('SotW: wildcard', () => {
+  it('legacy empty resource_names is a wildcard subscription (CDS and LDS)', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.CLUSTER, []);
+    const cds = await nextAndAck(s);
+    expect(cds).toMatchObject({ type_url: TYPE.CLUSTER, version_info: snap.typeVersion(TYPE.CLUSTER), names: ['X', 'a', 'b'] });
+    expect(cds.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.CLUSTER, 'X', 'a', 'b'));
+    s.subscribe(TYPE.LISTENER, []);
+    const lds = await nextAndAck(s);
+    expect(lds).toMatchObject({ type_url: TYPE.LISTENER, version_info: snap.typeVersion(TYPE.LISTENER), names: ['l1'] });
+    expect(lds.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.LISTENER, 'l1'));
+    // Repeating the empty list keeps the legacy wildcard: a new cluster is pushed.
+    const snap2 = srv.set('node-1', [...WORLD, staticCluster('c', 8082)]);
+    const push = await nextAndAck(s);
+    expect(push).toMatchObject({ type_url: TYPE.CLUSTER, version_info: snap2.typeVersion(TYPE.CLUSTER), names: ['X', 'a', 'b', 'c'] });
+    await s.expectNoResponse();
+  });
+
+  it('explicit "*" is a wildcard subscription with the same answer as the legacy form', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const c = h.client(srv.address);
+    const legacy = c.sotw();
+    legacy.subscribe(TYPE.CLUSTER, []);
+    const explicit = c.sotw();
+    explicit.subscribe(TYPE.CLUSTER, ['*']);
+    const [l, e] = [await legacy.next(), await explicit.next()];
+    expect(e.version_info).toBe(snap.typeVersion(TYPE.CLUSTER));
+    expect(e.version_info).toBe(l.version_info);
+    expect(e.names).toEqual(['X', 'a', 'b']);
+    expect(e.resources.map((r) => r.bytes)).toEqual(l.resources.map((r) => r.bytes));
+  });
+
+  it('"*" plus names returns everything; dropping "*" narrows to the names; a non-first empty list unsubscribes all', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.CLUSTER, ['*', 'a', 'not-yet']);
+    const all = await nextAndAck(s);
+    expect(all.names).toEqual(['X', 'a', 'b']);
+    expect(all.version_info).toBe(snap.typeVersion(TYPE.CLUSTER));
+
+    s.subscribe(TYPE.CLUSTER, ['a', 'not-yet'], all.nonce);
+    const onlyA = await nextAndAck(s);
+    expect(onlyA.names).toEqual(['a']);
+    expect(onlyA.version_info).toBe(versionFor(snap, TYPE.CLUSTER, ['a']));
+    expect(onlyA.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.CLUSTER, 'a'));
+
+    // A name that was explicitly subscribed under "*" is delivered when it appears.
+    const snap2 = srv.set('node-1', [...WORLD, staticCluster('not-yet', 8090)]);
+    const appeared = await nextAndAck(s);
+    expect(appeared.names).toEqual(['a', 'not-yet']);
+    expect(appeared.version_info).toBe(versionFor(snap2, TYPE.CLUSTER, ['a', 'not-yet']));
+
+    // After names were used, an empty list is "unsubscribe from everything", not a wildcard.
+    s.subscribe(TYPE.CLUSTER, [], appeared.nonce);
+    const none = await nextAndAck(s);
+    expect(none.names).toEqual([]);
+    expect(none.version_info).toBe(versionFor(snap2, TYPE.CLUSTER, []));
+
+    s.subscribe(TYPE.CLUSTER, ['*'], none.nonce);
+    const again = await nextAndAck(s);
+    expect(again.names).toEqual(['X', 'a', 'b', 'not-yet']);
+    expect(again.version_info).toBe(snap2.typeVersion(TYPE.CLUSTER));
+  });
+});
+
+describe('SotW: named subscriptions', () => {
+  it('EDS and RDS return only the requested names', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['Y']);
+    const eds = await nextAndAck(s);
+    expect(eds).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['Y'], version_info: versionFor(snap, TYPE.ENDPOINT, ['Y']) });
+    expect(eds.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.ENDPOINT, 'Y'));
+    s.subscribe(TYPE.ROUTE, ['r2']);
+    const rds = await nextAndAck(s);
+    expect(rds).toMatchObject({ type_url: TYPE.ROUTE, names: ['r2'], version_info: versionFor(snap, TYPE.ROUTE, ['r2']) });
+    expect(rds.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.ROUTE, 'r2'));
+
+    // A change to a resource nobody on this stream asked for is not pushed.
+    srv.set('node-1', WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9999) : r['name'] === 'r1' ? route('r1', 'b') : r)));
+    await s.expectNoResponse();
+  });
+
+  it('the per-type services serve their own type (EDS and RDS)', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const c = h.client(srv.address);
+    const eds = c.sotw('eds');
+    eds.send({ resource_names: ['X', 'Y'] });
+    const e = await eds.next();
+    expect(e).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['X', 'Y'], version_info: versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']) });
+    const rds = c.sotw('rds');
+    rds.send({ type_url: '', resource_names: ['r1'] }); // the type is implied by the service
+    const r = await rds.next();
+    expect(r).toMatchObject({ type_url: TYPE.ROUTE, names: ['r1'], version_info: versionFor(snap, TYPE.ROUTE, ['r1']) });
+    expect(r.resources.map((x) => x.json)).toEqual(pick(WORLD, TYPE.ROUTE, 'r1'));
+  });
+
+  it('a name requested before it exists is pushed when it appears (go-control-plane #488)', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['Z']);
+    const empty = await nextAndAck(s);
+    expect(empty).toMatchObject({ type_url: TYPE.ENDPOINT, names: [], version_info: versionFor(snap, TYPE.ENDPOINT, []) });
+    await s.expectNoResponse();
+    const snap2 = srv.set('node-1', [...WORLD, cla('Z', 7000)]);
+    const z = await nextAndAck(s);
+    expect(z).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['Z'], version_info: versionFor(snap2, TYPE.ENDPOINT, ['Z']) });
+    expect(z.resources.map((r) => r.json)).toEqual([cla('Z', 7000)]);
+  });
+
+  it('unsubscribe then resubscribe is answered again even if nothing changed (go-control-plane #431)', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    const both = await nextAndAck(s);
+    expect(both.names).toEqual(['X', 'Y']);
+
+    s.subscribe(TYPE.ENDPOINT, ['X'], both.nonce);
+    const onlyX = await nextAndAck(s);
+    expect(onlyX.names).toEqual(['X']);
+    expect(onlyX.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X']));
+
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], onlyX.nonce);
+    const again = await nextAndAck(s);
+    expect(again.names).toEqual(['X', 'Y']);
+    expect(again.version_info).toBe(both.version_info);
+    expect(again.resources.map((r) => r.bytes)).toEqual(both.resources.map((r) => r.bytes));
+    expect(again.nonce).not.toBe(both.nonce);
+
+    // Unsubscribing everything and coming back is answered too.
+    s.subscribe(TYPE.ENDPOINT, [], again.nonce);
+    const none = await nextAndAck(s);
+    expect(none.names).toEqual([]);
+    s.subscribe(TYPE.ENDPOINT, ['Y'], none.nonce);
+    const y = await nextAndAck(s);
+    expect(y.names).toEqual(['Y']);
+    expect(y.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.ENDPOINT, 'Y'));
+    await s.expectNoResponse();
+  });
+
+  it('a request repeating the current subscription (same version, same nonce) gets no response', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X']);
+    const r = await nextAndAck(s);
+    s.ack(r);
+    s.ack(r);
+    await s.expectNoResponse();
+  });
+});
+
+describe('SotW: pushes', () => {
+  it('a changed type is pushed; unchanged types are not re-sent', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.CLUSTER, []);
+    s.subscribe(TYPE.ENDPOINT, ['X']);
+    s.subscribe(TYPE.LISTENER, []);
+    s.subscribe(TYPE.ROUTE, ['r1']);
+    const initial = [await nextAndAck(s), await nextAndAck(s), await nextAndAck(s), await nextAndAck(s)];
+    expect(initial.map((r) => r.type_url)).toEqual([TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE]);
+    await s.expectNoResponse();
+
+    const changed = WORLD.map((r) => (r['name'] === 'r1' ? route('r1', 'X', '/api') : r));
+    const snap2 = srv.set('node-1', changed);
+    const rds = await nextAndAck(s);
+    expect(rds).toMatchObject({ type_url: TYPE.ROUTE, names: ['r1'], version_info: versionFor(snap2, TYPE.ROUTE, ['r1']) });
+    expect(rds.resources.map((r) => r.json)).toEqual([route('r1', 'X', '/api')]);
+    await s.expectNoResponse(500);
+
+    // Setting an identical snapshot again pushes nothing at all.
+    srv.set('node-1', changed);
+    await s.expectNoResponse();
+  });
+
+  it('a snapshot change for one group wakes only that group\'s streams', async () => {
+    const srv = await h.start();
+    srv.set('g1', WORLD);
+    const snapG2 = srv.set('g2', WORLD);
+    const s1 = h.client(srv.address, { node: { id: 'g1' } }).sotw();
+    const s2 = h.client(srv.address, { node: { id: 'g2' } }).sotw();
+    s1.subscribe(TYPE.CLUSTER, []);
+    s2.subscribe(TYPE.CLUSTER, []);
+    await nextAndAck(s1);
+    const g2first = await nextAndAck(s2);
+    expect(g2first.version_info).toBe(snapG2.typeVersion(TYPE.CLUSTER));
+
+    const snapG1 = srv.set('g1', [...WORLD, staticCluster('c')]);
+    const pushed = await nextAndAck(s1);
+    expect(pushed.names).toEqual(['X', 'a', 'b', 'c']);
+    expect(pushed.version_info).toBe(snapG1.typeVersion(TYPE.CLUSTER));
+    await s2.expectNoResponse(500);
+    expect(srv.server.board.view().find((v) => v.nodeId === 'g2')?.types['CDS']?.versionAcked).toBe(snapG2.typeVersion(TYPE.CLUSTER));
+  });
+
+  it('a subscription change sent with a stale nonce while a response is in flight is honoured (RELIABILITY 2, Envoy #10363)', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X']);
+    const r1 = await nextAndAck(s);
+    expect(r1.names).toEqual(['X']);
+
+    // A push (r2) is in flight; before seeing it the client widens its subscription, quoting
+    // the nonce of r1, which is stale by now.
+    const snap2 = srv.set('node-1', WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9100) : r)));
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], r1.nonce);
+    const r2 = await s.next();
+    expect(r2.names).toEqual(['X']);
+    expect(r2.resources.map((r) => r.json)).toEqual([cla('X', 9100)]);
+    expect(r2.nonce).not.toBe(r1.nonce);
+    // Only the in-flight response is outstanding: the widened subscription waits for its ACK.
+    await s.expectNoResponse();
+    s.ack(r2, ['X', 'Y']);
+    const r3 = await nextAndAck(s);
+    expect(r3.names).toEqual(['X', 'Y']);
+    expect(r3.version_info).toBe(versionFor(snap2, TYPE.ENDPOINT, ['X', 'Y']));
+    expect(r3.resources.map((r) => r.json)).toEqual([cla('X', 9100), cla('Y', 9001)]);
+    await s.expectNoResponse();
+
+    // With nothing in flight, a change quoting an old nonce is still a change (not dropped).
+    s.subscribe(TYPE.ENDPOINT, ['Y'], r1.nonce);
+    const r4 = await nextAndAck(s);
+    expect(r4.names).toEqual(['Y']);
+    expect(r4.version_info).toBe(versionFor(snap2, TYPE.ENDPOINT, ['Y']));
+  });
+
+  it('at most one un-ACKed response per type: changes during the wait collapse into one response with the latest (RELIABILITY 29)', async () => {
+    const srv = await h.start();
+    srv.set('node-1', [staticCluster('a')]);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.CLUSTER, []);
+    await nextAndAck(s);
+
+    srv.set('node-1', [staticCluster('a'), staticCluster('v2')]);
+    const r2 = await s.next(); // not ACKed yet
+    expect(r2.names).toEqual(['a', 'v2']);
+    let last = srv.set('node-1', [staticCluster('a'), staticCluster('v3')]);
+    for (let i = 4; i <= 20; i++) last = srv.set('node-1', [staticCluster('a'), staticCluster(`v${i}`)]);
+    await s.expectNoResponse(500);
+    expect(srv.server.board.view()[0]?.types['CDS']?.pending).toBe(true);
+
+    s.ack(r2);
+    const r3 = await nextAndAck(s);
+    expect(r3.names).toEqual(['a', 'v20']);
+    expect(r3.version_info).toBe(last.typeVersion(TYPE.CLUSTER));
+    await s.expectNoResponse();
+    const status = srv.server.board.view()[0]?.types['CDS'];
+    expect(status).toMatchObject({ versionSent: last.typeVersion(TYPE.CLUSTER), versionAcked: last.typeVersion(TYPE.CLUSTER), pending: false });
+  });
+});
