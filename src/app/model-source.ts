@@ -23,9 +23,15 @@ export const resolveModelProxy: GroupResolver = (node, has) => {
   return undefined;
 };
 
+/**
+ * A diagnostic as a SourceError whose format() is exactly `meshgate validate`'s line
+ * (formatDiagnostic: "file:line:col: error: path: message (hint)"), so /status, the serve log
+ * and `validate` report a problem the same way.
+ */
 export function diagnosticToSourceError(d: Diagnostic): SourceError {
-  const msg = d.hint ? `${d.message} (${d.hint})` : d.message;
-  return new SourceError(d.severity === 'warning' ? `warning: ${msg}` : msg, d.position, formatPath(d.path));
+  const p = d.path.length ? `${formatPath(d.path)}: ` : '';
+  const hint = d.hint ? ` (${d.hint})` : '';
+  return new SourceError(`${d.severity}: ${p}${d.message}${hint}`, d.position);
 }
 
 export interface BuiltModel {

@@ -5,7 +5,7 @@ import type { CacheWatcher, NodeInfo, SnapshotCache, SnapshotUpdate } from './ca
 import type { XdsMetrics } from './metrics.js';
 import type { Snapshot } from './snapshot.js';
 import type { NackRecord, StatusSource, StreamStatus, TypeStatus, XdsStatusBoard } from './status.js';
-import { ADS_ORDER, shortName, type TypeUrl } from './type-urls.js';
+import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
 
 export interface StreamLimits {
   /** Largest response the server will write; larger ones end the stream loudly. */
@@ -30,6 +30,11 @@ export interface StreamDeps {
   limits: StreamLimits;
   /** Pre-encoded ControlPlane{identifier} fields: 6 in DiscoveryResponse, 7 in Delta. */
   controlPlane: { sotw: Buffer; delta: Buffer };
+  /**
+   * May this proxy receive the secrets of its group? Absent: yes. A refused proxy gets every
+   * other resource but no secret (its TLS listeners and clusters stay warming).
+   */
+  secretPolicy?: (node: NodeInfo, group: string | undefined) => { ok: boolean; reason: string };
 }
 
 /** The part of a grpc-js duplex call a stream uses. */
@@ -61,6 +66,9 @@ export const GRPC = {
 } as const;
 
 let nextStreamId = 1;
+
+/** Longest LDS/RDS wait for new clusters' endpoints (see startWarming). */
+export const WARM_WAIT_MS = 5000;
 
 /** Per-type bookkeeping common to both variants. */
 export interface InflightResponse {
@@ -155,7 +163,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       id: typeof n['id'] === 'string' ? n['id'] : '',
       cluster: typeof n['cluster'] === 'string' ? n['cluster'] : '',
       userAgent: ua,
-      metadata: (n['metadata'] ?? {}) as Record<string, unknown>,
+      metadata: structToPlain(n['metadata']),
     };
     this.log = this.log.child({ node: this.node.id, cluster: this.node.cluster });
     this.log.info({ peer: this.peer, userAgent: ua }, 'proxy connected');
@@ -170,6 +178,59 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     // start() registers the watch before the first request's subscription is processed;
     // handleRequest's own flush covers that case.
     if (this.unwatch) this.flush();
+  }
+
+  /**
+   * Endpoint assignments of clusters just added by a CDS push that have not been sent yet.
+   * While any is pending, LDS and RDS wait (ADS only): a route naming a cluster that is still
+   * warming answers 503 (no_cluster). Envoy asks for a new cluster's endpoints only after it
+   * has processed the CDS, so they cannot simply be sent first. A CDS NACK or WARM_WAIT_MS
+   * releases the wait.
+   */
+  private readonly warming = new Set<string>();
+  private warmTimer: NodeJS.Timeout | null = null;
+
+  protected startWarming(names: Iterable<string>): void {
+    if (this.fixedType) return;
+    for (const n of names) this.warming.add(n);
+    if (this.warming.size > 0 && !this.warmTimer) {
+      this.warmTimer = setTimeout(() => {
+        this.warmTimer = null;
+        if (this.warming.size > 0) {
+          this.log.warn({ endpoints: [...this.warming].slice(0, 10) }, 'proxy did not ask for the endpoints of new clusters in time; sending listeners and routes anyway');
+          this.warming.clear();
+          this.flush();
+        }
+      }, WARM_WAIT_MS);
+      this.warmTimer.unref?.();
+    }
+  }
+
+  protected endWarming(names: Iterable<string> | 'all'): void {
+    if (names === 'all') this.warming.clear();
+    else for (const n of names) this.warming.delete(n);
+    if (this.warming.size === 0 && this.warmTimer) {
+      clearTimeout(this.warmTimer);
+      this.warmTimer = null;
+    }
+  }
+
+  /** LDS and RDS wait while new clusters' endpoints are still to be sent. */
+  protected heldForWarming(t: TypeUrl): boolean {
+    return this.warming.size > 0 && (t === TYPE.LISTENER || t === TYPE.ROUTE);
+  }
+
+  private secretDecision: { group: string | undefined; ok: boolean } | null = null;
+
+  /** Whether this stream may receive its group's secrets (decided once per group). */
+  protected maySendSecrets(): boolean {
+    const policy = this.deps.secretPolicy;
+    if (!policy) return true;
+    const group = this.deps.cache.groupFor(this);
+    if (!this.secretDecision || this.secretDecision.group !== group) {
+      this.secretDecision = { group, ok: policy(this.node, group).ok };
+    }
+    return this.secretDecision.ok;
   }
 
   protected nextNonce(): string {
@@ -277,6 +338,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
 
   private close(_err: StreamError | null): void {
     if (this.closed) return;
+    this.endWarming('all');
     this.closed = true;
     if (this.stallTimer) clearTimeout(this.stallTimer);
     this.stallTimer = null;
@@ -305,6 +367,31 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       types: this.typeStatus(),
     };
   }
+}
+
+/** google.protobuf.Struct as decoded (fields → Value) to plain JSON; either field spelling. */
+export function structToPlain(s: unknown): Record<string, unknown> {
+  const fields = s && typeof s === 'object' ? ((s as Record<string, unknown>)['fields'] as Record<string, unknown> | undefined) : undefined;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields ?? {})) out[k] = valueToPlain(v);
+  return out;
+}
+
+function valueToPlain(v: unknown): unknown {
+  if (!v || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  const pick = (a: string, b: string): unknown => (a in o ? o[a] : o[b]);
+  const str = pick('stringValue', 'string_value');
+  if (str !== undefined) return str;
+  const num = pick('numberValue', 'number_value');
+  if (num !== undefined) return num;
+  const b = pick('boolValue', 'bool_value');
+  if (b !== undefined) return b;
+  const st = pick('structValue', 'struct_value');
+  if (st !== undefined) return structToPlain(st);
+  const list = pick('listValue', 'list_value') as { values?: unknown[] } | undefined;
+  if (list !== undefined) return (list.values ?? []).map(valueToPlain);
+  return null;
 }
 
 function userAgentBuildVersion(v: unknown): string | undefined {

@@ -60,6 +60,8 @@ export class DeltaStream extends XdsStreamBase {
         // NACK: the proxy kept its old resources; `known` keeps what we sent, so the
         // rejected versions are not sent again; `shadow` keeps the old ones referenced.
         s.lastNack = this.recordNack(t, inflight, err);
+        // Rejected clusters will not warm: do not hold listeners and routes for them.
+        if (t === TYPE.CLUSTER) this.endWarming('all');
       } else {
         for (const n of inflight.names) s.shadow.delete(n);
         s.versionAcked = inflight.version;
@@ -141,7 +143,7 @@ export class DeltaStream extends XdsStreamBase {
     for (const t of this.typesInOrder()) {
       if (!this.writable) return;
       const s = this.types.get(t);
-      if (!s || !s.requested || !s.due || s.inflight) continue;
+      if (!s || !s.requested || !s.due || s.inflight || this.heldForWarming(t)) continue;
       this.respond(t, s);
     }
   }
@@ -154,7 +156,8 @@ export class DeltaStream extends XdsStreamBase {
 
   private respond(t: TypeUrl, s: DeltaTypeState): void {
     const snap = this.snapshot!;
-    const current = snap.resources(t);
+    // A proxy that has not proven its identity gets no secrets at all.
+    const current = t === TYPE.SECRET && !this.maySendSecrets() ? EMPTY_RESOURCES : snap.resources(t);
     const retained = this.fixedType ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.heldResources(x));
     const desired = new Map<string, Resource>();
     if (s.wildcard) {
@@ -180,6 +183,7 @@ export class DeltaStream extends XdsStreamBase {
     if (toSend.length === 0 && removed.length === 0 && s.responded) return;
 
     toSend.sort(byName);
+    const newClusters = t === TYPE.CLUSTER ? toSend.filter((r) => !s.known.has(r.name)) : [];
     removed.sort();
     const version = snap.typeVersion(t);
     const nonce = this.nextNonce();
@@ -216,7 +220,10 @@ export class DeltaStream extends XdsStreamBase {
       const eds = this.state(TYPE.ENDPOINT);
       for (const c of toSend) for (const e of c.refs.endpoints) eds.force.add(e);
       if (eds.force.size > 0 && eds.requested) eds.due = true;
+      // A new cluster has nothing serving under its name until its endpoints arrive.
+      for (const c of newClusters) this.startWarming(c.refs.endpoints);
     }
+    if (t === TYPE.ENDPOINT) this.endWarming(toSend.map((r) => r.name));
     this.log.debug({ type: shortName(t), version, resources: toSend.length, removed: removed.length, bytes: bytes.length }, 'delta push');
     this.write(t, bytes);
   }

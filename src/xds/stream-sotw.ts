@@ -61,6 +61,8 @@ export class SotwStream extends XdsStreamBase {
         // NACK: Envoy keeps its previous config. `sent` stays as it is, so the rejected
         // version is never sent again; the next snapshot change converges.
         s.lastNack = this.recordNack(t, inflight, err);
+        // Rejected clusters will not warm: do not hold listeners and routes for them.
+        if (t === TYPE.CLUSTER) this.endWarming('all');
       } else {
         s.acked = s.sent ?? new Map();
         s.ackedVersion = inflight.version;
@@ -123,7 +125,7 @@ export class SotwStream extends XdsStreamBase {
     for (const t of this.typesInOrder()) {
       if (!this.writable) return;
       const s = this.types.get(t);
-      if (!s || !s.requested || !s.due || s.inflight) continue;
+      if (!s || !s.requested || !s.due || s.inflight || this.heldForWarming(t)) continue;
       this.respond(t, s);
     }
   }
@@ -138,7 +140,8 @@ export class SotwStream extends XdsStreamBase {
 
   private respond(t: TypeUrl, s: SotwTypeState): void {
     const snap = this.snapshot!;
-    const current = snap.resources(t);
+    // A proxy that has not proven its identity gets no secrets at all.
+    const current = t === TYPE.SECRET && !this.maySendSecrets() ? EMPTY_RESOURCES : snap.resources(t);
     const retained = this.fixedType ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.held(x));
     const chosen: Resource[] = [];
     let fastPath = false;
@@ -180,6 +183,7 @@ export class SotwStream extends XdsStreamBase {
     s.sent = sentMap;
     s.sentVersion = version;
     for (const r of chosen) s.force.delete(r.name);
+    if (t === TYPE.ENDPOINT) this.endWarming(chosen.map((r) => r.name));
     s.inflight = {
       nonce,
       version,
@@ -201,8 +205,11 @@ export class SotwStream extends XdsStreamBase {
     const needed = refsOf(clusters, 'endpoints');
     for (const n of [...eds.force]) if (!needed.has(n)) eds.force.delete(n);
     for (const c of clusters) {
-      if (previous?.get(c.name)?.version === c.version) continue;
+      const before = previous?.get(c.name);
+      if (before?.version === c.version) continue;
       for (const e of c.refs.endpoints) eds.force.add(e);
+      // A new cluster has nothing serving under its name until its endpoints arrive.
+      if (!before) this.startWarming(c.refs.endpoints);
     }
     if (eds.force.size > 0 && eds.requested) eds.due = true;
   }

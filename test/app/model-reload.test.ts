@@ -96,7 +96,7 @@ describe('model file live reload', () => {
     const rec = await settled(text);
     expect(rec.ok).toBe(false);
     const line = text.split('\n').findIndex((l) => l.includes('backned')) + 1;
-    expect(rec.errors).toContainEqual(expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: gateways\\.edge\\.routes\\[1\\]\\.backned: .*unknown key "backned".*did you mean "backend"`)));
+    expect(rec.errors).toContainEqual(expect.stringMatching(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:${line}:\\d+: error: gateways\\.edge\\.routes\\[1\\]\\.backned: .*unknown key "backned".*did you mean "backend"`)));
     expect(versions()).toEqual(before);
     const status = (await (await fetch(`http://127.0.0.1:${adminPort}/status`)).json()) as { config: { lastAttempt: { ok: boolean; errors: string[] } } };
     expect(status.config.lastAttempt.ok).toBe(false);

@@ -146,6 +146,11 @@ export interface EnvoyStartOptions extends BootstrapOptions {
   /** Worker threads (default 1: two-core machine, several Envoys). */
   concurrency?: number;
   extraArgs?: string[];
+  /**
+   * A complete bootstrap to use instead of buildBootstrap(this) (e.g. meshgate's own
+   * envoyBootstrap()); nodeId is then only a label, and xdsPort/variant are not read.
+   */
+  bootstrap?: Record<string, unknown>;
 }
 
 export interface EnvoyServerInfo {
@@ -170,7 +175,11 @@ export interface XdsVersions {
   listeners: Record<string, string>;
   /** Route configuration name → version_info. */
   routes: Record<string, string>;
-  /** Cluster name → EDS version_info (from ?include_eds). */
+  /**
+   * Cluster name → EDS version. Envoy (1.40) leaves dynamic_endpoint_configs[].version_info
+   * empty in /config_dump?include_eds, so this comes from the text stat
+   * cluster.<name>.version_text (the version_info of the last EDS update it accepted).
+   */
   endpoints: Record<string, string>;
 }
 
@@ -274,6 +283,24 @@ export class EnvoyProcess {
     for (const l of lds['dynamic_listeners'] ?? []) if (l.active_state) out.listeners[l.name] = l.active_state.version_info ?? '';
     for (const r of rds['dynamic_route_configs'] ?? []) out.routes[r.route_config?.name] = r.version_info ?? '';
     for (const e of eds['dynamic_endpoint_configs'] ?? []) out.endpoints[e.endpoint_config?.cluster_name] = e.version_info ?? '';
+    if (Object.values(out.endpoints).some((v) => v === '')) {
+      const texts = await this.textStats('version_text$');
+      for (const name of Object.keys(out.endpoints)) {
+        if (out.endpoints[name] === '') out.endpoints[name] = texts.get(`cluster.${name}.version_text`) ?? '';
+      }
+    }
+    return out;
+  }
+
+  /** Text readouts (e.g. "cluster_manager.cds.version_text") from /stats, as name → text. */
+  async textStats(filter?: string): Promise<Map<string, string>> {
+    const r = await this.admin(`/stats${filter ? `?filter=${encodeURIComponent(filter)}` : ''}`);
+    if (r.status !== 200) throw new Error(`envoy admin /stats answered ${r.status}`);
+    const out = new Map<string, string>();
+    for (const line of r.body.split('\n')) {
+      const m = /^(\S+): "(.*)"$/.exec(line);
+      if (m) out.set(m[1]!, m[2]!);
+    }
     return out;
   }
 
@@ -333,7 +360,7 @@ export async function startEnvoy(o: EnvoyStartOptions): Promise<EnvoyProcess> {
   const bootstrapPath = path.join(dir, 'bootstrap.json');
   const addressPath = path.join(dir, 'admin-address');
   const logPath = path.join(dir, 'envoy.log');
-  fs.writeFileSync(bootstrapPath, JSON.stringify(buildBootstrap(o), null, 2));
+  fs.writeFileSync(bootstrapPath, JSON.stringify(o.bootstrap ?? buildBootstrap(o), null, 2));
   const args = [
     '--config-path',
     bootstrapPath,

@@ -4,8 +4,13 @@
 //   mg.xdsPort, mg.adminPort; await mg.status(); await mg.writeFile('edge/all.yaml', other);
 //   await mg.kill('SIGKILL'); await mg.restart();   // same dir, same ports
 //
+// On a model file instead of a resources dir:
+//   const mg = await startMeshgateModel({ model: yamlText });   // <tmp>/mesh.yaml, serve -f
+//   mg.writeModel(other); const rec = await mg.waitModel(other); // applied or rejected
+//
 // Needs `npm run build` first (the helper says so if dist/ is missing).
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -18,6 +23,10 @@ export const MESHGATE_BIN = path.join(REPO_ROOT, 'bin', 'meshgate.js');
 export interface MeshgateStartOptions {
   /** Files to create under the resources dir: relative path (e.g. "edge/all.yaml") → content. */
   files?: Record<string, string>;
+  /** What to serve: a resources dir (default) or the model file <dir>/mesh.yaml (`serve -f`). */
+  input?: 'resources' | 'model';
+  /** With input "model": the model text to write to <dir>/mesh.yaml before starting. */
+  model?: string;
   /** Reuse this temp dir (its "res" folder is the resources dir) instead of a new one. */
   dir?: string;
   /** 0 (default) lets the OS choose; the chosen ports are read from the listening line. */
@@ -52,9 +61,26 @@ export interface ProxyStatus {
   types: Record<string, ProxyTypeStatus>;
 }
 
+/** One configuration load as /status reports it (config.applied, config.lastAttempt). */
+export interface LoadRecordStatus {
+  at: string;
+  ok: boolean;
+  /** sha256 hex of the model file text (model input). */
+  contentHash: string;
+  errors: string[];
+  warnings: string[];
+  changedGroups: string[];
+}
+
+/** sha256 hex of a text, as meshgate's contentHash of a model file. */
+export function contentHash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
 export interface MeshgateStatus {
   meshgate: { ready: boolean; startedAt: string; source: string };
-  config: { applied: unknown; lastAttempt: unknown; groups: Array<{ name: string; version: string; resources: Record<string, number> }> };
+  /** lastAttempt is null when the last load is the applied one. */
+  config: { applied: LoadRecordStatus | null; lastAttempt: LoadRecordStatus | null; groups: Array<{ name: string; version: string; resources: Record<string, number> }> };
   proxies: ProxyStatus[];
   recentNacks: Array<NonNullable<ProxyTypeStatus['lastNack']>>;
 }
@@ -90,6 +116,34 @@ export class MeshgateProcess {
 
   get resourcesDir(): string {
     return path.join(this.dir, 'res');
+  }
+
+  /** The model file (input "model"). */
+  get modelPath(): string {
+    return path.join(this.dir, 'mesh.yaml');
+  }
+
+  /** Replace the model file atomically (temp file + rename over it), as an editor would. */
+  writeModel(text: string): void {
+    writeAtomic(this.modelPath, text);
+  }
+
+  /**
+   * Wait until meshgate's latest load of the model is `text` (by content hash), whether it
+   * was applied or rejected, and return that load. A text equal to the applied one counts as
+   * loaded once no other attempt is pending in /status.
+   */
+  async waitModel(text: string, timeoutMs = 15_000): Promise<LoadRecordStatus> {
+    const want = contentHash(text);
+    return waitFor(
+      async () => {
+        const { applied, lastAttempt } = (await this.status()).config;
+        const latest = lastAttempt ?? applied;
+        return latest?.contentHash === want ? latest : undefined;
+      },
+      timeoutMs,
+      () => `meshgate to load the model ${want.slice(0, 12)}\n--- ${this.logPath}\n${tailFile(this.logPath)}`,
+    );
   }
 
   get xdsAddress(): string {
@@ -174,7 +228,7 @@ export class MeshgateProcess {
   /** Start a new meshgate on the same dir and the same ports (stops this one first if running). */
   async restart(extra: Partial<MeshgateStartOptions> = {}): Promise<MeshgateProcess> {
     if (this.running) await this.kill('SIGTERM');
-    return startMeshgate({ ...this.opts, files: undefined, ...extra, dir: this.dir, xdsPort: this.xdsPort, adminPort: this.adminPort });
+    return startMeshgate({ ...this.opts, files: undefined, model: undefined, ...extra, dir: this.dir, xdsPort: this.xdsPort, adminPort: this.adminPort });
   }
 
   logTail(lines = 40): string {
@@ -190,8 +244,14 @@ export async function startMeshgate(opts: MeshgateStartOptions = {}): Promise<Me
   warnIfStale();
   const dir = opts.dir ?? makeTempDir('meshgate-e2e-');
   const res = path.join(dir, 'res');
-  fs.mkdirSync(res, { recursive: true });
-  for (const [rel, content] of Object.entries(opts.files ?? {})) writeAtomic(path.join(res, rel), content);
+  const modelFile = path.join(dir, 'mesh.yaml');
+  const input = opts.input ?? (opts.model !== undefined ? 'model' : 'resources');
+  if (input === 'model') {
+    if (opts.model !== undefined) writeAtomic(modelFile, opts.model);
+  } else {
+    fs.mkdirSync(res, { recursive: true });
+    for (const [rel, content] of Object.entries(opts.files ?? {})) writeAtomic(path.join(res, rel), content);
+  }
 
   // One log file per start, so a restart's log does not hide the previous one.
   let n = 0;
@@ -201,8 +261,7 @@ export async function startMeshgate(opts: MeshgateStartOptions = {}): Promise<Me
   const args = [
     MESHGATE_BIN,
     'serve',
-    '--resources',
-    res,
+    ...(input === 'model' ? ['-f', modelFile] : ['--resources', res]),
     '--xds-listen',
     `127.0.0.1:${opts.xdsPort ?? 0}`,
     '--admin-listen',
@@ -256,6 +315,11 @@ export async function startMeshgate(opts: MeshgateStartOptions = {}): Promise<Me
   const mg = new MeshgateProcess(child, dir, listening.xdsPort, listening.adminPort, logPath, opts);
   if (opts.waitReady !== false) await mg.waitReady(opts.startTimeoutMs ?? 15_000);
   return mg;
+}
+
+/** Spawn `node bin/meshgate.js serve -f <tmp>/mesh.yaml` with `model` as the file's text. */
+export function startMeshgateModel(opts: Omit<MeshgateStartOptions, 'input' | 'files'> & { model: string }): Promise<MeshgateProcess> {
+  return startMeshgate({ ...opts, input: 'model' });
 }
 
 let staleChecked = false;

@@ -133,3 +133,29 @@ export function startTraffic(url: string, opts: { keepAlive?: boolean; pauseMs?:
     },
   };
 }
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+  /** Transport error (status 0), if any. */
+  error?: string;
+}
+
+/** Any method, any headers; never throws (a transport error gives status 0 and `error`). */
+export function httpRequest(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; agent?: http.Agent; timeoutMs?: number; body?: string } = {},
+): Promise<HttpResponse> {
+  return new Promise((resolve) => {
+    const req = http.request(url, { method: opts.method ?? 'GET', agent: opts.agent ?? false, headers: opts.headers ?? {}, timeout: opts.timeoutMs ?? 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', (err) => resolve({ status: 0, headers: res.headers, body: '', error: err.message }));
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => resolve({ status: 0, headers: {}, body: '', error: err.message }));
+    req.end(opts.body);
+  });
+}

@@ -168,10 +168,9 @@ describe('Make-before-break (RELIABILITY 6)', () => {
     expect(cds.type_url).toBe(TYPE.CLUSTER);
     expect(cds.names).toEqual(['X', 'Y']); // X is kept: the route the proxy holds still names it
     expect(cds.resources.map((r) => r.json)).toEqual([edsCluster('X'), edsCluster('Y')]);
-    const rds = await s.next();
-    expect(rds.type_url).toBe(TYPE.ROUTE);
-    expect(rds.resources.map((r) => r.json)).toEqual([route('r1', 'Y')]);
-    expect(rds.version_info).toBe(versionFor(snap, TYPE.ROUTE, ['r1']));
+    // The route to Y waits until Y's endpoints have been sent: Envoy would otherwise route to a
+    // cluster that is still warming and answer 503 (no_cluster).
+    await s.expectNoResponse(300);
 
     // The proxy ACKs CDS and asks for Y's endpoints (X is still warm). No CDS without X yet.
     s.ack(cds);
@@ -179,6 +178,10 @@ describe('Make-before-break (RELIABILITY 6)', () => {
     const eds = await s.next();
     expect(eds.type_url).toBe(TYPE.ENDPOINT);
     expect(eds.names).toEqual(['X', 'Y']); // X's assignment is kept while cluster X is held
+    const rds = await s.next();
+    expect(rds.type_url).toBe(TYPE.ROUTE);
+    expect(rds.resources.map((r) => r.json)).toEqual([route('r1', 'Y')]);
+    expect(rds.version_info).toBe(versionFor(snap, TYPE.ROUTE, ['r1']));
     s.ack(eds);
     await s.expectNoResponse(500);
 
@@ -204,9 +207,13 @@ describe('Make-before-break (RELIABILITY 6)', () => {
     await sotwConfigured(s, ['X']);
     srv.set('node-1', world({ cluster: 'Y', port: 9100 }));
     const cds = await s.next();
-    const rds = await s.next();
     expect(cds.names).toEqual(['X', 'Y']);
     s.ack(cds);
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    const eds = await s.next();
+    s.ack(eds);
+    const rds = await s.next();
+    expect(rds.type_url).toBe(TYPE.ROUTE);
     s.nack(rds, 'route rejected');
     await s.expectNoResponse(500);
   });
@@ -220,14 +227,16 @@ describe('Make-before-break (RELIABILITY 6)', () => {
     srv.set('node-1', world({ cluster: 'Y', port: 9100 }));
     const cds = await d.next();
     expect(cds).toMatchObject({ type_url: TYPE.CLUSTER, names: ['Y'], removed_resources: [] });
-    const rds = await d.next();
-    expect(rds).toMatchObject({ type_url: TYPE.ROUTE, names: ['r1'], removed_resources: [] });
-    expect(rds.resources[0]!.resource.json).toEqual(route('r1', 'Y'));
+    // The route to Y waits for Y's endpoints (see the SotW case).
+    await d.expectNoResponse(300);
 
     d.ack(cds);
     d.subscribe(TYPE.ENDPOINT, ['Y']);
     const eds = await nextDeltaAndAck(d);
     expect(eds).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['Y'], removed_resources: [] });
+    const rds = await d.next();
+    expect(rds).toMatchObject({ type_url: TYPE.ROUTE, names: ['r1'], removed_resources: [] });
+    expect(rds.resources[0]!.resource.json).toEqual(route('r1', 'Y'));
     await d.expectNoResponse(500);
 
     d.ack(rds);

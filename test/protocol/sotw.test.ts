@@ -72,6 +72,9 @@ describe('SotW: wildcard', () => {
     const cds = await nextAndAck(s);
     expect(cds).toMatchObject({ type_url: TYPE.CLUSTER, version_info: snap.typeVersion(TYPE.CLUSTER), names: ['X', 'a', 'b'] });
     expect(cds.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.CLUSTER, 'X', 'a', 'b'));
+    // As Envoy does, ask for the new EDS cluster's endpoints: listeners wait until they are sent.
+    s.subscribe(TYPE.ENDPOINT, ['X']);
+    await nextAndAck(s);
     s.subscribe(TYPE.LISTENER, []);
     const lds = await nextAndAck(s);
     expect(lds).toMatchObject({ type_url: TYPE.LISTENER, version_info: snap.typeVersion(TYPE.LISTENER), names: ['l1'] });
