@@ -33,7 +33,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
   if (ok) {
     const m = r.model!;
     const instances = Object.values(m.services).reduce((n, s) => n + s.instances.length, 0);
-    process.stdout.write(`${values.file}: valid (${Object.keys(m.services).length} services, ${instances} instances, ${Object.keys(m.gateways).length} gateways${warnings ? `, ${warnings} warnings` : ''})\n`);
+    process.stdout.write(`${values.file}: valid (${Object.keys(m.services).length} services, ${instances} instances, ${Object.keys(m.gateways).length} gateway${Object.keys(m.gateways).length === 1 ? "" : "s"}${warnings ? `, ${warnings} warnings` : ''})\n`);
   } else {
     process.stdout.write(`${values.file}: ${errors} error${errors === 1 ? '' : 's'}${warnings ? `, ${warnings} warning${warnings === 1 ? '' : 's'}` : ''}\n`);
   }
