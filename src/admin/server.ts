@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { LoadRecord } from '../app/meshgate-app.js';
+import type { MeshSecurity } from '../app/security.js';
 import type { SnapshotCache } from '../xds/cache.js';
 import type { XdsMetrics } from '../xds/metrics.js';
 import type { XdsStatusBoard } from '../xds/status.js';
@@ -17,6 +18,7 @@ export interface AdminView {
   readonly cache: SnapshotCache;
   readonly metrics: XdsMetrics;
   readonly xds: { readonly board: XdsStatusBoard };
+  readonly security: MeshSecurity | null;
 }
 
 export class AdminServer {
@@ -72,6 +74,17 @@ export class AdminServer {
           return { name: g, version: s.version, resources: counts };
         }),
       },
+      security: app.security
+        ? {
+            ca: {
+              files: app.security.ca.files,
+              subject: app.security.ca.chain[0]!.subject.replace(/\n/g, ', '),
+              notAfter: new Date(app.security.ca.chain[0]!.validTo).toISOString(),
+              roots: [app.security.ca.root, ...app.security.extraRoots].map((r) => ({ subject: r.subject.replace(/\n/g, ', '), fingerprint: r.fingerprint256 })),
+            },
+            identities: app.security.identityStatus(),
+          }
+        : null,
       proxies: app.xds.board.view(),
       recentNacks: app.xds.board.recentNacks(),
     };

@@ -20,4 +20,6 @@ export interface ConfigSource {
   /** Which group a connecting proxy belongs to. */
   readonly resolver: GroupResolver;
   load(): ConfigLoad;
+  /** New snapshots for some groups from the last load (certificate rotation). */
+  rebuild?(groups: readonly string[]): Map<string, Snapshot>;
 }

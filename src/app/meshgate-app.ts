@@ -9,6 +9,7 @@ import { protoRoot } from '../xds/protos.js';
 import { XdsServer } from '../xds/server.js';
 import type { StreamLimits } from '../xds/stream-base.js';
 import type { ConfigSource } from './config-source.js';
+import type { MeshSecurity } from './security.js';
 
 export interface AppOptions {
   source: ConfigSource;
@@ -20,6 +21,10 @@ export interface AppOptions {
   maxReceiveBytes?: number;
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
+  /** The CA, certificates and identity proofs (mTLS models). */
+  security?: MeshSecurity;
+  /** Serve xDS over TLS with these credentials. */
+  xdsCredentials?: import('@grpc/grpc-js').ServerCredentials;
 }
 
 export interface LoadRecord {
@@ -41,12 +46,15 @@ export class MeshgateApp {
   lastApplied: LoadRecord | null = null;
   lastAttempt: LoadRecord | null = null;
   private watcher: Watcher | null = null;
+  private rotationTimer: NodeJS.Timeout | null = null;
+  readonly security: MeshSecurity | null;
   private readonly log: Logger;
   private readonly reloads: client.Counter<'result'>;
 
   constructor(private readonly opts: AppOptions) {
     this.log = opts.log.child({ component: 'app' });
     this.cache = new SnapshotCache(opts.source.resolver);
+    this.security = opts.security ?? null;
     const t0 = performance.now();
     protoRoot();
     this.log.debug({ ms: Math.round(performance.now() - t0) }, 'proto registry loaded');
@@ -59,6 +67,7 @@ export class MeshgateApp {
       registers: [this.metrics.registry],
     });
     this.cache.onSet(() => this.metrics.snapshotsSet.inc());
+    opts.security?.registerMetrics(this.metrics.registry);
     this.xds = new XdsServer({
       cache: this.cache,
       log: opts.log,
@@ -67,6 +76,8 @@ export class MeshgateApp {
       ...(opts.maxReceiveBytes ? { maxReceiveBytes: opts.maxReceiveBytes } : {}),
       ...(opts.keepaliveTimeMs ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
       ...(opts.keepaliveTimeoutMs ? { keepaliveTimeoutMs: opts.keepaliveTimeoutMs } : {}),
+      ...(opts.xdsCredentials ? { credentials: opts.xdsCredentials } : {}),
+      ...(opts.security ? { secretPolicy: (node, group) => opts.security!.mayReceiveSecrets(node, group) } : {}),
     });
     this.admin = new AdminServer(this, opts.log);
   }
@@ -127,12 +138,44 @@ export class MeshgateApp {
     this.lastApplied = rec;
     this.lastAttempt = rec;
     this.ready = true;
+    this.scheduleRotation();
     this.reloads.inc({ result: 'applied' });
     this.log.info({ groups: load.snapshots.size, changed: rec.changedGroups, ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
     return rec;
   }
 
+  /** Renew certificates at about half of their lifetime: a timer for the next one due. */
+  private scheduleRotation(): void {
+    if (!this.security || !this.opts.source.rebuild) return;
+    if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    const next = this.security.certs.nextRotation();
+    if (!next) return;
+    const wait = Math.min(Math.max(0, next.getTime() - Date.now()), 3_600_000);
+    this.rotationTimer = setTimeout(() => this.rotateDue(), wait);
+    this.rotationTimer.unref();
+  }
+
+  /** Re-issue due certificates and publish the affected groups' snapshots. */
+  rotateDue(): string[] {
+    const groups = this.security?.renewDue() ?? [];
+    if (groups.length && this.opts.source.rebuild) {
+      for (const [g, snap] of this.opts.source.rebuild(groups)) this.cache.set(g, snap);
+      this.log.info({ groups }, 'rotated workload certificates');
+    }
+    this.scheduleRotation();
+    return groups;
+  }
+
+  /** Re-issue every certificate now and publish (root rotation). */
+  reissueAll(): string[] {
+    const groups = this.security?.reissueAll() ?? [];
+    if (groups.length && this.opts.source.rebuild) for (const [g, snap] of this.opts.source.rebuild(groups)) this.cache.set(g, snap);
+    this.scheduleRotation();
+    return groups;
+  }
+
   async stop(): Promise<void> {
+    if (this.rotationTimer) clearTimeout(this.rotationTimer);
     this.watcher?.close();
     await Promise.all([this.xds.close(500), this.admin.close()]);
   }

@@ -3,11 +3,13 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { buildMeshIR } from '../ir/build.js';
-import { gatewayGroup, type MeshIR, sidecarGroup } from '../ir/types.js';
+import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
 import { loadModelFile } from '../model/load.js';
 import type { Model } from '../model/schema.js';
 import { ResourceEncoder, translateMesh } from '../translate/index.js';
+import type { Resource } from '../xds/resource.js';
+import type { MeshSecurity } from './security.js';
 import { SourceError } from '../util/yaml-source.js';
 import type { GroupResolver } from '../xds/cache.js';
 import { Snapshot } from '../xds/snapshot.js';
@@ -38,22 +40,30 @@ export interface BuiltModel {
   model: Model;
   ir: MeshIR;
   snapshots: Map<string, Snapshot>;
+  /** Translated resources per group, before secrets are added (for certificate rotation). */
+  translated: Map<string, Resource[]>;
 }
 
-/** Model → snapshots. Consistency problems here are bugs in the translator, reported as errors. */
-export function buildSnapshots(model: Model, enc: ResourceEncoder, file: string): { built: BuiltModel; errors: SourceError[] } {
+/** The SDS secrets of a proxy (certificate and trust bundle) when mTLS is on. */
+export type SecretSource = (proxy: ProxyIR) => Resource[];
+
+/**
+ * Model → snapshots. Consistency problems here are bugs in the translator (or a missing
+ * secret source for an mTLS model), reported as errors.
+ */
+export function buildSnapshots(model: Model, enc: ResourceEncoder, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
   const ir = buildMeshIR(model);
   const perProxy = translateMesh(ir, enc);
   const snapshots = new Map<string, Snapshot>();
   const errors: SourceError[] = [];
-  for (const [group, resources] of perProxy) {
-    const snap = new Snapshot(resources);
-    for (const p of snap.problems()) {
-      errors.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[p.typeUrl]} "${p.resource}" ${p.message}`, { file, line: 1, column: 1 }));
+  for (const p of ir.proxies) {
+    const snap = new Snapshot([...perProxy.get(p.group)!, ...(p.identity && secrets ? secrets(p) : [])]);
+    for (const problem of snap.problems()) {
+      errors.push(new SourceError(`internal error: ${p.group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file, line: 1, column: 1 }));
     }
-    snapshots.set(group, snap);
+    snapshots.set(p.group, snap);
   }
-  return { built: { model, ir, snapshots }, errors };
+  return { built: { model, ir, snapshots, translated: perProxy }, errors };
 }
 
 export class ModelSource implements ConfigSource {
@@ -65,9 +75,34 @@ export class ModelSource implements ConfigSource {
   lastBuilt: BuiltModel | null = null;
   lastDiagnostics: Diagnostic[] = [];
 
-  constructor(file: string) {
+  constructor(
+    file: string,
+    private readonly security: MeshSecurity | null = null,
+  ) {
     this.watchTarget = path.resolve(file);
     this.description = `model file ${file}`;
+  }
+
+  private secrets(): SecretSource | undefined {
+    const sec = this.security;
+    return sec ? (p) => sec.secretsFor(p) : undefined;
+  }
+
+  /** New snapshots for `groups` with fresh secrets (certificate rotation), from the last build. */
+  rebuild(groups: readonly string[]): Map<string, Snapshot> {
+    const out = new Map<string, Snapshot>();
+    const built = this.lastBuilt;
+    const secrets = this.secrets();
+    if (!built || !secrets) return out;
+    for (const g of groups) {
+      const p = built.ir.proxies.find((x) => x.group === g);
+      const resources = built.translated.get(g);
+      if (!p || !resources) continue;
+      const snap = new Snapshot([...resources, ...secrets(p)]);
+      built.snapshots.set(g, snap);
+      out.set(g, snap);
+    }
+    return out;
   }
 
   load(): ConfigLoad {
@@ -77,8 +112,12 @@ export class ModelSource implements ConfigSource {
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
     if (!r.model || errors.length) return { snapshots: new Map(), errors, warnings, contentHash };
-    const { built, errors: buildErrors } = buildSnapshots(r.model, this.encoder, this.watchTarget);
-    if (buildErrors.length === 0) this.lastBuilt = built;
+    this.security?.setTtl(r.model.mesh.certificateTtl);
+    const { built, errors: buildErrors } = buildSnapshots(r.model, this.encoder, this.watchTarget, this.secrets());
+    if (buildErrors.length === 0) {
+      this.lastBuilt = built;
+      this.security?.retain(new Set(built.snapshots.keys()));
+    }
     return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash };
   }
 }

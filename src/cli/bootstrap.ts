@@ -1,5 +1,6 @@
 import YAML from 'yaml';
 import { splitHostPort } from '../admin/server.js';
+import { NodeTokens, TOKEN_METADATA_KEY } from '../ca/node-token.js';
 import { envoyBootstrap } from '../translate/bootstrap.js';
 import { parse, UsageError } from './args.js';
 import { loadBuiltModel, ModelInvalid, proxyNames } from './model-cli.js';
@@ -17,9 +18,18 @@ Options:
   --admin HOST:PORT        Envoy's admin address (default 127.0.0.1:<adminPort from the model, else 9901>)
   --node-id ID             node id for a gateway replica (default: the gateway name)
   --delta                  use the incremental (Delta) xDS protocol
+  --state-dir DIR          meshgate's state directory, whose key signs the proxy's identity
+                           token when mTLS is on (default .meshgate; must be the one serve uses)
+  --token-ttl DURATION     lifetime of that token (default 365d)
   -o, --output FORMAT      yaml (default) or json
   -h, --help               show this help
 `;
+
+function parseTtl(v: string): number {
+  const m = /^(\d+)(s|m|h|d)$/.exec(v);
+  if (!m) throw new UsageError(`--token-ttl: expected a duration like 365d or 12h, got "${v}"`);
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+}
 
 export async function bootstrapCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -31,6 +41,8 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       admin: { type: 'string' },
       'node-id': { type: 'string' },
       delta: { type: 'boolean', default: false },
+      'state-dir': { type: 'string', default: '.meshgate' },
+      'token-ttl': { type: 'string', default: '365d' },
       output: { type: 'string', short: 'o', default: 'yaml' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -66,6 +78,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     adminHost: admin.host,
     adminPort: admin.port,
     variant: values.delta ? 'delta' : 'sotw',
+    ...(proxy.identity ? { metadata: { [TOKEN_METADATA_KEY]: NodeTokens.load(values['state-dir']!).issue(proxy.identity, parseTtl(values['token-ttl']!)) } } : {}),
   });
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(boot, null, 2)}\n` : YAML.stringify(boot, { lineWidth: 0, aliasDuplicateObjects: false }));
   return 0;

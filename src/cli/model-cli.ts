@@ -1,5 +1,7 @@
 // Shared by the commands that read a model: load it and print diagnostics the same way.
 import { buildSnapshots, type BuiltModel } from '../app/model-source.js';
+import { MeshSecurity } from '../app/security.js';
+import { silentLogger } from '../util/log.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { hasErrors, loadModelFile } from '../model/load.js';
 import { ResourceEncoder } from '../translate/index.js';
@@ -16,7 +18,11 @@ export function loadBuiltModel(file: string, warn: (line: string) => void = (l) 
   const lines = r.diagnostics.map(formatDiagnostic);
   if (!r.model || hasErrors(r.diagnostics)) throw new ModelInvalid(lines.join('\n'));
   for (const l of lines) warn(l);
-  const { built, errors } = buildSnapshots(r.model, new ResourceEncoder(), file);
+  // With mTLS, proxies also hold their certificate and the trust bundle. Offline, these come
+  // from a throwaway in-memory CA: same shape as what serve sends, never the real keys.
+  const security = r.model.mesh.mtls === 'off' ? null : new MeshSecurity({ stateDir: null, log: silentLogger() });
+  security?.setTtl(r.model.mesh.certificateTtl);
+  const { built, errors } = buildSnapshots(r.model, new ResourceEncoder(), file, security ? (p) => security.secretsFor(p) : undefined);
   if (errors.length) throw new ModelInvalid(errors.map((e) => e.format()).join('\n'));
   return built;
 }

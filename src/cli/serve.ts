@@ -1,5 +1,7 @@
 import type { ConfigSource } from '../app/config-source.js';
+import { CaError } from '../ca/authority.js';
 import { MeshgateApp } from '../app/meshgate-app.js';
+import { MeshSecurity } from '../app/security.js';
 import { ModelSource } from '../app/model-source.js';
 import { ResourceDirSource } from '../resources/resource-dir-source.js';
 import { createLogger } from '../util/log.js';
@@ -25,6 +27,10 @@ Options:
   --keepalive-time DURATION    HTTP/2 ping interval on xDS connections (default 30s)
   --keepalive-timeout DURATION time to wait for a ping answer before closing (default 10s)
   --stall-timeout DURATION     end a stream whose proxy stops reading (default 30s)
+  --state-dir DIR              where the CA (ca.crt, ca.key) and the token key live; created on
+                               first start (default .meshgate)
+  --ca-cert FILE --ca-key FILE use this CA (a root, or an intermediate followed by its chain)
+                               instead of the one in --state-dir
   --no-watch                   do not reload when the input changes
   --log-level LEVEL            trace, debug, info, warn, error (default info)
   -h, --help                   show this help
@@ -43,6 +49,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'keepalive-timeout': { type: 'string', default: '10s' },
       'stall-timeout': { type: 'string', default: '30s' },
       'no-watch': { type: 'boolean', default: false },
+      'state-dir': { type: 'string', default: '.meshgate' },
+      'ca-cert': { type: 'string' },
+      'ca-key': { type: 'string' },
       'log-level': { type: 'string', default: process.env['MESHGATE_LOG_LEVEL'] ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -53,11 +62,29 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (!values.file === !values.resources) throw new UsageError(`serve needs exactly one input: -f FILE or --resources DIR\n\n${SERVE_USAGE}`);
-  const source: ConfigSource = values.file ? new ModelSource(values.file) : new ResourceDirSource(values.resources!);
   const log = createLogger(values['log-level']);
+  if (!values['ca-cert'] !== !values['ca-key']) throw new UsageError('--ca-cert and --ca-key go together');
+  let security: MeshSecurity | undefined;
+  if (values.file) {
+    try {
+      security = new MeshSecurity({
+        stateDir: values['state-dir']!,
+        ...(values['ca-cert'] ? { ca: { cert: values['ca-cert'], key: values['ca-key']! } } : {}),
+        log,
+      });
+    } catch (err) {
+      if (err instanceof CaError) {
+        process.stderr.write(`meshgate: cannot start: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  }
+  const source: ConfigSource = values.file ? new ModelSource(values.file, security ?? null) : new ResourceDirSource(values.resources!);
   const maxBytes = parseBytes(values['max-message-bytes']!, '--max-message-bytes');
   const app = new MeshgateApp({
     source,
+    ...(security ? { security } : {}),
     xdsListen: values['xds-listen']!,
     adminListen: values['admin-listen']!,
     log,

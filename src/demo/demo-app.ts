@@ -46,6 +46,8 @@ export function startDemoApp(o: DemoAppOptions): Promise<http.Server> {
         method: req.method,
         path: url,
         host: req.headers.host,
+        // The caller's verified identity, set by this app's sidecar from the mTLS handshake.
+        caller: callerIdentity(req.headers['x-forwarded-client-cert']),
       }) + '\n',
     );
   });
@@ -54,6 +56,15 @@ export function startDemoApp(o: DemoAppOptions): Promise<http.Server> {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve(server));
   });
+}
+
+/** The URI (SPIFFE ID) of the last element of an x-forwarded-client-cert header, if any. */
+export function callerIdentity(xfcc: string | string[] | undefined): string | null {
+  const v = Array.isArray(xfcc) ? xfcc[xfcc.length - 1] : xfcc;
+  if (!v) return null;
+  const last = v.split(',').at(-1) ?? '';
+  const m = /(?:^|;)URI=("?)([^";]+)\1/.exec(last);
+  return m ? m[2]! : null;
 }
 
 function safeJson(s: string): unknown {

@@ -10,6 +10,7 @@ import type http from 'node:http';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import YAML from 'yaml';
+import { NodeTokens, TOKEN_METADATA_KEY } from '../ca/node-token.js';
 import { loadBuiltModel, ModelInvalid } from '../cli/model-cli.js';
 import { envoyBootstrap } from '../translate/bootstrap.js';
 import { startDemoApp } from './demo-app.js';
@@ -112,7 +113,8 @@ async function main(): Promise<void> {
 
   // 2. meshgate, the same binary users run.
   const mgLog = fs.openSync(path.join(stateDir, 'meshgate.log'), 'w');
-  const mg = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '-f', file, '--xds-listen', `127.0.0.1:${xdsPort}`, '--admin-listen', `127.0.0.1:${adminPort}`], {
+  const meshgateState = path.join(stateDir, 'meshgate');
+  const mg = spawn(process.execPath, [path.join(root, 'dist/src/cli/main.js'), 'serve', '-f', file, '--xds-listen', `127.0.0.1:${xdsPort}`, '--admin-listen', `127.0.0.1:${adminPort}`, '--state-dir', meshgateState], {
     stdio: ['ignore', 'pipe', mgLog],
   });
   children.push(mg);
@@ -127,6 +129,8 @@ async function main(): Promise<void> {
 
   // 3. One Envoy per proxy, each with the bootstrap `meshgate bootstrap` would print.
   let nextAdmin = 9950;
+  // Each proxy proves its identity with a token signed by meshgate's key (as `meshgate bootstrap` does).
+  const tokens = NodeTokens.load(meshgateState);
   const envoys: Array<{ name: string; admin: number }> = [];
   for (const p of built.ir.proxies) {
     const admin = p.adminPort ?? nextAdmin++;
@@ -138,6 +142,7 @@ async function main(): Promise<void> {
       adminHost: '127.0.0.1',
       adminPort: admin,
       variant: values.delta ? 'delta' : 'sotw',
+      ...(p.identity ? { metadata: { [TOKEN_METADATA_KEY]: tokens.issue(p.identity, 365 * 86_400_000) } } : {}),
     });
     const bootFile = path.join(stateDir, `${p.name}.bootstrap.yaml`);
     fs.writeFileSync(bootFile, YAML.stringify(boot, { aliasDuplicateObjects: false }));

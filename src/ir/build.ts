@@ -1,12 +1,14 @@
 // Model → IR. Pure and deterministic: every list is sorted by a stable key and every name is
 // derived from what it denotes. Gateway routes are composed with the routes of the service
 // they send to, so a service's canary and split rules hold for every caller.
+import { gatewayIdentity, serviceIdentity } from '../ca/spiffe.js';
 import type { BackendModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
 import { labelsMatch } from '../model/validate.js';
 import {
   type EndpointIR,
   gatewayGroup,
   type HttpRouteIR,
+  type AuthzIR,
   type ListenerIR,
   type MatchIR,
   type MeshIR,
@@ -157,7 +159,27 @@ interface Resolved {
 }
 
 class Builder {
-  constructor(private readonly model: Model) {}
+  private readonly mtls: boolean;
+
+  constructor(private readonly model: Model) {
+    this.mtls = model.mesh.mtls !== 'off';
+  }
+
+  /** Who may call `service`, on the verified identity of the caller. */
+  authz(service: string): AuthzIR | null {
+    const svc = this.service(service);
+    if (!this.mtls) return null;
+    const td = this.model.mesh.trustDomain;
+    if (!svc.allow) return this.model.mesh.defaultPolicy === 'deny' ? { rules: [] } : null;
+    return {
+      rules: svc.allow.map((r, i) => ({
+        name: `allow-${String(i).padStart(3, '0')}`,
+        principals: [...new Set([...(r.services ?? []).map((n) => serviceIdentity(td, n)), ...(r.gateways ?? []).map((n) => gatewayIdentity(td, n))])].sort(),
+        pathPrefix: r.pathPrefix ?? null,
+        methods: r.methods ? [...new Set(r.methods)].sort() : null,
+      })),
+    };
+  }
 
   service(name: string): ServiceModel {
     const s = this.model.services[name];
@@ -177,6 +199,7 @@ class Builder {
         protocol: svc.protocol,
         endpoints: insts.map(endpointOf).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1)),
         local: false,
+        tls: this.mtls ? { serverIdentity: serviceIdentity(this.model.mesh.trustDomain, service) } : null,
       });
     }
     return key;
@@ -275,19 +298,20 @@ class Builder {
       for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
         const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
         if (l.protocol === 'tcp') {
-          listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, upstream: this.upstream(l.backend!, null, upstreams) });
+          listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: this.upstream(l.backend!, null, upstreams) });
           continue;
         }
         const r = this.gatewayRoutes(gname, l.name);
         for (const [k, u] of r.upstreams) upstreams.set(k, u);
         const vh: VirtualHostIR = { name: l.name, domains: [...new Set(l.hosts ?? ['*'])].sort(), routes: r.routes };
-        listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, routeConfigName: l.name, virtualHosts: [vh] });
+        listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: [vh] });
       }
       proxies.push({
         group: gatewayGroup(gname),
         kind: 'gateway',
         name: gname,
         service: null,
+        identity: this.mtls ? gatewayIdentity(this.model.mesh.trustDomain, gname) : null,
         adminPort: gw.adminPort ?? null,
         listeners,
         upstreams: sortUpstreams(upstreams),
@@ -298,7 +322,7 @@ class Builder {
       for (const inst of [...svc.instances].sort((a, b) => (a.id < b.id ? -1 : 1))) proxies.push(this.sidecar(sname, svc, inst));
     }
     proxies.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
-    return { trustDomain: this.model.mesh.trustDomain, mtls: this.model.mesh.mtls, proxies };
+    return { trustDomain: this.model.mesh.trustDomain, mtls: this.model.mesh.mtls, certificateTtlMs: this.model.mesh.certificateTtl, proxies };
   }
 
   private outboundVirtualHosts(upstreams: Map<string, UpstreamIR>): VirtualHostIR[] {
@@ -321,17 +345,23 @@ class Builder {
       protocol: svc.protocol,
       endpoints: [{ instanceId: inst.id, host: local.host, port: local.port, isIp: isIp(local.host) }],
       local: true,
+      tls: null,
     });
     const listeners: ListenerIR[] = [];
+    const mode = this.model.mesh.mtls;
+    const tls = mode === 'off' ? null : { mode };
+    const authz = this.authz(sname);
     const inboundBind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
     if (svc.protocol === 'tcp') {
-      listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, upstream: localKey });
+      listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, tls, authz, upstream: localKey });
     } else {
       listeners.push({
         kind: 'http',
         name: 'inbound',
         direction: 'inbound',
         bind: inboundBind,
+        tls,
+        authz,
         routeConfigName: 'inbound',
         virtualHosts: [
           {
@@ -351,6 +381,8 @@ class Builder {
         name: 'outbound',
         direction: 'outbound',
         bind: { host: '127.0.0.1', port: inst.outboundPort },
+        tls: null,
+        authz: null,
         routeConfigName: 'outbound',
         virtualHosts: this.outboundVirtualHosts(upstreams),
       });
@@ -361,6 +393,8 @@ class Builder {
         name: `outbound-tcp|${target}`,
         direction: 'outbound',
         bind: { host: '127.0.0.1', port: inst.tcpOutbound![target]! },
+        tls: null,
+        authz: null,
         upstream: this.upstream(target, null, upstreams),
       });
     }
@@ -369,6 +403,7 @@ class Builder {
       kind: 'sidecar',
       name: inst.id,
       service: sname,
+      identity: tls ? serviceIdentity(this.model.mesh.trustDomain, sname) : null,
       adminPort: inst.adminPort ?? null,
       listeners,
       upstreams: sortUpstreams(upstreams),

@@ -21,6 +21,8 @@ export interface UpstreamIR {
   endpoints: EndpointIR[];
   /** The local application behind a sidecar. */
   local: boolean;
+  /** mTLS to the service's sidecars, verifying this exact SPIFFE ID; null = plaintext. */
+  tls: { serverIdentity: string } | null;
 }
 
 export type StringMatchIR =
@@ -61,11 +63,32 @@ export interface BindIR {
   port: number;
 }
 
+/** Inbound mTLS: strict refuses plaintext; permissive accepts both on one port. */
+export interface InboundTlsIR {
+  mode: 'strict' | 'permissive';
+}
+
+export interface AuthzRuleIR {
+  name: string;
+  /** SPIFFE IDs allowed by this rule, compared exactly. */
+  principals: string[];
+  pathPrefix: string | null;
+  methods: string[] | null;
+}
+
+/** Who may call an inbound listener. No rules: nobody. */
+export interface AuthzIR {
+  rules: AuthzRuleIR[];
+}
+
 export interface HttpListenerIR {
   kind: 'http';
   name: string;
   direction: 'inbound' | 'outbound' | 'gateway';
   bind: BindIR;
+  tls: InboundTlsIR | null;
+  /** null: no authorization (everyone allowed). */
+  authz: AuthzIR | null;
   routeConfigName: string;
   virtualHosts: VirtualHostIR[];
 }
@@ -75,6 +98,8 @@ export interface TcpListenerIR {
   name: string;
   direction: 'inbound' | 'outbound' | 'gateway';
   bind: BindIR;
+  tls: InboundTlsIR | null;
+  authz: AuthzIR | null;
   upstream: string;
 }
 
@@ -87,6 +112,8 @@ export interface ProxyIR {
   /** Gateway name or instance id. */
   name: string;
   service: string | null;
+  /** The proxy's SPIFFE ID when mTLS is on; its certificate is served over SDS. */
+  identity: string | null;
   adminPort: number | null;
   listeners: ListenerIR[];
   /** Every upstream a listener or route names, sorted by key. */
@@ -96,6 +123,7 @@ export interface ProxyIR {
 export interface MeshIR {
   trustDomain: string;
   mtls: 'off' | 'permissive' | 'strict';
+  certificateTtlMs: number;
   proxies: ProxyIR[];
 }
 

@@ -129,11 +129,21 @@ export const Instance = z.strictObject({
 
 export const Protocol = z.enum(['http', 'http2', 'grpc', 'tcp']);
 
+/** Who may call a service: callers (services and/or gateways), optionally narrowed. */
+export const AllowRule = z.strictObject({
+  services: z.array(Name).min(1).max(1000).optional(),
+  gateways: z.array(Name).min(1).max(100).optional(),
+  pathPrefix: z.string().startsWith('/', 'a path starting with "/"').optional(),
+  methods: z.array(z.enum(METHODS)).min(1).max(METHODS.length).optional(),
+});
+
 export const Service = z.strictObject({
   protocol: Protocol.default('http'),
   instances: z.array(Instance).min(1, 'at least one instance').max(LIMITS.instancesPerService),
   routes: z.array(ServiceRoute).max(LIMITS.routesPerService).optional(),
   timeout: Duration.optional(),
+  /** Authorization: who may call this service. Absent: the mesh's defaultPolicy applies. */
+  allow: z.array(AllowRule).max(100).optional(),
 });
 
 export const GatewayListener = z.strictObject({
@@ -168,11 +178,15 @@ export const Mesh = z.strictObject({
     .regex(/^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$/, 'a trust domain: lowercase letters, digits, "." and "-"')
     .default('meshgate.local'),
   mtls: z.enum(['off', 'permissive', 'strict']).default('off'),
+  /** Lifetime of workload certificates; renewed at half of it. */
+  certificateTtl: Duration.default(86_400_000),
+  /** Authorization for services without an `allow` list. */
+  defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
 });
 
 export const ModelSchema = z.strictObject({
   version: z.literal(1, 'the model format version: 1'),
-  mesh: Mesh.default({ trustDomain: 'meshgate.local', mtls: 'off' }),
+  mesh: Mesh.default({ trustDomain: 'meshgate.local', mtls: 'off', certificateTtl: 86_400_000, defaultPolicy: 'allow' }),
   services: z
     .record(Name, Service)
     .refine((r) => Object.keys(r).length <= LIMITS.services, `at most ${LIMITS.services} services`)
@@ -192,3 +206,4 @@ export type BackendModel = z.output<typeof Backend>;
 export type ValueMatchModel = z.output<typeof ValueMatch>;
 export type GatewayRouteModel = z.output<typeof GatewayRoute>;
 export type ServiceRouteModel = z.output<typeof ServiceRoute>;
+export type AllowRuleModel = z.output<typeof AllowRule>;

@@ -49,6 +49,7 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
   }
 
   checkPortClashes(model, err);
+  checkSecurity(model, err, serviceNames);
 
   for (const [sname, svc] of Object.entries(model.services)) {
     const base = ['services', sname];
@@ -117,6 +118,29 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
     }
   }
   return out;
+}
+
+function checkSecurity(model: Model, err: (p: ModelPath, m: string, h?: string) => void, serviceNames: string[]): void {
+  const ttl = model.mesh.certificateTtl;
+  if (ttl < 10_000 || ttl > 366 * 86_400_000) err(['mesh', 'certificateTtl'], 'a certificate lifetime from 10s to 366 days');
+  const gatewayNames = Object.keys(model.gateways);
+  const usesAuthz = model.mesh.defaultPolicy === 'deny' || Object.values(model.services).some((s) => s.allow);
+  if (usesAuthz && model.mesh.mtls === 'off') {
+    err(['mesh', 'mtls'], 'authorization needs mTLS: callers are identified by their certificates', 'set mesh.mtls to strict (or permissive)');
+  }
+  for (const [sname, svc] of Object.entries(model.services)) {
+    (svc.allow ?? []).forEach((rule, i) => {
+      const p = ['services', sname, 'allow', i];
+      if (!rule.services && !rule.gateways) err(p, 'an allow rule names its callers: "services" and/or "gateways"');
+      (rule.services ?? []).forEach((n, j) => {
+        if (!model.services[n]) err([...p, 'services', j], `unknown service "${n}"`, hint(didYouMean(n, serviceNames)));
+      });
+      (rule.gateways ?? []).forEach((n, j) => {
+        if (!model.gateways[n]) err([...p, 'gateways', j], `unknown gateway "${n}"`, hint(didYouMean(n, gatewayNames)));
+      });
+      if (svc.protocol === 'tcp' && (rule.pathPrefix || rule.methods)) err(p, 'a tcp service can only be narrowed by caller, not by path or method');
+    });
+  }
 }
 
 function hint(guess: string | undefined): string | undefined {

@@ -1,12 +1,29 @@
 // Pieces every translator uses.
 export const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
 
+/** SDS secret names: every proxy holds its own identity and the mesh's trust bundle. */
+export const IDENTITY_SECRET = 'identity';
+export const TRUST_BUNDLE_SECRET = 'trust-bundle';
+
 export const T = {
   HCM: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   ROUTER: 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router',
   TCP_PROXY: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   HTTP_PROTOCOL_OPTIONS: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  DOWNSTREAM_TLS: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  UPSTREAM_TLS: 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  TLS_INSPECTOR: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+  HTTP_RBAC: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
+  NETWORK_RBAC: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
 } as const;
+
+/** The identity certificate and trust bundle, both over SDS (ADS). */
+export function commonTlsContext(): Record<string, unknown> {
+  return {
+    tls_certificate_sds_secret_configs: [{ name: IDENTITY_SECRET, sds_config: ADS_SOURCE }],
+    validation_context_sds_secret_config: { name: TRUST_BUNDLE_SECRET, sds_config: ADS_SOURCE },
+  };
+}
 
 export function durationMs(ms: number): string {
   const s = Math.floor(ms / 1000);

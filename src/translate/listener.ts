@@ -1,36 +1,72 @@
-// ListenerIR → envoy.config.listener.v3.Listener (HTTP connection manager over RDS, or TCP proxy).
+// ListenerIR → envoy.config.listener.v3.Listener: an HTTP connection manager over RDS or a TCP
+// proxy; on sidecar inbound listeners, mTLS (strict, or permissive with TLS detected per
+// connection), authorization on the verified peer identity, and the caller's identity passed
+// to the app in x-forwarded-client-cert (which callers cannot forge: incoming values are
+// replaced).
 import type { ListenerIR } from '../ir/types.js';
-import { ADS_SOURCE, socketAddress, statPrefix, T } from './common.js';
+import { httpRbacFilter, networkRbacFilter } from './authz.js';
+import { ADS_SOURCE, commonTlsContext, socketAddress, statPrefix, T } from './common.js';
 
 const DIRECTION = { inbound: 'INBOUND', outbound: 'OUTBOUND', gateway: 'INBOUND' } as const;
 
-export function translateListener(l: ListenerIR): Record<string, unknown> {
-  let filter: Record<string, unknown>;
-  if (l.kind === 'tcp') {
-    filter = {
-      name: 'envoy.filters.network.tcp_proxy',
-      typed_config: { '@type': T.TCP_PROXY, stat_prefix: statPrefix(l.name), cluster: l.upstream },
-    };
-  } else {
-    const hcm: Record<string, unknown> = {
-      '@type': T.HCM,
-      stat_prefix: statPrefix(l.name),
-      codec_type: 'AUTO',
-      rds: { route_config_name: l.routeConfigName, config_source: ADS_SOURCE },
-      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': T.ROUTER } }],
-      normalize_path: true,
-      merge_slashes: true,
-      path_with_escaped_slashes_action: 'UNESCAPE_AND_REDIRECT',
-    };
-    // Callers address services as "orders" or "orders:80": route by host, ignoring the port.
-    if (l.direction !== 'inbound') hcm['strip_any_host_port'] = true;
-    if (l.direction === 'gateway') hcm['use_remote_address'] = true;
-    filter = { name: 'envoy.filters.network.http_connection_manager', typed_config: hcm };
-  }
+function downstreamTls(alpn: string[] | null): Record<string, unknown> {
+  const ctx = commonTlsContext();
+  if (alpn) ctx['alpn_protocols'] = alpn;
   return {
+    name: 'envoy.transport_sockets.tls',
+    typed_config: { '@type': T.DOWNSTREAM_TLS, common_tls_context: ctx, require_client_certificate: true },
+  };
+}
+
+function networkFilters(l: ListenerIR): Record<string, unknown>[] {
+  const prefix = statPrefix(l.name);
+  if (l.kind === 'tcp') {
+    const filters: Record<string, unknown>[] = [];
+    if (l.authz) filters.push(networkRbacFilter(l.authz, `${prefix}.`));
+    filters.push({ name: 'envoy.filters.network.tcp_proxy', typed_config: { '@type': T.TCP_PROXY, stat_prefix: prefix, cluster: l.upstream } });
+    return filters;
+  }
+  const httpFilters: Record<string, unknown>[] = [];
+  if (l.authz) httpFilters.push(httpRbacFilter(l.authz));
+  httpFilters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': T.ROUTER } });
+  const hcm: Record<string, unknown> = {
+    '@type': T.HCM,
+    stat_prefix: prefix,
+    codec_type: 'AUTO',
+    rds: { route_config_name: l.routeConfigName, config_source: ADS_SOURCE },
+    http_filters: httpFilters,
+    normalize_path: true,
+    merge_slashes: true,
+    path_with_escaped_slashes_action: 'UNESCAPE_AND_REDIRECT',
+  };
+  // Callers address services as "orders" or "orders:80": route by host, ignoring the port.
+  if (l.direction !== 'inbound') hcm['strip_any_host_port'] = true;
+  if (l.direction === 'gateway') hcm['use_remote_address'] = true;
+  if (l.tls) {
+    hcm['forward_client_cert_details'] = 'SANITIZE_SET';
+    hcm['set_current_client_cert_details'] = { uri: true };
+  }
+  return [{ name: 'envoy.filters.network.http_connection_manager', typed_config: hcm }];
+}
+
+export function translateListener(l: ListenerIR): Record<string, unknown> {
+  const filters = networkFilters(l);
+  const listener: Record<string, unknown> = {
     name: l.name,
     address: socketAddress(l.bind.host, l.bind.port),
     traffic_direction: DIRECTION[l.direction],
-    filter_chains: [{ filters: [filter] }],
   };
+  const alpn = l.kind === 'http' ? ['h2', 'http/1.1'] : null;
+  if (!l.tls) {
+    listener['filter_chains'] = [{ filters }];
+  } else if (l.tls.mode === 'strict') {
+    listener['filter_chains'] = [{ filters, transport_socket: downstreamTls(alpn) }];
+  } else {
+    listener['listener_filters'] = [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.TLS_INSPECTOR } }];
+    listener['filter_chains'] = [
+      { name: 'mtls', filter_chain_match: { transport_protocol: 'tls' }, filters, transport_socket: downstreamTls(alpn) },
+      { name: 'plaintext', filter_chain_match: { transport_protocol: 'raw_buffer' }, filters },
+    ];
+  }
+  return listener;
 }

@@ -26,6 +26,8 @@ export interface XdsServerOptions {
   keepaliveTimeoutMs?: number;
   credentials?: grpc.ServerCredentials;
   controlPlaneId?: string;
+  /** Whether a proxy may receive its group's secrets (identity proof). */
+  secretPolicy?: StreamDeps['secretPolicy'];
 }
 
 const DECODE_OPTIONS = { longs: String, enums: Number, defaults: false, arrays: true, objects: true } as const;
@@ -59,6 +61,7 @@ export class XdsServer {
       log: opts.log.child({ component: 'xds' }),
       limits: { ...DEFAULT_LIMITS, ...opts.limits },
       controlPlane: { sotw: lengthDelimited(6, cp), delta: lengthDelimited(7, cp) },
+      ...(opts.secretPolicy ? { secretPolicy: opts.secretPolicy } : {}),
     };
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 16 * 1024 * 1024,

@@ -1,0 +1,130 @@
+// Issue X.509 certificates: self-signed roots and SPIFFE leaf certificates (URI SAN only).
+import { createHash, createPublicKey, randomBytes, sign, type KeyObject, X509Certificate } from 'node:crypto';
+import { bits, explicit, extension, keyUsage, name, OID, oid, sanUris, seq, smallInt, tlv, time, uint } from './der.js';
+
+export interface Issuer {
+  /** DER of the issuer's certificate. */
+  certDer: Buffer;
+  key: KeyObject;
+  /** DER of the issuer's subject Name (becomes the leaf's issuer). */
+  subjectName: Buffer;
+  /** The issuer's subject key identifier (becomes the leaf's authority key identifier). */
+  keyId: Buffer;
+}
+
+export interface CertificateRequest {
+  publicKey: KeyObject;
+  notBefore: Date;
+  notAfter: Date;
+  /** Subject attributes, e.g. [[OID.organization, 'meshgate'], [OID.commonName, 'users']]. */
+  subject: ReadonlyArray<readonly [string, string]>;
+  uris?: readonly string[];
+  ca?: { pathLen?: number };
+  serial?: Buffer;
+}
+
+function signatureAlgorithm(key: KeyObject): Buffer {
+  if (key.asymmetricKeyType === 'ec') return seq(oid(OID.ecdsaWithSHA256));
+  if (key.asymmetricKeyType === 'rsa') return seq(oid('1.2.840.113549.1.1.11'), tlv(0x05));
+  throw new Error(`unsupported CA key type ${key.asymmetricKeyType ?? 'unknown'}: use ECDSA or RSA`);
+}
+
+/** SubjectPublicKeyInfo → the public key bit string contents, hashed (RFC 5280 4.2.1.2 method 1). */
+export function keyIdentifier(publicKey: KeyObject): Buffer {
+  const spki = publicKey.export({ type: 'spki', format: 'der' });
+  const outer = readTlv(spki, 0);
+  const alg = readTlv(spki, outer.contentStart);
+  const bitString = readTlv(spki, alg.end);
+  return createHash('sha1').update(spki.subarray(bitString.contentStart + 1, bitString.end)).digest();
+}
+
+/** A random positive 128-bit serial. */
+export function randomSerial(): Buffer {
+  const b = randomBytes(16);
+  b[0] = (b[0]! & 0x7f) | 0x01;
+  return b;
+}
+
+/** Build and sign one certificate. `issuer` null means self-signed with `selfKey`. */
+export function issueCertificate(req: CertificateRequest, issuer: Issuer | null, selfKey?: KeyObject): Buffer {
+  const signingKey = issuer?.key ?? selfKey;
+  if (!signingKey) throw new Error('a self-signed certificate needs its private key');
+  const subjectName = name(req.subject);
+  const issuerName = issuer?.subjectName ?? subjectName;
+  const skid = keyIdentifier(req.publicKey);
+  const akid = issuer?.keyId ?? skid;
+  const exts: Buffer[] = [];
+  if (req.ca) {
+    const bc = req.ca.pathLen !== undefined ? seq(tlv(0x01, Buffer.from([0xff])), smallInt(req.ca.pathLen)) : seq(tlv(0x01, Buffer.from([0xff])));
+    exts.push(extension(OID.basicConstraints, true, bc));
+    exts.push(extension(OID.keyUsage, true, keyUsage({ keyCertSign: true, cRLSign: true, digitalSignature: true })));
+  } else {
+    exts.push(extension(OID.basicConstraints, true, seq()));
+    exts.push(extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: true })));
+    exts.push(extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))));
+  }
+  if (req.uris?.length) exts.push(extension(OID.subjectAltName, req.subject.length === 0, sanUris(req.uris)));
+  exts.push(extension(OID.subjectKeyIdentifier, false, tlv(0x04, skid)));
+  exts.push(extension(OID.authorityKeyIdentifier, false, seq(tlv(0x80, akid))));
+  const algId = signatureAlgorithm(signingKey);
+  const tbs = seq(
+    explicit(0, smallInt(2)),
+    uint(req.serial ?? randomSerial()),
+    algId,
+    issuerName,
+    seq(time(req.notBefore), time(req.notAfter)),
+    subjectName,
+    req.publicKey.export({ type: 'spki', format: 'der' }),
+    explicit(3, seq(...exts)),
+  );
+  const signature = sign('sha256', tbs, signingKey);
+  return seq(tbs, algId, bits(signature));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Just enough DER reading to take a certificate's subject Name and key identifier.
+
+interface Tlv {
+  tag: number;
+  contentStart: number;
+  end: number;
+}
+
+export function readTlv(buf: Buffer, at: number): Tlv {
+  if (at + 2 > buf.length) throw new Error('truncated DER');
+  const tag = buf[at]!;
+  let len = buf[at + 1]!;
+  let p = at + 2;
+  if (len & 0x80) {
+    const n = len & 0x7f;
+    if (n === 0 || n > 4 || p + n > buf.length) throw new Error('bad DER length');
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + buf[p + i]!;
+    p += n;
+  }
+  if (p + len > buf.length) throw new Error('truncated DER');
+  return { tag, contentStart: p, end: p + len };
+}
+
+/** The DER of a certificate's subject Name. */
+export function subjectNameOf(certDer: Buffer): Buffer {
+  const cert = readTlv(certDer, 0);
+  const tbs = readTlv(certDer, cert.contentStart);
+  let p = tbs.contentStart;
+  let el = readTlv(certDer, p);
+  if (el.tag === 0xa0) {
+    p = el.end; // version
+    el = readTlv(certDer, p);
+  }
+  // serial, signature algorithm, issuer, validity, subject
+  for (let i = 0; i < 4; i++) {
+    p = readTlv(certDer, p).end;
+  }
+  const subject = readTlv(certDer, p);
+  return certDer.subarray(p, subject.end);
+}
+
+/** The issuer description used to sign leaves under a CA certificate and key. */
+export function issuerFrom(cert: X509Certificate, key: KeyObject): Issuer {
+  return { certDer: cert.raw, key, subjectName: subjectNameOf(cert.raw), keyId: keyIdentifier(createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' }))) };
+}

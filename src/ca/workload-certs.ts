@@ -1,0 +1,142 @@
+// Workload certificates: one key and certificate per proxy group (a sidecar instance, or a
+// gateway's replicas), carrying the group's SPIFFE ID. Issued on demand, checked before use
+// (chain, key match, expiry), and renewed at about half of their lifetime.
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { issueCertificate, randomSerial } from './certificate.js';
+import { pem } from './der.js';
+import type { LoadedCa } from './authority.js';
+
+export interface WorkloadCert {
+  group: string;
+  identity: string;
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  rotateAt: Date;
+  /** Leaf, then the intermediates up to (not including) the root. */
+  chainPem: string;
+  keyPem: string;
+}
+
+export interface CertOptions {
+  ttlMs: number;
+  /** Renew when this fraction of the lifetime has passed (default 0.5). */
+  renewAt?: number;
+  now?: () => number;
+}
+
+/** Backdating for clock skew between meshgate and proxies, capped for very short TTLs. */
+function backdateMs(ttlMs: number): number {
+  return Math.min(60_000, Math.floor(ttlMs / 10));
+}
+
+export class WorkloadCertificates {
+  private readonly certs = new Map<string, WorkloadCert>();
+  issued = 0;
+  rotations = 0;
+  private readonly now: () => number;
+
+  constructor(
+    private ca: LoadedCa,
+    private readonly opts: CertOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The PEM bundle proxies trust: every root in use (two while a root rotation runs). */
+  trustBundlePem(extraRoots: readonly X509Certificate[] = []): string {
+    const seen = new Set<string>();
+    const out: string[] = [];
+    for (const c of [this.ca.root, ...extraRoots]) {
+      if (seen.has(c.fingerprint256)) continue;
+      seen.add(c.fingerprint256);
+      out.push(c.toString());
+    }
+    return out.join('');
+  }
+
+  /** Lifetime of certificates issued from now on. */
+  setTtl(ttlMs: number): void {
+    this.opts.ttlMs = ttlMs;
+  }
+
+  get authority(): LoadedCa {
+    return this.ca;
+  }
+
+  /** Switch the signing CA (root rotation); existing certificates stay until re-issued. */
+  setAuthority(ca: LoadedCa): void {
+    this.ca = ca;
+  }
+
+  /** The group's certificate, issuing a new one if it is missing, due, or for another identity. */
+  get(group: string, identity: string): WorkloadCert {
+    const cur = this.certs.get(group);
+    if (cur && cur.identity === identity && cur.rotateAt.getTime() > this.now()) return cur;
+    const next = this.issue(group, identity);
+    if (cur) this.rotations++;
+    this.certs.set(group, next);
+    return next;
+  }
+
+  /** Force a new certificate (root rotation re-issues every leaf). */
+  reissue(group: string): WorkloadCert | undefined {
+    const cur = this.certs.get(group);
+    if (!cur) return undefined;
+    const next = this.issue(group, cur.identity);
+    this.rotations++;
+    this.certs.set(group, next);
+    return next;
+  }
+
+  /** Forget groups that no longer exist. */
+  retain(groups: ReadonlySet<string>): void {
+    for (const g of [...this.certs.keys()]) if (!groups.has(g)) this.certs.delete(g);
+  }
+
+  /** When the next certificate is due, or null. */
+  nextRotation(): Date | null {
+    let min: Date | null = null;
+    for (const c of this.certs.values()) if (!min || c.rotateAt < min) min = c.rotateAt;
+    return min;
+  }
+
+  /** Groups whose certificate is due now. */
+  due(): string[] {
+    const t = this.now();
+    return [...this.certs.values()].filter((c) => c.rotateAt.getTime() <= t).map((c) => c.group).sort();
+  }
+
+  list(): WorkloadCert[] {
+    return [...this.certs.values()].sort((a, b) => (a.group < b.group ? -1 : 1));
+  }
+
+  private issue(group: string, identity: string): WorkloadCert {
+    const now = this.now();
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    const notBefore = new Date(now - backdateMs(this.opts.ttlMs));
+    // A leaf never outlives the CA that signs it.
+    const caEnd = Math.min(...this.ca.chain.map((c) => new Date(c.validTo).getTime()));
+    const notAfter = new Date(Math.min(now + this.opts.ttlMs, caEnd));
+    const serial = randomSerial();
+    const der = issueCertificate({ publicKey, notBefore, notAfter, subject: [], uris: [identity], serial }, this.ca.issuer);
+    const leaf = new X509Certificate(der);
+    // Checked before it is ever pushed: signed by our CA, matching key, currently valid.
+    if (!leaf.checkIssued(this.ca.chain[0]!) || !leaf.verify(this.ca.chain[0]!.publicKey)) throw new Error('bug: issued certificate does not verify');
+    if (!leaf.checkPrivateKey(privateKey)) throw new Error('bug: issued certificate does not match its key');
+    const life = notAfter.getTime() - now;
+    const rotateAt = new Date(now + Math.max(1000, Math.floor(life * (this.opts.renewAt ?? 0.5))));
+    this.issued++;
+    const intermediates = this.ca.chain.slice(0, -1).map((c) => c.toString());
+    return {
+      group,
+      identity,
+      serial: serial.toString('hex'),
+      notBefore,
+      notAfter,
+      rotateAt,
+      chainPem: pem('CERTIFICATE', der) + intermediates.join(''),
+      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+    };
+  }
+}
