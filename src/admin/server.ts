@@ -2,6 +2,7 @@
 import http from 'node:http';
 import type { Logger } from 'pino';
 import type { LoadRecord } from '../app/meshgate-app.js';
+import type { RootRotation } from '../app/root-rotation.js';
 import type { MeshSecurity } from '../app/security.js';
 import type { SnapshotCache } from '../xds/cache.js';
 import type { XdsMetrics } from '../xds/metrics.js';
@@ -19,6 +20,7 @@ export interface AdminView {
   readonly metrics: XdsMetrics;
   readonly xds: { readonly board: XdsStatusBoard };
   readonly security: MeshSecurity | null;
+  readonly rootRotation: RootRotation | null;
 }
 
 export class AdminServer {
@@ -83,6 +85,7 @@ export class AdminServer {
               roots: [app.security.ca.root, ...app.security.extraRoots].map((r) => ({ subject: r.subject.replace(/\n/g, ', '), fingerprint: r.fingerprint256 })),
             },
             identities: app.security.identityStatus(),
+            rootRotation: app.rootRotation?.status ?? null,
           }
         : null,
       proxies: app.xds.board.view(),
@@ -92,6 +95,20 @@ export class AdminServer {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://admin');
+    if (req.method === 'POST' && url.pathname === '/ca/rotate') {
+      const rot = this.app.rootRotation;
+      if (!rot) {
+        json(res, 404, { error: 'no CA: root rotation needs meshgate serve -f (a model)' });
+        return;
+      }
+      if (rot.isRunning) {
+        json(res, 409, { error: 'a root rotation is already running', rotation: rot.status });
+        return;
+      }
+      rot.run().catch((err: unknown) => this.log.error({ err }, 'root rotation failed'));
+      json(res, 202, { rotation: rot.status });
+      return;
+    }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -127,7 +144,7 @@ export class AdminServer {
         return;
       }
       default:
-        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz /readyz /status /metrics /debug/config\n');
+        res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz /readyz /status /metrics /debug/config (POST /ca/rotate)\n');
     }
   }
 }

@@ -9,6 +9,7 @@ import { protoRoot } from '../xds/protos.js';
 import { XdsServer } from '../xds/server.js';
 import type { StreamLimits } from '../xds/stream-base.js';
 import type { ConfigSource } from './config-source.js';
+import { RootRotation } from './root-rotation.js';
 import type { MeshSecurity } from './security.js';
 
 export interface AppOptions {
@@ -48,6 +49,7 @@ export class MeshgateApp {
   private watcher: Watcher | null = null;
   private rotationTimer: NodeJS.Timeout | null = null;
   readonly security: MeshSecurity | null;
+  readonly rootRotation: RootRotation | null;
   private readonly log: Logger;
   private readonly reloads: client.Counter<'result'>;
 
@@ -79,6 +81,18 @@ export class MeshgateApp {
       ...(opts.xdsCredentials ? { credentials: opts.xdsCredentials } : {}),
       ...(opts.security ? { secretPolicy: (node, group) => opts.security!.mayReceiveSecrets(node, group) } : {}),
     });
+    this.rootRotation = opts.security
+      ? new RootRotation(
+          opts.security,
+          {
+            board: this.xds.board,
+            groupsWithIdentity: () => opts.security!.groupsWithIdentity(),
+            republish: () => this.republishSecrets(),
+          },
+          opts.log,
+        )
+      : null;
+    this.rootRotation?.resumePending();
     this.admin = new AdminServer(this, opts.log);
   }
 
@@ -166,9 +180,9 @@ export class MeshgateApp {
     return groups;
   }
 
-  /** Re-issue every certificate now and publish (root rotation). */
-  reissueAll(): string[] {
-    const groups = this.security?.reissueAll() ?? [];
+  /** Rebuild every group that holds secrets (the trust bundle or leaves changed) and publish. */
+  republishSecrets(): string[] {
+    const groups = [...(this.security?.groupsWithIdentity() ?? [])].sort();
     if (groups.length && this.opts.source.rebuild) for (const [g, snap] of this.opts.source.rebuild(groups)) this.cache.set(g, snap);
     this.scheduleRotation();
     return groups;

@@ -32,7 +32,11 @@ export interface IdentityStatus {
 }
 
 export class MeshSecurity {
-  readonly ca: LoadedCa;
+  /** The signing CA. Replaced by a root rotation. */
+  ca: LoadedCa;
+  /** Where the CA lives (null: in memory, or a CA the user provides and rotates). */
+  readonly stateDir: string | null;
+  readonly userProvidedCa: boolean;
   readonly certs: WorkloadCertificates;
   readonly tokens: NodeTokens;
   /** Group → identity, from the last applied model. */
@@ -48,6 +52,8 @@ export class MeshSecurity {
 
   constructor(opts: SecurityOptions) {
     this.log = opts.log.child({ component: 'security' });
+    this.stateDir = opts.stateDir;
+    this.userProvidedCa = !!opts.ca;
     this.ca = opts.stateDir === null && !opts.ca ? ephemeralCa() : loadOrCreateCa(opts.stateDir ?? '.', opts.ca);
     this.log.info(
       { ca: this.ca.files.cert, created: this.ca.created, subject: this.ca.chain[0]!.subject.replace(/\n/g, ', '), notAfter: this.ca.chain[0]!.validTo },
@@ -71,6 +77,12 @@ export class MeshSecurity {
     for (const m of this.metricList) registry.registerMetric(m);
   }
 
+  /** Sign from now on with `ca` (root rotation); certificates already issued stay valid. */
+  setAuthority(ca: LoadedCa): void {
+    this.ca = ca;
+    this.certs.setAuthority(ca);
+  }
+
   setTtl(ttlMs: number): void {
     if (ttlMs !== this.ttlMs) {
       this.ttlMs = ttlMs;
@@ -89,6 +101,11 @@ export class MeshSecurity {
       resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem)),
       resourceFromJson(TYPE.SECRET, trustBundleSecret(this.certs.trustBundlePem(this.extraRoots))),
     ];
+  }
+
+  /** Groups whose proxies hold an identity. */
+  groupsWithIdentity(): Set<string> {
+    return new Set(this.identities.keys());
   }
 
   /** Forget identities of proxies that are gone from the model. */

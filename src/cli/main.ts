@@ -2,6 +2,7 @@
 // meshgate command line: one file per command.
 import { UsageError } from './args.js';
 import { bootstrapCommand } from './bootstrap.js';
+import { caCommand } from './ca.js';
 import { renderCommand } from './render.js';
 import { serveCommand } from './serve.js';
 import { statusCommand } from './status.js';
@@ -15,6 +16,7 @@ Commands:
   render     print the exact Envoy resources one proxy receives
   bootstrap  print a complete Envoy bootstrap for one proxy
   status     show each connected proxy's sync state (from the admin API)
+  ca rotate  rotate the root CA of a running meshgate with no failed handshakes
 
 Run "meshgate <command> --help" for a command's options.
 `;
@@ -25,6 +27,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   render: renderCommand,
   bootstrap: bootstrapCommand,
   status: statusCommand,
+  ca: caCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
