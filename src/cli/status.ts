@@ -86,5 +86,20 @@ export function renderStatus(body: Record<string, unknown>): string {
       }
     }
   }
+  const sec = body['security'] as
+    | { ca: { subject: string; notAfter: string; roots: Array<{ subject: string }> }; identities: Array<{ group: string; identity: string; serial: string; notAfter: string; nextRotation: string }>; rootRotation: { phase: string; message: string } | null }
+    | null
+    | undefined;
+  if (sec) {
+    lines.push('', `CA: ${sec.ca.subject} (until ${sec.ca.notAfter}); trusted roots: ${sec.ca.roots.length}`);
+    if (sec.rootRotation && sec.rootRotation.phase !== 'idle') lines.push(`root rotation: ${sec.rootRotation.phase}: ${sec.rootRotation.message}`);
+    if (sec.identities.length) {
+      const head = ['GROUP', 'IDENTITY', 'SERIAL', 'EXPIRES', 'NEXT ROTATION'];
+      const rows = sec.identities.map((i) => [i.group, i.identity, i.serial.slice(0, 16), i.notAfter, i.nextRotation]);
+      const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+      const fmt = (r: string[]): string => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+      lines.push(fmt(head), ...rows.map(fmt));
+    }
+  }
   return `${lines.join('\n')}\n`;
 }

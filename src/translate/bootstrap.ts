@@ -1,6 +1,6 @@
 // A complete Envoy bootstrap for one proxy: node identity, ADS over gRPC to meshgate (SotW
 // or Delta), dynamic LDS/CDS from ADS, and the admin address.
-import { T } from './common.js';
+import { MESHGATE_CLUSTER, T } from './common.js';
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -30,7 +30,7 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
           {
             // Reconnect quickly after meshgate restarts (Envoy's default backoff grows to 30 s).
             // Envoy reads the backoff here, not from GrpcService.retry_policy.
-            envoy_grpc: { cluster_name: 'meshgate_xds', retry_policy: { retry_back_off: { base_interval: '0.25s', max_interval: '5s' } } },
+            envoy_grpc: { cluster_name: MESHGATE_CLUSTER, retry_policy: { retry_back_off: { base_interval: '0.25s', max_interval: '5s' } } },
           },
         ],
         set_node_on_first_message_only: true,
@@ -41,7 +41,7 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
     static_resources: {
       clusters: [
         {
-          name: 'meshgate_xds',
+          name: MESHGATE_CLUSTER,
           type: isIp ? 'STATIC' : 'STRICT_DNS',
           connect_timeout: '1s',
           typed_extension_protocol_options: {
@@ -56,7 +56,7 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
             },
           },
           load_assignment: {
-            cluster_name: 'meshgate_xds',
+            cluster_name: MESHGATE_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.xdsHost, port_value: o.xdsPort } } } }] }],
           },
         },

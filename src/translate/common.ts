@@ -1,6 +1,9 @@
 // Pieces every translator uses.
 export const ADS_SOURCE = { ads: {}, resource_api_version: 'V3' } as const;
 
+/** The bootstrap's static cluster for meshgate's gRPC port (xDS and access logs). */
+export const MESHGATE_CLUSTER = 'meshgate_xds';
+
 /** SDS secret names: every proxy holds its own identity and the mesh's trust bundle. */
 export const IDENTITY_SECRET = 'identity';
 export const TRUST_BUNDLE_SECRET = 'trust-bundle';
@@ -15,6 +18,7 @@ export const T = {
   TLS_INSPECTOR: 'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
   HTTP_RBAC: 'type.googleapis.com/envoy.extensions.filters.http.rbac.v3.RBAC',
   NETWORK_RBAC: 'type.googleapis.com/envoy.extensions.filters.network.rbac.v3.RBAC',
+  HTTP_GRPC_ACCESS_LOG: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
 } as const;
 
 /** The identity certificate and trust bundle, both over SDS (ADS). */

@@ -5,7 +5,22 @@
 // replaced).
 import type { ListenerIR } from '../ir/types.js';
 import { httpRbacFilter, networkRbacFilter } from './authz.js';
-import { ADS_SOURCE, commonTlsContext, socketAddress, statPrefix, T } from './common.js';
+import { ADS_SOURCE, commonTlsContext, MESHGATE_CLUSTER, socketAddress, statPrefix, T } from './common.js';
+
+/**
+ * Where authorization is enforced, 403 answers are reported to meshgate over gRPC access
+ * logging, which counts those the RBAC filter caused (meshgate_authz_denials_total).
+ */
+function authzDenialLog(): Record<string, unknown> {
+  return {
+    name: 'envoy.access_loggers.http_grpc',
+    filter: { status_code_filter: { comparison: { op: 'EQ', value: { default_value: 403, runtime_key: 'meshgate.authz_denial_log.status' } } } },
+    typed_config: {
+      '@type': T.HTTP_GRPC_ACCESS_LOG,
+      common_config: { log_name: 'meshgate-authz', grpc_service: { envoy_grpc: { cluster_name: MESHGATE_CLUSTER } }, transport_api_version: 'V3' },
+    },
+  };
+}
 
 const DIRECTION = { inbound: 'INBOUND', outbound: 'OUTBOUND', gateway: 'INBOUND' } as const;
 
@@ -42,6 +57,7 @@ function networkFilters(l: ListenerIR): Record<string, unknown>[] {
   // Callers address services as "orders" or "orders:80": route by host, ignoring the port.
   if (l.direction !== 'inbound') hcm['strip_any_host_port'] = true;
   if (l.direction === 'gateway') hcm['use_remote_address'] = true;
+  if (l.authz) hcm['access_log'] = [authzDenialLog()];
   if (l.tls) {
     hcm['forward_client_cert_details'] = 'SANITIZE_SET';
     hcm['set_current_client_cert_details'] = { uri: true };

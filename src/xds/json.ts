@@ -46,7 +46,8 @@ const REF_FIELDS: Record<string, { field: string; kind: keyof Refs; onlyWith?: s
     { field: 'name', kind: 'clusters' },
   ],
   'envoy.config.core.v3.HttpUri': [{ field: 'cluster', kind: 'clusters' }],
-  'envoy.config.core.v3.GrpcService.EnvoyGrpc': [{ field: 'cluster_name', kind: 'clusters' }],
+  // GrpcService.EnvoyGrpc.cluster_name is not tracked: gRPC side services (access logs,
+  // ext_authz) usually name static bootstrap clusters such as meshgate_xds.
   'envoy.extensions.filters.network.http_connection_manager.v3.Rds': [
     { field: 'route_config_name', kind: 'routes' },
   ],

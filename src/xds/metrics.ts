@@ -12,6 +12,7 @@ export class XdsMetrics {
   readonly ackLatency: client.Histogram<'type' | 'variant'>;
   readonly snapshotsSet: client.Counter;
   readonly streamErrors: client.Counter<'reason'>;
+  readonly authzDenials: client.Counter<'service' | 'caller'>;
 
   constructor(registry = new client.Registry()) {
     this.registry = registry;
@@ -55,6 +56,12 @@ export class XdsMetrics {
     this.snapshotsSet = new client.Counter({
       name: 'meshgate_snapshots_set_total',
       help: 'Snapshots published to the cache (unchanged groups are not counted).',
+      registers: [registry],
+    });
+    this.authzDenials = new client.Counter({
+      name: 'meshgate_authz_denials_total',
+      help: 'Requests a sidecar refused (403) because the verified caller is not allowed, reported by the sidecars over gRPC access logging.',
+      labelNames: ['service', 'caller'],
       registers: [registry],
     });
     this.streamErrors = new client.Counter({

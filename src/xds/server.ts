@@ -5,6 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { SnapshotCache } from './cache.js';
+import { addAccessLogService } from './access-log-service.js';
 import { XdsMetrics } from './metrics.js';
 import { messageType } from './protos.js';
 import { DeltaStream } from './stream-delta.js';
@@ -105,6 +106,7 @@ export class XdsServer {
         },
       });
     }
+    addAccessLogService(this.server, this.metrics, this.deps.log);
   }
 
   /** Bind to "host:port" (port 0 picks a free one). Resolves to the bound port. */
