@@ -112,6 +112,10 @@ export class ModelSource implements ConfigSource {
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
     if (!r.model || errors.length) return { snapshots: new Map(), errors, warnings, contentHash };
+    if (r.model.mesh.mtls !== 'off' && !this.security) {
+      const e = new SourceError('mesh.mtls needs a certificate authority, but this source has none (construct ModelSource with a MeshSecurity)', { file: this.watchTarget, line: 1, column: 1 }, 'mesh.mtls');
+      return { snapshots: new Map(), errors: [e], warnings, contentHash };
+    }
     this.security?.setTtl(r.model.mesh.certificateTtl);
     const { built, errors: buildErrors } = buildSnapshots(r.model, this.encoder, this.watchTarget, this.secrets());
     if (buildErrors.length === 0) {

@@ -124,7 +124,38 @@ export function subjectNameOf(certDer: Buffer): Buffer {
   return certDer.subarray(p, subject.end);
 }
 
-/** The issuer description used to sign leaves under a CA certificate and key. */
+/** The value of a certificate's subjectKeyIdentifier extension, or null if it has none. */
+export function subjectKeyIdOf(certDer: Buffer): Buffer | null {
+  const cert = readTlv(certDer, 0);
+  const tbs = readTlv(certDer, cert.contentStart);
+  const skiOid = oid(OID.subjectKeyIdentifier);
+  for (let p = tbs.contentStart; p < tbs.end; ) {
+    const el = readTlv(certDer, p);
+    p = el.end;
+    if (el.tag !== 0xa3) continue; // [3] extensions
+    const exts = readTlv(certDer, el.contentStart);
+    for (let q = exts.contentStart; q < exts.end; ) {
+      const ext = readTlv(certDer, q);
+      q = ext.end;
+      const id = readTlv(certDer, ext.contentStart);
+      if (!certDer.subarray(ext.contentStart, id.end).equals(skiOid)) continue;
+      let value = readTlv(certDer, id.end);
+      if (value.tag === 0x01) value = readTlv(certDer, value.end); // the critical flag
+      const keyId = readTlv(certDer, value.contentStart);
+      return Buffer.from(certDer.subarray(keyId.contentStart, keyId.end));
+    }
+  }
+  return null;
+}
+
+/**
+ * The issuer description used to sign leaves under a CA certificate and key. The leaves'
+ * authority key identifier is the issuer's own subject key identifier when it has one: a CA
+ * made elsewhere may not derive it as SHA-1 of its key (RFC 5280 4.2.1.2 allows any method; Let's
+ * Encrypt and newer Go use truncated SHA-256, golang/go#71746), and OpenSSL/BoringSSL do not take a
+ * certificate whose AKI differs from it as the issuer.
+ */
 export function issuerFrom(cert: X509Certificate, key: KeyObject): Issuer {
-  return { certDer: cert.raw, key, subjectName: subjectNameOf(cert.raw), keyId: keyIdentifier(createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' }))) };
+  const keyId = subjectKeyIdOf(cert.raw) ?? keyIdentifier(createPublicKey(cert.publicKey.export({ type: 'spki', format: 'pem' })));
+  return { certDer: cert.raw, key, subjectName: subjectNameOf(cert.raw), keyId };
 }

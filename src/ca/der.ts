@@ -46,8 +46,9 @@ export function smallInt(n: number): Buffer {
 
 export function oid(dotted: string): Buffer {
   const parts = dotted.split('.').map(Number);
-  const out: number[] = [40 * parts[0]! + parts[1]!];
-  for (const p of parts.slice(2)) {
+  const out: number[] = [];
+  // The first two arcs make one subidentifier, base-128 like the rest (2.999 is 0x88 0x37).
+  for (const p of [40 * parts[0]! + parts[1]!, ...parts.slice(2)]) {
     const stack: number[] = [p & 0x7f];
     let v = Math.floor(p / 128);
     while (v > 0) {

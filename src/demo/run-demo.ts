@@ -182,6 +182,12 @@ async function main(): Promise<void> {
       const r = await get(`http://${caller.app}/call/users/hello`);
       lines.push(`${caller.id} -> users via its sidecar: ${r.status} ${r.body.trim()}`);
       if (r.status !== 200) throw new Error(`demo check failed: ${lines.at(-1)}`);
+      // The example allows only the gateway to call orders: this call is refused.
+      if (built.model.services['orders']?.allow && built.model.mesh.mtls !== 'off') {
+        const d = await get(`http://${caller.app}/call/orders/hello`);
+        lines.push(`${caller.id} -> orders via its sidecar: ${d.status} ${d.body.trim()} (denied by the allow rule)`);
+        if (d.status !== 403) throw new Error(`demo check failed: ${lines.at(-1)}`);
+      }
     }
     for (const l of lines) log(l);
     log('demo check passed');
@@ -197,7 +203,7 @@ meshgate demo is running. Try:
   curl ${g}/v1/orders                       # orders, path rewritten to /orders
   curl -X DELETE ${g}/v1/orders             # 404: only GET and POST are routed
   curl -H 'x-api-version: 2' ${g}/v2/users  # users v2
-${caller ? `  curl http://${caller.app}/call/orders/hi      # ${caller.id} calls orders through its sidecar\n` : ''}
+${caller ? `  curl http://${caller.app}/call/users/hi       # ${caller.id} calls users through its sidecar (mTLS)\n  curl http://${caller.app}/call/orders/hi      # 403: orders allows only the edge gateway\n` : ''}
   node bin/meshgate.js status --admin 127.0.0.1:${adminPort}   # every proxy's sync state
   curl http://127.0.0.1:${adminPort}/status                    # the same, as JSON
 

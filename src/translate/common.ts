@@ -21,11 +21,19 @@ export const T = {
   HTTP_GRPC_ACCESS_LOG: 'type.googleapis.com/envoy.extensions.access_loggers.grpc.v3.HttpGrpcAccessLogConfig',
 } as const;
 
+/**
+ * Secrets come over ADS and are waited for without end: with Envoy's default
+ * initial_fetch_timeout (15 s) a listener or cluster whose secrets have not arrived (a proxy
+ * that could not prove its identity, or meshgate slow after a restart) goes active without its
+ * certificate and every handshake on it fails. Never a listener without its certificate.
+ */
+const SDS_SOURCE = { ...ADS_SOURCE, initial_fetch_timeout: '0s' } as const;
+
 /** The identity certificate and trust bundle, both over SDS (ADS). */
 export function commonTlsContext(): Record<string, unknown> {
   return {
-    tls_certificate_sds_secret_configs: [{ name: IDENTITY_SECRET, sds_config: ADS_SOURCE }],
-    validation_context_sds_secret_config: { name: TRUST_BUNDLE_SECRET, sds_config: ADS_SOURCE },
+    tls_certificate_sds_secret_configs: [{ name: IDENTITY_SECRET, sds_config: SDS_SOURCE }],
+    validation_context_sds_secret_config: { name: TRUST_BUNDLE_SECRET, sds_config: SDS_SOURCE },
   };
 }
 

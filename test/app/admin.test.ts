@@ -5,7 +5,14 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MeshgateApp } from '../../src/app/meshgate-app.js';
 import { ModelSource } from '../../src/app/model-source.js';
+import { MeshSecurity } from '../../src/app/security.js';
 import { silentLogger } from '../../src/util/log.js';
+
+/** A model source with an in-memory CA, wired into the app as serve does. */
+function withSecurity(file: string): { source: ModelSource; security: MeshSecurity } {
+  const security = new MeshSecurity({ stateDir: null, log: silentLogger() });
+  return { source: new ModelSource(file, security), security };
+}
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-admin-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -14,7 +21,7 @@ describe('admin API', () => {
   it('is live at once, ready only after a configuration loads, and reports status and metrics', async () => {
     const file = path.join(dir, 'mesh.yaml');
     fs.writeFileSync(file, 'version: 1\nservices:\n  users:\n    instancez: []\n'); // invalid at start
-    const app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
+    const app = new MeshgateApp({ ...withSecurity(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
     const { adminPort } = await app.start();
     const get = (p: string) => fetch(`http://127.0.0.1:${adminPort}${p}`);
     try {
@@ -31,7 +38,7 @@ describe('admin API', () => {
       expect((await get('/readyz')).status).toBe(200);
       const s2 = (await (await get('/status')).json()) as { config: { groups: Array<{ name: string; resources: Record<string, number> }> } };
       expect(s2.config.groups.map((g) => g.name)).toContain('gateway/edge');
-      expect(s2.config.groups.find((g) => g.name === 'gateway/edge')!.resources).toEqual({ CDS: 3, EDS: 3, LDS: 1, RDS: 1, SDS: 0 });
+      expect(s2.config.groups.find((g) => g.name === 'gateway/edge')!.resources).toEqual({ CDS: 3, EDS: 3, LDS: 1, RDS: 1, SDS: 2 }); // mTLS: identity and trust bundle
 
       const metrics = await (await get('/metrics')).text();
       for (const name of ['meshgate_xds_streams', 'meshgate_xds_pushes_total', 'meshgate_xds_acks_total', 'meshgate_xds_nacks_total', 'meshgate_xds_bytes_sent_total', 'meshgate_xds_snapshot_to_ack_seconds', 'meshgate_config_reloads_total', 'meshgate_process_cpu_seconds_total']) {

@@ -7,7 +7,14 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MeshgateApp, type LoadRecord } from '../../src/app/meshgate-app.js';
 import { ModelSource } from '../../src/app/model-source.js';
+import { MeshSecurity } from '../../src/app/security.js';
 import { silentLogger } from '../../src/util/log.js';
+
+/** A model source with an in-memory CA, wired into the app as serve does. */
+function withSecurity(file: string): { source: ModelSource; security: MeshSecurity } {
+  const security = new MeshSecurity({ stateDir: null, log: silentLogger() });
+  return { source: new ModelSource(file, security), security };
+}
 
 const BASE = fs.readFileSync(path.resolve(import.meta.dirname, '../../examples/mesh.yaml'), 'utf8');
 
@@ -42,7 +49,7 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-reload-'));
   file = path.join(dir, 'mesh.yaml');
   fs.writeFileSync(file, BASE);
-  app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
+  app = new MeshgateApp({ ...withSecurity(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
   const origReload = app.reload.bind(app);
   app.reload = () => {
     const r = origReload();
@@ -172,7 +179,7 @@ describe('model file live reload', () => {
     const textB = BASE.replace('timeout: 2s', 'timeout: 5s');
     fs.writeFileSync(b, textB);
     fs.symlinkSync(a, link);
-    const app2 = new MeshgateApp({ source: new ModelSource(link), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
+    const app2 = new MeshgateApp({ ...withSecurity(link), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
     await app2.start();
     try {
       const v1 = app2.cache.get('gateway/edge')!.version;

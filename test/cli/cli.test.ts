@@ -86,7 +86,7 @@ describe('meshgate CLI', () => {
       ['edge', 'edge', 'edge'],
       ['users-v2-a', 'users-v2-a', 'users'],
     ]) {
-      const r = await meshgate(['bootstrap', '-f', example, '--proxy', proxy!, '--xds', '127.0.0.1:18000', '--delta']);
+      const r = await meshgate(['bootstrap', '-f', example, '--proxy', proxy!, '--xds', '127.0.0.1:18000', '--delta', '--state-dir', path.join(dir, 'state')]);
       expect(r.code).toBe(0);
       const boot = YAML.parse(r.stdout) as { node: { id: string; cluster: string }; dynamic_resources: { ads_config: { api_type: string } } };
       expect(boot.node).toMatchObject({ id, cluster });
@@ -101,7 +101,7 @@ describe('meshgate CLI', () => {
   });
 
   it('status renders a table from a running meshgate, and says when it cannot reach it', async () => {
-    const child = spawn(process.execPath, [bin, 'serve', '-f', example, '--xds-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const child = spawn(process.execPath, [bin, 'serve', '-f', example, '--xds-listen', '127.0.0.1:0', '--admin-listen', '127.0.0.1:0', '--state-dir', path.join(dir, 'state')], { stdio: ['ignore', 'pipe', 'ignore'] });
     try {
       const line = await new Promise<string>((resolve, reject) => {
         let buf = '';

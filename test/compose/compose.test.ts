@@ -1,53 +1,72 @@
-// Docker cannot run on the development machine, so compose.yaml is checked statically: it
-// must agree with examples/mesh.yaml, and the bootstraps it mounts must be exactly what
-// `meshgate bootstrap` prints for each proxy today.
-import { execFileSync } from 'node:child_process';
+// Docker cannot run on the development machine, so compose.yaml is checked statically against
+// examples/mesh.yaml, and envoy/bootstraps.sh (what the `bootstraps` container runs) is run
+// here: every proxy gets a bootstrap Envoy accepts, with its identity and a valid token.
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
+import { NodeTokens, TOKEN_METADATA_KEY } from '../../src/ca/node-token.js';
 import { loadBuiltModel } from '../../src/cli/model-cli.js';
+import { findEnvoy } from '../helpers/envoy.js';
 
+const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
-const compose = YAML.parse(fs.readFileSync(path.join(root, 'compose.yaml'), 'utf8'), { merge: true }) as {
-  services: Record<string, { command?: string[]; volumes?: string[]; network_mode?: string; ports?: string[]; image?: string; entrypoint?: string[] }>;
-};
+type Svc = { command?: string[]; volumes?: string[]; network_mode?: string; ports?: string[]; image?: string; entrypoint?: string[]; depends_on?: unknown };
+const compose = YAML.parse(fs.readFileSync(path.join(root, 'compose.yaml'), 'utf8'), { merge: true }) as { services: Record<string, Svc>; volumes: Record<string, unknown> };
 const built = loadBuiltModel(path.join(root, 'examples/mesh.yaml'), () => undefined);
 const services = compose.services;
+let tmp: string;
+let out: string;
+let state: string;
 
-function bootstrapFor(proxy: string): { service: string; file: string } {
-  for (const [name, svc] of Object.entries(services)) {
-    for (const v of svc.volumes ?? []) {
-      const [src, dst] = v.split(':');
-      if (dst === '/etc/envoy/envoy.yaml' && src === `./envoy/${proxy}.yaml`) return { service: name, file: path.join(root, src) };
-    }
-  }
-  throw new Error(`no compose service mounts envoy/${proxy}.yaml`);
-}
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-compose-'));
+  state = path.join(tmp, 'state');
+  out = path.join(tmp, 'bootstraps');
+  await run('sh', ['envoy/bootstraps.sh', 'examples/mesh.yaml', state, out], { cwd: root });
+});
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 describe('compose.yaml agrees with examples/mesh.yaml', () => {
-  it('serves the example model from the meshgate container', () => {
+  it('serves the example model with the state the bootstraps were signed with', () => {
     const mg = services['meshgate']!;
-    expect(mg.volumes).toContain('./examples:/config:ro');
-    expect(mg.command).toEqual(expect.arrayContaining(['serve', '-f', '/config/mesh.yaml']));
-    const xds = mg.command![mg.command!.indexOf('--xds-listen') + 1];
-    expect(xds).toBe('127.0.0.1:18000');
+    expect(mg.volumes).toEqual(expect.arrayContaining(['./examples:/config:ro', 'state:/state']));
+    expect(mg.command).toEqual(expect.arrayContaining(['serve', '-f', '/config/mesh.yaml', '--state-dir', '/state']));
+    expect(mg.command![mg.command!.indexOf('--xds-listen') + 1]).toBe('127.0.0.1:18000');
+    const b = services['bootstraps']!;
+    expect(b.entrypoint).toEqual(['sh', 'envoy/bootstraps.sh', '/config/mesh.yaml', '/state', '/bootstraps']);
+    expect(b.volumes).toEqual(expect.arrayContaining(['state:/state', 'bootstraps:/bootstraps']));
+    expect(Object.keys(compose.volumes)).toEqual(expect.arrayContaining(['state', 'bootstraps']));
+    expect(mg.depends_on).toMatchObject({ bootstraps: { condition: 'service_completed_successfully' } });
   });
 
-  it.each(built.ir.proxies.map((p) => [p.name, p] as const))('proxy %s has an Envoy with the current bootstrap', (name, proxy) => {
-    const { service, file } = bootstrapFor(name);
-    const svc = services[service]!;
-    expect(svc.image).toMatch(/^envoyproxy\/envoy:v1\.40\./);
-    expect(svc.network_mode).toBe('service:meshgate');
-    const boot = YAML.parse(fs.readFileSync(file, 'utf8')) as { node: { id: string; cluster: string }; admin: { address: { socket_address: { port_value: number } } } };
+  it('the bootstrap script writes exactly one bootstrap per proxy of the model', () => {
+    expect(fs.readdirSync(out).sort()).toEqual(built.ir.proxies.map((p) => `${p.name}.yaml`).sort());
+  });
+
+  it.each(built.ir.proxies.map((p) => [p.name, p] as const))('proxy %s: an Envoy with its bootstrap, identity and token', async (name, proxy) => {
+    const svc = Object.values(services).find((s) => (s.command ?? []).join(' ') === `envoy -c /bootstraps/${name}.yaml`);
+    expect(svc, `an Envoy service running /bootstraps/${name}.yaml`).toBeDefined();
+    expect(svc!.image).toMatch(/^envoyproxy\/envoy:v1\.40\./);
+    expect(svc!.network_mode).toBe('service:meshgate');
+    expect(svc!.volumes).toContain('bootstraps:/bootstraps:ro');
+    const file = path.join(out, `${name}.yaml`);
+    const boot = YAML.parse(fs.readFileSync(file, 'utf8')) as { node: { id: string; cluster: string; metadata?: Record<string, string> }; admin: { address: { socket_address: { port_value: number } } } };
     expect(boot.node.id).toBe(name);
     expect(boot.node.cluster).toBe(proxy.kind === 'gateway' ? proxy.name : proxy.service);
     expect(boot.admin.address.socket_address.port_value).toBe(proxy.adminPort);
-    // Byte-identical to what the CLI prints now (regenerate with scripts/gen-envoy-bootstraps.sh).
-    const args = ['bin/meshgate.js', 'bootstrap', '-f', 'examples/mesh.yaml', '--proxy', name, '--xds', '127.0.0.1:18000'];
-    if (proxy.kind === 'gateway') args.push('--admin', `0.0.0.0:${proxy.adminPort}`);
-    const printed = execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' });
-    expect(fs.readFileSync(file, 'utf8')).toBe(printed);
+    // mTLS: the token names the proxy's identity and verifies with meshgate's key.
+    expect(proxy.identity).toBeTruthy();
+    const check = NodeTokens.load(state).verify(boot.node.metadata?.[TOKEN_METADATA_KEY]);
+    expect(check).toMatchObject({ ok: true, claims: { sub: proxy.identity } });
+    const envoy = findEnvoy();
+    if (envoy) {
+      const v = await run(envoy, ['--mode', 'validate', '-c', file, '-l', 'error'], { encoding: 'utf8' });
+      expect(v.stdout).toContain('OK');
+    }
   });
 
   it('every gateway listener port is published', () => {
@@ -69,13 +88,11 @@ describe('compose.yaml agrees with examples/mesh.yaml', () => {
     }
   });
 
-  it('no compose service mounts a bootstrap for a proxy the model does not have', () => {
+  it('no Envoy service runs a bootstrap for a proxy the model does not have', () => {
     const names = new Set(built.ir.proxies.map((p) => p.name));
     for (const svc of Object.values(services)) {
-      for (const v of svc.volumes ?? []) {
-        const m = /^\.\/envoy\/([^/:]+)\.yaml:/.exec(v);
-        if (m) expect(names.has(m[1]!), `envoy/${m[1]}.yaml`).toBe(true);
-      }
+      const m = /^envoy -c \/bootstraps\/([^/]+)\.yaml$/.exec((svc.command ?? []).join(' '));
+      if (m) expect(names.has(m[1]!), m[1]).toBe(true);
     }
   });
 });
