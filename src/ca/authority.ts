@@ -108,11 +108,11 @@ export function createRoot(now = new Date()): { certPem: string; keyPem: string 
  * Load the CA from `files`, or create a root there if neither file exists. A provided CA
  * (`provided`) is only loaded, never created.
  */
-export function loadOrCreateCa(stateDir: string, provided?: CaFiles): LoadedCa {
+export function loadOrCreateCa(stateDir: string, provided?: CaFiles, createProvided = false): LoadedCa {
   const files = provided ?? { cert: path.join(stateDir, 'ca.crt'), key: path.join(stateDir, 'ca.key') };
   const hasCert = fs.existsSync(files.cert);
   const hasKey = fs.existsSync(files.key);
-  if (provided && (!hasCert || !hasKey)) {
+  if (provided && !createProvided && (!hasCert || !hasKey)) {
     throw new CaError(`the CA you provided is incomplete: ${!hasCert ? files.cert : files.key} does not exist`);
   }
   if (hasCert !== hasKey) {

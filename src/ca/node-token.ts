@@ -55,7 +55,7 @@ export class NodeTokens {
     } catch {
       return { ok: false, reason: 'malformed token payload' };
     }
-    if (typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return { ok: false, reason: 'malformed token claims' };
+    if (claims === null || typeof claims !== 'object' || typeof claims.sub !== 'string' || typeof claims.exp !== 'number') return { ok: false, reason: 'malformed token claims' };
     if (claims.exp * 1000 <= now) return { ok: false, reason: `token expired at ${new Date(claims.exp * 1000).toISOString()}` };
     return { ok: true, claims };
   }

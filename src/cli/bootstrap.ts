@@ -1,6 +1,7 @@
 import YAML from 'yaml';
 import { splitHostPort } from '../admin/server.js';
 import { NodeTokens, TOKEN_METADATA_KEY } from '../ca/node-token.js';
+import { XDS_SERVER_IDENTITY, xdsCaPem } from '../ca/xds-tls.js';
 import { envoyBootstrap } from '../translate/bootstrap.js';
 import { parse, UsageError } from './args.js';
 import { loadBuiltModel, ModelInvalid, proxyNames } from './model-cli.js';
@@ -21,6 +22,8 @@ Options:
   --state-dir DIR          meshgate's state directory, whose key signs the proxy's identity
                            token when mTLS is on (default .meshgate; must be the one serve uses)
   --token-ttl DURATION     lifetime of that token (default 365d)
+  --xds-tls                reach meshgate over TLS (serve --xds-tls), pinning the xDS CA from
+                           --state-dir
   -o, --output FORMAT      yaml (default) or json
   -h, --help               show this help
 `;
@@ -43,6 +46,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
       delta: { type: 'boolean', default: false },
       'state-dir': { type: 'string', default: '.meshgate' },
       'token-ttl': { type: 'string', default: '365d' },
+      'xds-tls': { type: 'boolean', default: false },
       output: { type: 'string', short: 'o', default: 'yaml' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,6 +82,7 @@ export async function bootstrapCommand(argv: string[]): Promise<number> {
     adminHost: admin.host,
     adminPort: admin.port,
     variant: values.delta ? 'delta' : 'sotw',
+    ...(values['xds-tls'] ? { xdsTls: { caPem: xdsCaPem(values['state-dir']!), serverIdentity: XDS_SERVER_IDENTITY } } : {}),
     ...(proxy.identity ? { metadata: { [TOKEN_METADATA_KEY]: NodeTokens.load(values['state-dir']!).issue(proxy.identity, parseTtl(values['token-ttl']!)) } } : {}),
   });
   process.stdout.write(values.output === 'json' ? `${JSON.stringify(boot, null, 2)}\n` : YAML.stringify(boot, { lineWidth: 0, aliasDuplicateObjects: false }));

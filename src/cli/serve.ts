@@ -1,5 +1,7 @@
 import type { ConfigSource } from '../app/config-source.js';
+import * as grpc from '@grpc/grpc-js';
 import { CaError } from '../ca/authority.js';
+import { loadXdsTls } from '../ca/xds-tls.js';
 import { MeshgateApp } from '../app/meshgate-app.js';
 import { MeshSecurity } from '../app/security.js';
 import { ModelSource } from '../app/model-source.js';
@@ -31,6 +33,8 @@ Options:
                                first start (default .meshgate)
   --ca-cert FILE --ca-key FILE use this CA (a root, or an intermediate followed by its chain)
                                instead of the one in --state-dir
+  --xds-tls                    serve xDS over TLS, with a server certificate from a dedicated xDS
+                               CA in --state-dir (bootstraps pin it: meshgate bootstrap --xds-tls)
   --no-watch                   do not reload when the input changes
   --log-level LEVEL            trace, debug, info, warn, error (default info)
   -h, --help                   show this help
@@ -52,6 +56,7 @@ export async function serveCommand(argv: string[]): Promise<number> {
       'state-dir': { type: 'string', default: '.meshgate' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      'xds-tls': { type: 'boolean', default: false },
       'log-level': { type: 'string', default: process.env['MESHGATE_LOG_LEVEL'] ?? 'info' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -80,11 +85,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
       throw err;
     }
   }
+  let xdsCredentials: grpc.ServerCredentials | undefined;
+  if (values['xds-tls']) {
+    const t = loadXdsTls(values['state-dir']!);
+    xdsCredentials = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(t.keyPem), cert_chain: Buffer.from(t.certPem) }], false);
+  }
   const source: ConfigSource = values.file ? new ModelSource(values.file, security ?? null) : new ResourceDirSource(values.resources!);
   const maxBytes = parseBytes(values['max-message-bytes']!, '--max-message-bytes');
   const app = new MeshgateApp({
     source,
     ...(security ? { security } : {}),
+    ...(xdsCredentials ? { xdsCredentials } : {}),
     xdsListen: values['xds-listen']!,
     adminListen: values['admin-listen']!,
     log,

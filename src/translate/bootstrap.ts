@@ -12,6 +12,8 @@ export interface BootstrapOptions {
   variant: 'sotw' | 'delta';
   /** Extra node metadata (identity proofs go here). */
   metadata?: Record<string, string>;
+  /** Reach meshgate over TLS: pin this CA and require this server identity (URI SAN). */
+  xdsTls?: { caPem: string; serverIdentity: string };
 }
 
 export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
@@ -55,6 +57,23 @@ export function envoyBootstrap(o: BootstrapOptions): Record<string, unknown> {
               },
             },
           },
+          ...(o.xdsTls
+            ? {
+                transport_socket: {
+                  name: 'envoy.transport_sockets.tls',
+                  typed_config: {
+                    '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+                    common_tls_context: {
+                      alpn_protocols: ['h2'],
+                      validation_context: {
+                        trusted_ca: { inline_string: o.xdsTls.caPem },
+                        match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { exact: o.xdsTls.serverIdentity } }],
+                      },
+                    },
+                  },
+                },
+              }
+            : {}),
           load_assignment: {
             cluster_name: MESHGATE_CLUSTER,
             endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: o.xdsHost, port_value: o.xdsPort } } } }] }],
