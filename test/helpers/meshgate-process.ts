@@ -32,7 +32,10 @@ export interface MeshgateStartOptions {
   /** 0 (default) lets the OS choose; the chosen ports are read from the listening line. */
   xdsPort?: number;
   adminPort?: number;
-  /** Extra CLI arguments for `serve`. */
+  /**
+   * Extra CLI arguments for `serve`. Without a `--state-dir` among them, meshgate keeps its CA
+   * and token key in `<dir>/state` (kept across restart()), never in the repository.
+   */
   args?: string[];
   logLevel?: string;
   /** Wait for /readyz to answer 200 (default true). */
@@ -116,6 +119,11 @@ export class MeshgateProcess {
 
   get resourcesDir(): string {
     return path.join(this.dir, 'res');
+  }
+
+  /** meshgate's --state-dir (CA, token key): the one given in args, else <dir>/state. */
+  get stateDir(): string {
+    return stateDirOf(this.dir, this.opts.args);
   }
 
   /** The model file (input "model"). */
@@ -268,6 +276,7 @@ export async function startMeshgate(opts: MeshgateStartOptions = {}): Promise<Me
     `127.0.0.1:${opts.adminPort ?? 0}`,
     '--log-level',
     opts.logLevel ?? 'debug',
+    ...(opts.args?.includes('--state-dir') ? [] : ['--state-dir', stateDirOf(dir, opts.args)]),
     ...(opts.args ?? []),
   ];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', logFd], env: { ...process.env } });
@@ -320,6 +329,12 @@ export async function startMeshgate(opts: MeshgateStartOptions = {}): Promise<Me
 /** Spawn `node bin/meshgate.js serve -f <tmp>/mesh.yaml` with `model` as the file's text. */
 export function startMeshgateModel(opts: Omit<MeshgateStartOptions, 'input' | 'files'> & { model: string }): Promise<MeshgateProcess> {
   return startMeshgate({ ...opts, input: 'model' });
+}
+
+/** The --state-dir in `args`, else `<dir>/state` (per meshgate temp dir: tests never share a CA). */
+function stateDirOf(dir: string, args: string[] | undefined): string {
+  const i = args?.indexOf('--state-dir') ?? -1;
+  return i >= 0 && args![i + 1] ? path.resolve(REPO_ROOT, args![i + 1]!) : path.join(dir, 'state');
 }
 
 let staleChecked = false;
