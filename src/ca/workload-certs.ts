@@ -55,9 +55,18 @@ export class WorkloadCertificates {
     return out.join('');
   }
 
-  /** Lifetime of certificates issued from now on. */
+  /**
+   * Lifetime of certificates issued from now on. A shorter lifetime also renews, at their next
+   * use, the certificates that would outlive it: a lowered TTL takes effect at once.
+   */
   setTtl(ttlMs: number): void {
+    const lowered = ttlMs < this.opts.ttlMs;
     this.opts.ttlMs = ttlMs;
+    if (!lowered) return;
+    const now = this.now();
+    for (const c of this.certs.values()) {
+      if (c.notAfter.getTime() - now > ttlMs) c.rotateAt = new Date(now);
+    }
   }
 
   get authority(): LoadedCa {
