@@ -9,6 +9,7 @@
 // leaf and one with an old leaf succeeds either way. If proxies do not ACK in time the
 // rotation stops where it is (still trusting both) and can be run again to finish; an
 // interrupted rotation found at startup is resumed the same way.
+import { X509Certificate } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -111,7 +112,7 @@ export class RootRotation {
       this.security.extraRoots = [];
       set('dropping-old-root', 'publishing the trust bundle {new root}', fp);
       await this.publishAndWait();
-      this.persist(old, next);
+      this.persist(next);
       set('done', 'root rotation complete', fp);
     } catch (err) {
       set('failed', `root rotation stopped: ${(err as Error).message}; both roots stay trusted; run it again to finish`, this.status.newRoot);
@@ -121,11 +122,15 @@ export class RootRotation {
     return this.status;
   }
 
-  private persist(old: LoadedCa, next: LoadedCa): void {
+  private persist(next: LoadedCa): void {
     const dir = this.security.stateDir!;
     const cur = { cert: path.join(dir, 'ca.crt'), key: path.join(dir, 'ca.key') };
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    if (old.root.fingerprint256 !== next.root.fingerprint256 && fs.existsSync(cur.cert)) fs.renameSync(cur.cert, path.join(dir, `ca.retired-${stamp}.crt`));
+    // Retire the root on disk, compared by content: when a run that stopped after re-issuing is
+    // run again, the CA in memory is already the new one, but ca.crt still holds the old root.
+    if (fs.existsSync(cur.cert) && new X509Certificate(fs.readFileSync(cur.cert)).fingerprint256 !== next.root.fingerprint256) {
+      fs.renameSync(cur.cert, path.join(dir, `ca.retired-${stamp}.crt`));
+    }
     const f = this.files();
     fs.renameSync(f.key, cur.key);
     fs.renameSync(f.cert, cur.cert);
