@@ -21,6 +21,8 @@ export type RotationPhase = 'idle' | 'trusting-both' | 'reissuing' | 'dropping-o
 
 export interface RotationStatus {
   phase: RotationPhase;
+  /** Every phase this run went through, in order, with when it started. */
+  history: Array<{ phase: RotationPhase; at: string; message: string }>;
   startedAt: string | null;
   finishedAt: string | null;
   message: string;
@@ -38,7 +40,7 @@ export interface RotationHooks {
 const NEXT = { cert: 'ca.next.crt', key: 'ca.next.key' };
 
 export class RootRotation {
-  status: RotationStatus = { phase: 'idle', startedAt: null, finishedAt: null, message: '', newRoot: null };
+  status: RotationStatus = { phase: 'idle', history: [], startedAt: null, finishedAt: null, message: '', newRoot: null };
   private running = false;
   private readonly log: Logger;
 
@@ -67,7 +69,7 @@ export class RootRotation {
     if (!fs.existsSync(f.cert) || !fs.existsSync(f.key)) return false;
     const next = checkCa(fs.readFileSync(f.cert, 'utf8'), fs.readFileSync(f.key, 'utf8'), f);
     this.security.extraRoots = [next.root];
-    this.status = { phase: 'trusting-both', startedAt: null, finishedAt: null, message: 'an interrupted root rotation was found: both roots are trusted; run "meshgate ca rotate" to finish it', newRoot: next.root.fingerprint256 };
+    this.status = { phase: 'trusting-both', history: [], startedAt: null, finishedAt: null, message: 'an interrupted root rotation was found: both roots are trusted; run "meshgate ca rotate" to finish it', newRoot: next.root.fingerprint256 };
     this.log.warn(this.status.message);
     return true;
   }
@@ -79,8 +81,11 @@ export class RootRotation {
     if (this.security.userProvidedCa) throw new Error('the CA was provided with --ca-cert/--ca-key: rotate it yourself, then restart meshgate with the new files');
     this.running = true;
     const startedAt = new Date().toISOString();
+    const history: RotationStatus['history'] = [];
     const set = (phase: RotationPhase, message: string, newRoot: string | null): void => {
-      this.status = { phase, startedAt, finishedAt: phase === 'done' || phase === 'failed' ? new Date().toISOString() : null, message, newRoot };
+      const at = new Date().toISOString();
+      history.push({ phase, at, message });
+      this.status = { phase, history: [...history], startedAt, finishedAt: phase === 'done' || phase === 'failed' ? at : null, message, newRoot };
       this.log.info({ phase }, message);
     };
     try {
@@ -115,7 +120,8 @@ export class RootRotation {
       this.persist(next);
       set('done', 'root rotation complete', fp);
     } catch (err) {
-      set('failed', `root rotation stopped: ${(err as Error).message}; both roots stay trusted; run it again to finish`, this.status.newRoot);
+      const trusted = this.security.extraRoots.length > 0 ? 'both roots stay trusted' : 'every certificate is already from the new root';
+      set('failed', `root rotation stopped: ${(err as Error).message}; ${trusted}; run it again to finish`, this.status.newRoot);
     } finally {
       this.running = false;
     }

@@ -20,6 +20,7 @@ Options:
 interface Rotation {
   phase: string;
   message: string;
+  history?: Array<{ phase: string; message: string }>;
 }
 
 export async function caCommand(argv: string[]): Promise<number> {
@@ -47,14 +48,13 @@ export async function caCommand(argv: string[]): Promise<number> {
     process.stderr.write(`meshgate: ${body.error ?? `unexpected answer ${res.status}`}\n`);
     return 1;
   }
-  let last = '';
+  let printed = 0;
   for (;;) {
     const status = (await (await fetch(`${base}/status`)).json()) as { security?: { rootRotation?: Rotation } };
     const rot = status.security?.rootRotation;
-    if (rot && rot.phase !== last) {
-      process.stdout.write(`${rot.phase}: ${rot.message}\n`);
-      last = rot.phase;
-    }
+    // Print every phase the run went through, even those shorter than the polling interval.
+    for (const h of (rot?.history ?? []).slice(printed)) process.stdout.write(`${h.phase}: ${h.message}\n`);
+    printed = Math.max(printed, rot?.history?.length ?? 0);
     if (rot?.phase === 'done') return 0;
     if (rot?.phase === 'failed') return 1;
     await new Promise((r) => setTimeout(r, 200));
