@@ -8,7 +8,7 @@ import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
 import { type Model, ModelSchema } from './schema.js';
 import { validateModel } from './validate.js';
 
-export const MODEL_YAML_LIMITS: YamlLimits = { maxBytes: 10 * 1024 * 1024, maxAliasCount: 100, maxDepth: 32 };
+export const MODEL_YAML_LIMITS: YamlLimits = { maxBytes: 64 * 1024 * 1024, maxAliasCount: 100, maxDepth: 32 };
 
 export interface ModelLoad {
   model: Model | null;

@@ -5,12 +5,12 @@ import { z } from 'zod';
 
 /** Bounds on user input (RELIABILITY 12): sizes and counts that keep validation cheap. */
 export const LIMITS = {
-  services: 5000,
+  services: 50_000,
   instancesPerService: 1000,
   routesPerService: 500,
-  gateways: 100,
+  gateways: 1000,
   listenersPerGateway: 50,
-  routesPerGateway: 10_000,
+  routesPerGateway: 100_000,
   backendsPerRoute: 50,
   headerMatchers: 32,
   regexLength: 1024,
