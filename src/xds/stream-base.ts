@@ -168,6 +168,13 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     this.log = this.log.child({ node: this.node.id, cluster: this.node.cluster });
     this.log.info({ peer: this.peer, userAgent: ua }, 'proxy connected');
     this.unwatch = this.deps.cache.watch(this);
+    if (this.deps.cache.groupFor(this) === undefined) {
+      // Nothing is sent until a configuration names this proxy; say so instead of waiting silently.
+      this.log.warn(
+        { groups: this.deps.cache.groups().slice(0, 20) },
+        'no configuration for this proxy yet: its node cluster (gateway name, or service name) and node id (instance id) match no proxy in the current configuration',
+      );
+    }
   }
 
   onUpdate(update: SnapshotUpdate): void {
