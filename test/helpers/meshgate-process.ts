@@ -43,37 +43,10 @@ export interface MeshgateStartOptions {
   startTimeoutMs?: number;
 }
 
-export interface ProxyTypeStatus {
-  subscribed: string[] | '*';
-  versionSent: string | null;
-  versionAcked: string | null;
-  pending: boolean;
-  lastNack: { nodeId: string; cluster: string; type: string; version: string; resources: string[]; message: string; at: string } | null;
-}
-
-export interface ProxyStatus {
-  streamId: number;
-  nodeId: string;
-  cluster: string;
-  userAgent: string;
-  group: string | null;
-  variant: 'sotw' | 'delta';
-  service: string;
-  peer: string;
-  connectedAt: string;
-  types: Record<string, ProxyTypeStatus>;
-}
-
-/** One configuration load as /status reports it (config.applied, config.lastAttempt). */
-export interface LoadRecordStatus {
-  at: string;
-  ok: boolean;
-  /** sha256 hex of the model file text (model input). */
-  contentHash: string;
-  errors: string[];
-  warnings: string[];
-  changedGroups: string[];
-}
+// The shapes /status reports, from the source that produces them.
+import type { LoadRecord as LoadRecordStatus } from '../../src/app/meshgate-app.js';
+import type { StreamStatus as ProxyStatus, TypeStatus as ProxyTypeStatus } from '../../src/xds/status.js';
+export type { LoadRecordStatus, ProxyStatus, ProxyTypeStatus };
 
 /** sha256 hex of a text, as meshgate's contentHash of a model file. */
 export function contentHash(text: string): string {
