@@ -60,7 +60,8 @@ export function issueCertificate(req: CertificateRequest, issuer: Issuer | null,
     exts.push(extension(OID.keyUsage, true, keyUsage({ keyCertSign: true, cRLSign: true, digitalSignature: true })));
   } else {
     exts.push(extension(OID.basicConstraints, true, seq()));
-    exts.push(extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: true })));
+    // keyEncipherment is for RSA key transport; RFC 8813 forbids it on EC keys.
+    exts.push(extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: req.publicKey.asymmetricKeyType === 'rsa' })));
     exts.push(extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))));
   }
   if (req.uris?.length) exts.push(extension(OID.subjectAltName, req.subject.length === 0, sanUris(req.uris)));

@@ -8,28 +8,60 @@
 // re-reads the model with its order shuffled wherever order means nothing (map keys, services,
 // gateways, instances, listeners, hosts, methods; never routes) and expects byte-identical
 // resources and identical versions (ARCHITECTURE rule 3, RELIABILITY 9).
+//
+// Models with mTLS get deterministic placeholder secrets (placeholderSecrets below), so their
+// SDS files and every version are stable; models without mTLS get no secrets at all.
+//
+// A third test per case hands every proxy's resources to Envoy (`envoy --mode validate`) as a
+// static bootstrap: EDS clusters made STATIC with their endpoints, RDS inlined, SDS references
+// pointing at static secrets holding real certificates (Envoy parses them). Skipped when no
+// Envoy binary is found ($ENVOY_BIN, .venv/bin/envoy-bin, PATH).
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import YAML, { isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { dumpSnapshot } from '../../src/admin/config-dump.js';
-import { buildSnapshots, type BuiltModel } from '../../src/app/model-source.js';
+import { buildSnapshots, type BuiltModel, type SecretSource } from '../../src/app/model-source.js';
+import { ephemeralCa } from '../../src/ca/authority.js';
+import { WorkloadCertificates } from '../../src/ca/workload-certs.js';
+import { findEnvoy } from '../../src/demo/envoy-binary.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { loadModelText } from '../../src/model/load.js';
 import { ResourceEncoder } from '../../src/translate/index.js';
-import { ADS_ORDER, SHORT_NAME } from '../../src/xds/type-urls.js';
+import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
+import { resourceFromJson } from '../../src/xds/resource.js';
+import { ADS_ORDER, SHORT_NAME, TYPE } from '../../src/xds/type-urls.js';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
 const TYPES = ADS_ORDER.map((t) => SHORT_NAME[t]);
 
+/**
+ * The SDS secrets of an mTLS proxy, without the randomness of real keys: placeholders that name
+ * the proxy's identity, so the SDS files show which identity each proxy holds and every
+ * version is stable. (Real certificates are tested in test/unit/ca-*.test.ts; private keys are
+ * redacted in dumps anyway.) Only proxies with an identity (mTLS on) get secrets.
+ */
+const placeholderSecrets: SecretSource = (p) => [
+  resourceFromJson(
+    TYPE.SECRET,
+    identitySecret(
+      `-----BEGIN CERTIFICATE-----\n(placeholder certificate for ${p.identity})\n-----END CERTIFICATE-----\n`,
+      `-----BEGIN PRIVATE KEY-----\n(placeholder key for ${p.identity})\n-----END PRIVATE KEY-----\n`,
+    ),
+  ),
+  resourceFromJson(TYPE.SECRET, trustBundleSecret('-----BEGIN CERTIFICATE-----\n(placeholder trust bundle)\n-----END CERTIFICATE-----\n')),
+];
+
 /** Load and build a model; any error diagnostic or build error throws with every message. */
-function build(file: string, text: string): BuiltModel {
+function build(file: string, text: string, secrets: SecretSource = placeholderSecrets): BuiltModel {
   const load = loadModelText(file, text);
   const errors = load.diagnostics.filter((d) => d.severity === 'error');
   if (!load.model || errors.length) throw new Error(`model has errors:\n${load.diagnostics.map(formatDiagnostic).join('\n')}`);
-  const { built, errors: buildErrors } = buildSnapshots(load.model, new ResourceEncoder(), file);
+  const { built, errors: buildErrors } = buildSnapshots(load.model, new ResourceEncoder(), file, secrets);
   if (buildErrors.length) throw new Error(`build errors:\n${buildErrors.map((e) => e.format()).join('\n')}`);
   return built;
 }
@@ -141,6 +173,86 @@ function shuffledText(text: string, seed: number): string {
   return doc.toString({ lineWidth: 0 });
 }
 
+// ---- Envoy's own validation ----------------------------------------------------------------
+
+const ENVOY = findEnvoy();
+const validateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-golden-'));
+afterAll(() => fs.rmSync(validateDir, { recursive: true, force: true }));
+
+/** Real certificates, for Envoy to parse (placeholders are not PEM). */
+const realCerts = new WorkloadCertificates(ephemeralCa(), { ttlMs: 3_600_000 });
+const realSecrets: SecretSource = (p) => {
+  const w = realCerts.get(p.group, p.identity!);
+  return [resourceFromJson(TYPE.SECRET, identitySecret(w.chainPem, w.keyPem)), resourceFromJson(TYPE.SECRET, trustBundleSecret(realCerts.trustBundlePem()))];
+};
+
+type Json = Record<string, unknown>;
+
+/** SDS references without sds_config name static secrets. */
+function toStaticSecretRefs(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(toStaticSecretRefs);
+  if (!v || typeof v !== 'object') return v;
+  const out: Json = {};
+  for (const [k, x] of Object.entries(v as Json)) {
+    if (k === 'tls_certificate_sds_secret_configs') out[k] = (x as Json[]).map((r) => ({ name: r['name'] }));
+    else if (k === 'validation_context_sds_secret_config') out[k] = { name: (x as Json)['name'] };
+    else out[k] = toStaticSecretRefs(x);
+  }
+  return out;
+}
+
+/** One proxy's resources as a static bootstrap Envoy can validate without a control plane. */
+function staticBootstrap(built: BuiltModel, group: string): Json {
+  const proxy = built.ir.proxies.find((p) => p.group === group)!;
+  const d = dumpSnapshot(built.snapshots.get(group)!, { redact: false }).resources;
+  const eds = new Map(d['EDS']!.resources.map((r) => [r['cluster_name'] as string, r]));
+  const rds = new Map(d['RDS']!.resources.map((r) => [r['name'] as string, r]));
+  const clusters: Json[] = d['CDS']!.resources.map((c) => {
+    if (c['type'] !== 'EDS') return c;
+    const { eds_cluster_config: _eds, ...rest } = c;
+    const cla = eds.get(c['name'] as string);
+    if (!cla) throw new Error(`${group}: EDS cluster ${String(c['name'])} has no ClusterLoadAssignment`);
+    return { ...rest, type: 'STATIC', load_assignment: cla };
+  });
+  // The bootstrap's cluster for meshgate's gRPC port (access logs name it).
+  clusters.push({
+    name: 'meshgate_xds',
+    type: 'STATIC',
+    connect_timeout: '1s',
+    typed_extension_protocol_options: {
+      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+        explicit_http_config: { http2_protocol_options: {} },
+      },
+    },
+    load_assignment: { cluster_name: 'meshgate_xds', endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: 18000 } } } }] }] },
+  });
+  const listeners = JSON.parse(JSON.stringify(d['LDS']!.resources), (_k, v: unknown) => {
+    if (!v || typeof v !== 'object' || Array.isArray(v) || !('rds' in v)) return v;
+    const { rds: ref, ...rest } = v as Json & { rds: { route_config_name: string } };
+    const rc = rds.get(ref.route_config_name);
+    if (!rc) throw new Error(`${group}: route configuration ${ref.route_config_name} is missing`);
+    return { ...rest, route_config: rc };
+  }) as Json[];
+  return {
+    node: { id: proxy.name, cluster: proxy.service ?? proxy.name },
+    static_resources: toStaticSecretRefs({ clusters, listeners, secrets: d['SDS']!.resources }),
+  };
+}
+
+/** `envoy --mode validate`: null when accepted, else Envoy's complaint. */
+function envoyValidate(bootstrap: Json, name: string): string | null {
+  const f = path.join(validateDir, `${name.replace(/[^A-Za-z0-9_-]/g, '_')}.json`);
+  fs.writeFileSync(f, JSON.stringify(bootstrap));
+  try {
+    execFileSync(ENVOY!, ['--mode', 'validate', '-c', f, '-l', 'error', '--concurrency', '1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return null;
+  } catch (err) {
+    const e = err as { stdout?: string; stderr?: string; message: string };
+    return `${e.stdout ?? ''}${e.stderr ?? ''}`.trim() || e.message;
+  }
+}
+
 // ---- the cases ---------------------------------------------------------------------------
 
 const cases = fs
@@ -224,6 +336,17 @@ for (const name of cases) {
           }
         }
       }
+    });
+
+    it.skipIf(!ENVOY)('is accepted by Envoy (--mode validate), every proxy, with real certificates', () => {
+      if (buildError) throw buildError;
+      const built = build(rel, text, realSecrets);
+      const rejected: string[] = [];
+      for (const p of built.ir.proxies) {
+        const complaint = envoyValidate(staticBootstrap(built, p.group), `${name}--${p.name}`);
+        if (complaint) rejected.push(`${p.group}: ${complaint}`);
+      }
+      expect(rejected).toEqual([]);
     });
   });
 }
