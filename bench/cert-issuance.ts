@@ -166,7 +166,10 @@ async function main(): Promise<void> {
   const issue = rows.filter((r) => r.phase === 'issue (meshgate)');
   const worst = Math.min(...issue.map((r) => r.perSecond));
   const rotate2000 = rows.find((r) => r.phase === 'rotate all (reissue)' && r.n === 2000);
-  console.log(`\nS6 target: >= ${TARGET_PER_SECOND} certs/s on one core: meshgate issues ${worst.toFixed(0)}/s (${(worst / TARGET_PER_SECOND).toFixed(2)}x the target) → ${worst >= TARGET_PER_SECOND ? 'met' : 'NOT met'}`);
+  // Wall-clock rates suffer when other processes share the core; CPU time per certificate is
+  // the rate one whole core would give. Both are reported; the target is judged on wall time.
+  const cpuRate = 1e6 / Math.max(...issue.map((r) => r.cpuUsPerCert));
+  console.log(`\nS6 target: >= ${TARGET_PER_SECOND} certs/s on one core: meshgate issues ${worst.toFixed(0)}/s wall-clock (${(worst / TARGET_PER_SECOND).toFixed(2)}x the target) → ${worst >= TARGET_PER_SECOND ? 'met' : 'NOT met'}; ${cpuRate.toFixed(0)}/s per core of CPU time (load average now ${os.loadavg()[0]!.toFixed(2)})`);
   if (rotate2000) {
     console.log(
       `forced rotation of 2000 workloads: ${rotate2000.seconds.toFixed(2)} s (${((rotate2000.cpuUsPerCert * rotate2000.n) / 1e6).toFixed(2)} s CPU) on one core (S6 budget 2 s; the S3 latency impact is not measured here)`,

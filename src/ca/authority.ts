@@ -74,7 +74,10 @@ export function checkCa(certPem: string, keyPem: string, files: CaFiles, now = n
     }
   }
   const root = chain[chain.length - 1]!;
-  if (root.checkIssued(root) && !root.verify(root.publicKey)) throw new CaError(`${files.cert}: the root's self-signature does not verify`);
+  if (!root.checkIssued(root)) {
+    throw new CaError(`${files.cert}: the chain does not end with its root; after the CA certificate, list its chain up to and including the self-signed root`);
+  }
+  if (!root.verify(root.publicKey)) throw new CaError(`${files.cert}: the root's self-signature does not verify`);
   return { chain, key, issuer: issuerFrom(signing, key), root, files };
 }
 

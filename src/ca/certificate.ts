@@ -1,5 +1,5 @@
 // Issue X.509 certificates: self-signed roots and SPIFFE leaf certificates (URI SAN only).
-import { createHash, createPublicKey, randomBytes, sign, type KeyObject, X509Certificate } from 'node:crypto';
+import { createECDH, createHash, createPublicKey, KeyObject, randomBytes, sign, verify, X509Certificate } from 'node:crypto';
 import { bits, explicit, extension, keyUsage, name, OID, oid, sanUris, seq, smallInt, tlv, time, uint } from './der.js';
 
 export interface Issuer {
@@ -12,8 +12,14 @@ export interface Issuer {
   keyId: Buffer;
 }
 
+/** A public key as DER SubjectPublicKeyInfo, with its key identifier. */
+export interface PublicKeyDer {
+  spki: Buffer;
+  keyId: Buffer;
+}
+
 export interface CertificateRequest {
-  publicKey: KeyObject;
+  publicKey: KeyObject | PublicKeyDer;
   notBefore: Date;
   notAfter: Date;
   /** Subject attributes, e.g. [[OID.organization, 'meshgate'], [OID.commonName, 'users']]. */
@@ -51,7 +57,8 @@ export function issueCertificate(req: CertificateRequest, issuer: Issuer | null,
   if (!signingKey) throw new Error('a self-signed certificate needs its private key');
   const subjectName = name(req.subject);
   const issuerName = issuer?.subjectName ?? subjectName;
-  const skid = keyIdentifier(req.publicKey);
+  const pub = req.publicKey instanceof KeyObject ? { spki: req.publicKey.export({ type: 'spki', format: 'der' }), keyId: keyIdentifier(req.publicKey) } : req.publicKey;
+  const skid = pub.keyId;
   const akid = issuer?.keyId ?? skid;
   const exts: Buffer[] = [];
   if (req.ca) {
@@ -61,7 +68,7 @@ export function issueCertificate(req: CertificateRequest, issuer: Issuer | null,
   } else {
     exts.push(extension(OID.basicConstraints, true, seq()));
     // keyEncipherment is for RSA key transport; RFC 8813 forbids it on EC keys.
-    exts.push(extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: req.publicKey.asymmetricKeyType === 'rsa' })));
+    exts.push(extension(OID.keyUsage, true, keyUsage({ digitalSignature: true, keyEncipherment: req.publicKey instanceof KeyObject && req.publicKey.asymmetricKeyType === 'rsa' })));
     exts.push(extension(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth))));
   }
   if (req.uris?.length) exts.push(extension(OID.subjectAltName, req.subject.length === 0, sanUris(req.uris)));
@@ -75,11 +82,57 @@ export function issueCertificate(req: CertificateRequest, issuer: Issuer | null,
     issuerName,
     seq(time(req.notBefore), time(req.notAfter)),
     subjectName,
-    req.publicKey.export({ type: 'spki', format: 'der' }),
+    pub.spki,
     explicit(3, seq(...exts)),
   );
   const signature = sign('sha256', tbs, signingKey);
   return seq(tbs, algId, bits(signature));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fast P-256 workload keys. Node 20's OpenSSL 3 key encoders and decoders dominate issuance
+// (exporting and re-parsing keys took ~60 % of the time; signing ~5 %), so a workload key is
+// made with ECDH and its SPKI and PKCS#8 encodings are fixed templates around the raw point and
+// scalar. Measured in bench/cert-issuance.ts. (Not JWK export: on Node 20 exporting a freshly
+// generated key as JWK can deadlock with a concurrent garbage collection.)
+
+const P256_SPKI_PREFIX = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+const P256_ALGORITHM = Buffer.from('301306072a8648ce3d020106082a8648ce3d030107', 'hex');
+
+export interface P256Key extends PublicKeyDer {
+  /** PKCS#8 DER of the private key (with its public point). */
+  pkcs8: Buffer;
+}
+
+export function generateP256Key(): P256Key {
+  const ecdh = createECDH('prime256v1');
+  const point = ecdh.generateKeys(); // uncompressed, 65 bytes
+  const raw = ecdh.getPrivateKey();
+  const d = raw.length === 32 ? raw : Buffer.concat([Buffer.alloc(32 - raw.length), raw]);
+  // RFC 5915 ECPrivateKey { version 1, privateKey, [1] publicKey } inside RFC 5208 PKCS#8.
+  const ecPrivateKey = tlv(0x30, smallInt(1), tlv(0x04, d), tlv(0xa1, bits(point)));
+  const pkcs8 = tlv(0x30, smallInt(0), P256_ALGORITHM, tlv(0x04, ecPrivateKey));
+  return { spki: Buffer.concat([P256_SPKI_PREFIX, point]), keyId: createHash('sha1').update(point).digest(), pkcs8 };
+}
+
+/** The parts of a DER certificate: the signed TBS bytes, the signature, the subject key. */
+export function certificateParts(der: Buffer): { tbs: Buffer; signature: Buffer; spki: Buffer } {
+  const cert = readTlv(der, 0);
+  const tbs = readTlv(der, cert.contentStart);
+  const alg = readTlv(der, tbs.end);
+  const sig = readTlv(der, alg.end);
+  // TBS: [0] version, serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+  let p = tbs.contentStart;
+  if (readTlv(der, p).tag === 0xa0) p = readTlv(der, p).end;
+  for (let i = 0; i < 5; i++) p = readTlv(der, p).end;
+  const spki = readTlv(der, p);
+  return { tbs: der.subarray(cert.contentStart, tbs.end), signature: der.subarray(sig.contentStart + 1, sig.end), spki: der.subarray(p, spki.end) };
+}
+
+/** Does `der` carry a valid signature by `issuerKey` over its TBS bytes? */
+export function signedBy(der: Buffer, issuerKey: KeyObject): boolean {
+  const { tbs, signature } = certificateParts(der);
+  return verify('sha256', tbs, issuerKey, signature);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 // Workload certificates: one key and certificate per proxy group (a sidecar instance, or a
 // gateway's replicas), carrying the group's SPIFFE ID. Issued on demand, checked before use
 // (chain, key match, expiry), and renewed at about half of their lifetime.
-import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { issueCertificate, randomSerial } from './certificate.js';
+import { certificateParts, generateP256Key, issueCertificate, randomSerial, signedBy } from './certificate.js';
 import { pem } from './der.js';
-import type { LoadedCa } from './authority.js';
+import type { X509Certificate } from 'node:crypto';
+import { CaError, type LoadedCa } from './authority.js';
 
 export interface WorkloadCert {
   group: string;
@@ -122,17 +122,20 @@ export class WorkloadCertificates {
 
   private issue(group: string, identity: string): WorkloadCert {
     const now = this.now();
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    const notBefore = new Date(now - backdateMs(this.opts.ttlMs));
-    // A leaf never outlives the CA that signs it.
+    // A leaf never outlives the CA that signs it; an expired CA issues nothing.
     const caEnd = Math.min(...this.ca.chain.map((c) => new Date(c.validTo).getTime()));
+    if (caEnd <= now + 1000) {
+      throw new CaError(`the CA certificate (${this.ca.files.cert}) expired on ${new Date(caEnd).toISOString()}: rotate the root ("meshgate ca rotate") or provide a new CA`);
+    }
+    const key = generateP256Key();
+    const notBefore = new Date(now - backdateMs(this.opts.ttlMs));
     const notAfter = new Date(Math.min(now + this.opts.ttlMs, caEnd));
     const serial = randomSerial();
-    const der = issueCertificate({ publicKey, notBefore, notAfter, subject: [], uris: [identity], serial }, this.ca.issuer);
-    const leaf = new X509Certificate(der);
-    // Checked before it is ever pushed: signed by our CA, matching key, currently valid.
-    if (!leaf.checkIssued(this.ca.chain[0]!) || !leaf.verify(this.ca.chain[0]!.publicKey)) throw new Error('bug: issued certificate does not verify');
-    if (!leaf.checkPrivateKey(privateKey)) throw new Error('bug: issued certificate does not match its key');
+    const der = issueCertificate({ publicKey: key, notBefore, notAfter, subject: [], uris: [identity], serial }, this.ca.issuer);
+    // Checked before it is ever pushed: signed by our CA, carrying our key, currently valid.
+    if (!signedBy(der, this.ca.chain[0]!.publicKey)) throw new Error('bug: issued certificate does not verify');
+    if (!certificateParts(der).spki.equals(key.spki)) throw new Error('bug: issued certificate does not carry its key');
+    if (notBefore.getTime() > now || notAfter.getTime() <= now) throw new Error('bug: issued certificate is not currently valid');
     const life = notAfter.getTime() - now;
     const rotateAt = new Date(now + Math.max(1000, Math.floor(life * (this.opts.renewAt ?? 0.5))));
     this.issued++;
@@ -145,7 +148,7 @@ export class WorkloadCertificates {
       notAfter,
       rotateAt,
       chainPem: pem('CERTIFICATE', der) + intermediates.join(''),
-      keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+      keyPem: pem('PRIVATE KEY', key.pkcs8),
     };
   }
 }

@@ -52,11 +52,11 @@ export const IpAddress = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$|^\[?[0-9a-fA-
 /** "2s", "250ms", "1m", "1.5s". */
 export const Duration = z
   .string()
-  .regex(/^\d+(\.\d+)?(ms|s|m|h)$/, 'a duration like 250ms, 2s or 1m')
+  .regex(/^\d+(\.\d+)?(ms|s|m|h|d)$/, 'a duration like 250ms, 2s, 1m, 24h or 30d')
   .transform((s) => {
-    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s)!;
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(s)!;
     const n = Number(m[1]);
-    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h'];
+    const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
     return Math.round(n * mult);
   });
 
