@@ -349,7 +349,7 @@ class Builder {
     });
     const listeners: ListenerIR[] = [];
     const mode = this.model.mesh.mtls;
-    const tls = mode === 'off' ? null : { mode };
+    const tls = mode === 'off' ? null : { mode, trustDomain: this.model.mesh.trustDomain };
     const authz = this.authz(sname);
     const inboundBind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
     if (svc.protocol === 'tcp') {

@@ -66,6 +66,8 @@ export interface BindIR {
 /** Inbound mTLS: strict refuses plaintext; permissive accepts both on one port. */
 export interface InboundTlsIR {
   mode: 'strict' | 'permissive';
+  /** Only peers whose SPIFFE ID is in this trust domain are accepted. */
+  trustDomain: string;
 }
 
 export interface AuthzRuleIR {

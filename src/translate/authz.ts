@@ -18,12 +18,22 @@ function policies(a: AuthzIR, http: boolean): Record<string, unknown> {
   return out;
 }
 
-export function httpRbacFilter(a: AuthzIR): Record<string, unknown> {
-  return {
-    name: 'envoy.filters.http.rbac',
-    typed_config: { '@type': T.HTTP_RBAC, rules: { action: 'ALLOW', policies: policies(a, true) } },
-  };
+/**
+ * The RBAC HTTP filter of an inbound listener: without rules of its own, it enforces what the
+ * route configuration gives it per virtual host (rbacPerRoute). Keeping the rules in RDS means
+ * an authorization edit changes only the route configuration: it applies to the next request,
+ * even on connections already open, and never drains the listener.
+ */
+export function httpRbacFilter(): Record<string, unknown> {
+  return { name: RBAC_FILTER, typed_config: { '@type': T.HTTP_RBAC } };
 }
+
+/** typed_per_filter_config entry enforcing `a` on a virtual host. */
+export function rbacPerRoute(a: AuthzIR): Record<string, unknown> {
+  return { [RBAC_FILTER]: { '@type': T.HTTP_RBAC_PER_ROUTE, rbac: { rules: { action: 'ALLOW', policies: policies(a, true) } } } };
+}
+
+export const RBAC_FILTER = 'envoy.filters.http.rbac';
 
 export function networkRbacFilter(a: AuthzIR, statPrefix: string): Record<string, unknown> {
   return {

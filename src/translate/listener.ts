@@ -24,8 +24,16 @@ function authzDenialLog(): Record<string, unknown> {
 
 const DIRECTION = { inbound: 'INBOUND', outbound: 'OUTBOUND', gateway: 'INBOUND' } as const;
 
-function downstreamTls(alpn: string[] | null): Record<string, unknown> {
+function downstreamTls(alpn: string[] | null, trustDomain: string): Record<string, unknown> {
   const ctx = commonTlsContext();
+  // Accept only mesh identities: a certificate that chains to the trust bundle but names no
+  // SPIFFE ID of this trust domain (possible with a broader user-provided root) is refused.
+  const sds = ctx['validation_context_sds_secret_config'];
+  delete ctx['validation_context_sds_secret_config'];
+  ctx['combined_validation_context'] = {
+    default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URI', matcher: { prefix: `spiffe://${trustDomain}/` } }] },
+    validation_context_sds_secret_config: sds,
+  };
   if (alpn) ctx['alpn_protocols'] = alpn;
   return {
     name: 'envoy.transport_sockets.tls',
@@ -42,7 +50,9 @@ function networkFilters(l: ListenerIR): Record<string, unknown>[] {
     return filters;
   }
   const httpFilters: Record<string, unknown>[] = [];
-  if (l.authz) httpFilters.push(httpRbacFilter(l.authz));
+  // With mTLS the inbound listener always has the RBAC filter (rules come per virtual host
+  // from RDS) and reports denials, so changing who may call never changes the listener.
+  if (l.tls) httpFilters.push(httpRbacFilter());
   httpFilters.push({ name: 'envoy.filters.http.router', typed_config: { '@type': T.ROUTER } });
   const hcm: Record<string, unknown> = {
     '@type': T.HCM,
@@ -57,7 +67,7 @@ function networkFilters(l: ListenerIR): Record<string, unknown>[] {
   // Callers address services as "orders" or "orders:80": route by host, ignoring the port.
   if (l.direction !== 'inbound') hcm['strip_any_host_port'] = true;
   if (l.direction === 'gateway') hcm['use_remote_address'] = true;
-  if (l.authz) hcm['access_log'] = [authzDenialLog()];
+  if (l.tls) hcm['access_log'] = [authzDenialLog()];
   if (l.tls) {
     hcm['forward_client_cert_details'] = 'SANITIZE_SET';
     hcm['set_current_client_cert_details'] = { uri: true };
@@ -76,11 +86,11 @@ export function translateListener(l: ListenerIR): Record<string, unknown> {
   if (!l.tls) {
     listener['filter_chains'] = [{ filters }];
   } else if (l.tls.mode === 'strict') {
-    listener['filter_chains'] = [{ filters, transport_socket: downstreamTls(alpn) }];
+    listener['filter_chains'] = [{ filters, transport_socket: downstreamTls(alpn, l.tls.trustDomain) }];
   } else {
     listener['listener_filters'] = [{ name: 'envoy.filters.listener.tls_inspector', typed_config: { '@type': T.TLS_INSPECTOR } }];
     listener['filter_chains'] = [
-      { name: 'mtls', filter_chain_match: { transport_protocol: 'tls' }, filters, transport_socket: downstreamTls(alpn) },
+      { name: 'mtls', filter_chain_match: { transport_protocol: 'tls' }, filters, transport_socket: downstreamTls(alpn, l.tls.trustDomain) },
       { name: 'plaintext', filter_chain_match: { transport_protocol: 'raw_buffer' }, filters },
     ];
   }

@@ -1,5 +1,6 @@
 // Virtual hosts and routes → envoy.config.route.v3.RouteConfiguration.
 import type { HttpListenerIR, HttpRouteIR, MatchIR, StringMatchIR } from '../ir/types.js';
+import { rbacPerRoute } from './authz.js';
 import { durationMs } from './common.js';
 
 function stringMatcher(m: Exclude<StringMatchIR, { kind: 'present' | 'absent' }>): Record<string, unknown> {
@@ -53,6 +54,8 @@ export function translateRouteConfig(l: HttpListenerIR): Record<string, unknown>
       name: vh.name,
       domains: vh.domains,
       routes: vh.routes.map((r) => ({ name: r.origin, match: translateMatch(r.match), route: routeAction(r) })),
+      // Authorization of an inbound listener (see translate/authz.ts).
+      ...(l.authz && l.tls ? { typed_per_filter_config: rbacPerRoute(l.authz) } : {}),
     })),
   };
 }

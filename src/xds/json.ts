@@ -34,6 +34,16 @@ export function emptyRefs(): Refs {
 
 const MAX_DEPTH = 100;
 
+function isDefaultScalar(v: unknown): boolean {
+  return v === 0 || v === false || v === '' || (v instanceof Uint8Array && v.length === 0);
+}
+
+function withoutZeros<T extends Record<string, unknown>>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (!isDefaultScalar(v)) out[k as keyof T] = v as T[keyof T];
+  return out;
+}
+
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
 /** Per message type: which field carries a reference to another resource. */
@@ -91,7 +101,7 @@ function join(path: string, key: string): string {
 
 const DURATION_RE = /^(-)?(\d+)(?:\.(\d{1,9}))?s$/;
 
-function parseDuration(v: Json, path: string): { seconds: number; nanos: number } {
+function parseDuration(v: Json, path: string): { seconds?: number; nanos?: number } {
   if (typeof v !== 'string') throw new ProtoJsonError(`expected a duration string like "1.5s", got ${describe(v)}`, path);
   const m = DURATION_RE.exec(v);
   if (!m) throw new ProtoJsonError(`invalid duration ${JSON.stringify(v)}: expected seconds with an "s" suffix, e.g. "0.25s"`, path);
@@ -99,15 +109,15 @@ function parseDuration(v: Json, path: string): { seconds: number; nanos: number 
   const seconds = Number(m[2]);
   if (seconds > 315576000000) throw new ProtoJsonError(`duration ${v} out of range`, path);
   const nanos = m[3] ? Number(m[3].padEnd(9, '0')) : 0;
-  return { seconds: sign * seconds, nanos: sign * nanos };
+  return withoutZeros({ seconds: sign * seconds, nanos: sign * nanos });
 }
 
-function parseTimestamp(v: Json, path: string): { seconds: number; nanos: number } {
+function parseTimestamp(v: Json, path: string): { seconds?: number; nanos?: number } {
   if (typeof v !== 'string') throw new ProtoJsonError(`expected an RFC 3339 timestamp, got ${describe(v)}`, path);
   const ms = Date.parse(v);
   if (Number.isNaN(ms)) throw new ProtoJsonError(`invalid timestamp ${JSON.stringify(v)}`, path);
   const frac = /\.(\d{1,9})/.exec(v)?.[1] ?? '';
-  return { seconds: Math.floor(ms / 1000), nanos: Number(frac.padEnd(9, '0') || 0) };
+  return withoutZeros({ seconds: Math.floor(ms / 1000), nanos: Number(frac.padEnd(9, '0') || 0) });
 }
 
 /**
@@ -192,7 +202,7 @@ class Converter {
           const inner = type.fields['value'];
           if (!inner) throw new ProtoJsonError(`malformed wrapper type ${name}`, path);
           if (isPlainObject(v) && 'value' in v) v = v['value'] as Json; // tolerate {value: x}
-          return { value: this.scalar(inner, v, path) };
+          return withoutZeros({ value: this.scalar(inner, v, path) });
         }
     }
     if (!isPlainObject(v)) throw new ProtoJsonError(`expected an object for ${name}, got ${describe(v)}`, path);
@@ -216,7 +226,12 @@ class Converter {
         }
         oneofSeen.set(field.partOf.name, field.name);
       }
-      out[field.name] = this.field(field, value, fpath, depth + 1);
+      const converted = this.field(field, value, fpath, depth + 1);
+      // Canonical proto3: a plain scalar or enum at its default is not written (as other
+      // encoders do), so `codec_type: AUTO` or `nanos: 0` costs no bytes and no version change.
+      // Oneof members and proto3 `optional` fields (synthetic oneofs) keep explicit zeros.
+      if (!field.partOf && !field.repeated && !field.map && isDefaultScalar(converted)) continue;
+      out[field.name] = converted;
     }
     const hooks = REF_FIELDS[name];
     if (hooks) {

@@ -106,6 +106,17 @@ describe('encodeFromJson / decodeToJson round trips', () => {
     expect(Buffer.from(encodeFromJson(CLUSTER, { name: 'c', type: 3 }))).toEqual(Buffer.from(encodeFromJson(CLUSTER, { name: 'c', type: 'EDS' })));
   });
 
+  it('does not write proto3 scalars at their default (canonical encoding), but keeps oneof zeros', () => {
+    const explicit = encodeFromJson(CLUSTER, { name: 'c', lb_policy: 'ROUND_ROBIN', connect_timeout: '1s', per_connection_buffer_limit_bytes: 0 });
+    const implicit = encodeFromJson(CLUSTER, { name: 'c', connect_timeout: '1s', per_connection_buffer_limit_bytes: 0 });
+    expect(Buffer.from(explicit)).toEqual(Buffer.from(implicit)); // ROUND_ROBIN is 0
+    expect(Buffer.from(encodeFromJson(CLUSTER, { name: 'c', connect_timeout: '1.000s' }))).toEqual(Buffer.from(encodeFromJson(CLUSTER, { name: 'c', connect_timeout: '1s' })));
+    // A zero inside a oneof is meaningful and kept: present_match false differs from unset.
+    const ROUTE = messageType('envoy.config.route.v3.RouteConfiguration');
+    const withHeader = (h: Obj) => encodeFromJson(ROUTE, { name: 'r', virtual_hosts: [{ name: 'v', domains: ['*'], routes: [{ match: { prefix: '/', headers: [h] }, route: { cluster: 'c' } }] }] });
+    expect(Buffer.from(withHeader({ name: 'x', present_match: false }))).not.toEqual(Buffer.from(withHeader({ name: 'x' })));
+  });
+
   it('Listener: a nested Any (HttpConnectionManager with its own Any http filter) keeps "@type"', () => {
     const json = listenerWith(hcm({ common_http_protocol_options: { idle_timeout: '300s' } }));
     const out = roundTrip(LISTENER, json);
@@ -113,7 +124,8 @@ describe('encodeFromJson / decodeToJson round trips', () => {
     const tc = filter[0]!['typed_config'] as Obj;
     expect(tc['@type']).toBe(HCM_URL);
     expect(tc['stat_prefix']).toBe('ingress_http');
-    expect(tc['codec_type']).toBe('AUTO');
+    // codec_type AUTO is the enum's default: canonical proto3 does not write it.
+    expect(tc['codec_type']).toBeUndefined();
     expect(tc['rds']).toEqual({ route_config_name: 'local_route', config_source: { ads: {}, resource_api_version: 'V3' } });
     expect(tc['common_http_protocol_options']).toEqual({ idle_timeout: '300s' });
     expect(tc['http_filters']).toEqual([{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER_URL } }]);
