@@ -164,7 +164,7 @@ describe('schema errors', () => {
         'mesh.yaml:7:15: error: services.users.instances[0].port: expected a port from 1 to 65535, got 0',
         'mesh.yaml:8:14: error: services.users.instances[0].app: expected HOST:PORT with a port from 1 to 65535, e.g. 127.0.0.1:9101, got "127.0.0.1:70000"',
         'mesh.yaml:9:19: error: services.users.instances[0].labels["bad key"]: invalid key "bad key": expected a label key: letters, digits, ".", "_", "/", "-"',
-        'mesh.yaml:10:14: error: services.users.timeout: expected a duration like 250ms, 2s or 1m, got "5 seconds"',
+        'mesh.yaml:10:14: error: services.users.timeout: expected a duration like 250ms, 2s, 1m, 24h or 30d, got "5 seconds"',
       ],
     });
   });
@@ -193,13 +193,13 @@ describe('schema errors', () => {
     expect(check(text)).toEqual({
       valid: false,
       lines: [
-        'mesh.yaml:4:14: error: services.users.timeout: expected a duration like 250ms, 2s or 1m, got "soon"',
+        'mesh.yaml:4:14: error: services.users.timeout: expected a duration like 250ms, 2s, 1m, 24h or 30d, got "soon"',
         'mesh.yaml:9:15: error: services.orders.instances[0].id: duplicate instance id "u1" (first used at line 6)',
         'mesh.yaml:13:34: error: gateways.gw.listeners[0].protocl: unknown key "protocl" (did you mean "protocol"?)',
         'mesh.yaml:15:29: error: gateways.gw.routes[0].match.pathRegex: invalid RE2 regex: missing closing ): `a(b`',
         'mesh.yaml:16:18: error: gateways.gw.routes[0].backend: unknown service "order" (did you mean "orders"?)',
         'mesh.yaml:17:9: error: gateways.gw.routes[1].backends: weights sum to zero: no traffic could be sent (give at least one backend a positive weight)',
-        'mesh.yaml:18:18: error: gateways.gw.routes[1].timeout: expected a duration like 250ms, 2s or 1m, got "1x"',
+        'mesh.yaml:18:18: error: gateways.gw.routes[1].timeout: expected a duration like 250ms, 2s, 1m, 24h or 30d, got "1x"',
       ],
     });
   });
