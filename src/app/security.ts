@@ -90,6 +90,10 @@ export class MeshSecurity {
     }
   }
 
+  /** Encoded secrets per group, reused while the certificate and the bundle are unchanged. */
+  private readonly encoded = new Map<string, { serial: string; bundle: string; resources: Resource[] }>();
+  private bundleCache: { key: string; pem: string; resource: Resource } | null = null;
+
   /** The SDS secrets of one proxy: its certificate and key, and the trust bundle. */
   secretsFor(p: ProxyIR): Resource[] {
     if (!p.identity) return [];
@@ -97,10 +101,22 @@ export class MeshSecurity {
     const before = { issued: this.certs.issued, rotations: this.certs.rotations };
     const cert = this.certs.get(p.group, p.identity);
     this.count(before);
-    return [
-      resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem)),
-      resourceFromJson(TYPE.SECRET, trustBundleSecret(this.certs.trustBundlePem(this.extraRoots))),
-    ];
+    const bundle = this.bundle();
+    const hit = this.encoded.get(p.group);
+    if (hit && hit.serial === cert.serial && hit.bundle === bundle.key) return hit.resources;
+    const resources = [resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem)), bundle.resource];
+    this.encoded.set(p.group, { serial: cert.serial, bundle: bundle.key, resources });
+    return resources;
+  }
+
+  /** The trust-bundle Secret, encoded once per set of trusted roots. */
+  private bundle(): { key: string; resource: Resource } {
+    const key = [this.ca.root, ...this.extraRoots].map((r) => r.fingerprint256).join(',');
+    if (this.bundleCache?.key !== key) {
+      const pem = this.certs.trustBundlePem(this.extraRoots);
+      this.bundleCache = { key, pem, resource: resourceFromJson(TYPE.SECRET, trustBundleSecret(pem)) };
+    }
+    return this.bundleCache;
   }
 
   /** Groups whose proxies hold an identity. */
@@ -112,6 +128,7 @@ export class MeshSecurity {
   retain(groups: ReadonlySet<string>): void {
     this.certs.retain(groups);
     for (const g of [...this.identities.keys()]) if (!groups.has(g)) this.identities.delete(g);
+    for (const g of [...this.encoded.keys()]) if (!groups.has(g)) this.encoded.delete(g);
   }
 
   private count(before: { issued: number; rotations: number }): void {
