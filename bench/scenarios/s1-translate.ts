@@ -1,0 +1,192 @@
+// S1 translate only, in-process (no xDS): M1k and M10k.
+//
+//  load        the model text → validated model (YAML with positions, zod, semantic checks)
+//  build       model → IR → Envoy resources → encoded once → one snapshot per proxy, with a
+//              fresh encoder (everything encoded): "full translate+encode"
+//  rebuild     the same, with the encoder of the previous build (what a reload costs when
+//              nothing changed: meshgate reloads translate everything and reuse encodings)
+//  one route   one gateway route's path changed: load + rebuild, and how many groups changed
+//  secrets     MeshSecurity.secretsFor per proxy with its certificate already issued (a
+//              reload re-encodes every proxy's two secrets); certificate issuance itself is S6
+//
+// Secrets in build/rebuild are two fixed, pre-encoded resources shared by every proxy, so
+// the figures are translation and encoding only.
+import { buildSnapshots } from '../../src/app/model-source.js';
+import { MeshSecurity } from '../../src/app/security.js';
+import { loadModelText } from '../../src/model/load.js';
+import type { Model } from '../../src/model/schema.js';
+import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
+import { ResourceEncoder } from '../../src/translate/index.js';
+import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
+import { TYPE } from '../../src/xds/type-urls.js';
+import pino from 'pino';
+import { type Metric, metric, type RunContext, type ScenarioResult } from '../lib/harness.js';
+import { gatewayMesh, type GatewayMeshSpec, M10K, M1K, SMOKE_M10K, SMOKE_M1K } from '../models.js';
+
+const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+function timed<T>(fn: () => T): { value: T; ms: number } {
+  const t0 = performance.now();
+  const value = fn();
+  return { value, ms: performance.now() - t0 };
+}
+
+function load(text: string): Model {
+  const r = loadModelText('mesh.yaml', text);
+  if (!r.model) throw new Error(`model does not load: ${r.diagnostics.find((d) => d.severity === 'error')?.message}`);
+  return r.model;
+}
+
+interface SizeResult {
+  name: string;
+  proxies: number;
+  resources: number;
+  distinctResources: number;
+  distinctBytes: number;
+  loadMs: number;
+  buildMs: number;
+  rebuildMs: number;
+  heapBytes: number;
+  rssBytes: number;
+  oneRouteLoadMs: number;
+  oneRouteBuildMs: number;
+  oneRouteChangedGroups: number;
+  secretsUsPerProxy: number;
+}
+
+function fixedSecrets(): Resource[] {
+  const sec = new MeshSecurity({ stateDir: null, log: pino({ level: 'silent' }) });
+  const cert = sec.certs.get('bench', 'spiffe://bench.local/service/bench');
+  return [resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem)), resourceFromJson(TYPE.SECRET, trustBundleSecret(sec.certs.trustBundlePem([])))];
+}
+
+function measureSize(ctx: RunContext, spec: GatewayMeshSpec, repeats: number): SizeResult {
+  const doc = gatewayMesh(spec);
+  const text = doc.text();
+  const secrets = fixedSecrets();
+  const secretSource = (): Resource[] => secrets;
+  const loads: number[] = [];
+  let model!: Model;
+  for (let i = 0; i < repeats; i++) {
+    gc();
+    const r = timed(() => load(text));
+    loads.push(r.ms);
+    model = r.value;
+  }
+  gc();
+  const heap0 = process.memoryUsage();
+  const builds: number[] = [];
+  let enc = new ResourceEncoder();
+  let built!: ReturnType<typeof buildSnapshots>['built'];
+  for (let i = 0; i < repeats; i++) {
+    enc = new ResourceEncoder();
+    built = undefined as unknown as typeof built;
+    gc();
+    const r = timed(() => buildSnapshots(model, enc, 'mesh.yaml', secretSource));
+    if (r.value.errors.length) throw new Error(r.value.errors[0]!.message);
+    builds.push(r.ms);
+    built = r.value.built;
+  }
+  gc();
+  const heap1 = process.memoryUsage();
+  let resources = 0;
+  const distinct = new Set<Resource>();
+  for (const s of built.snapshots.values()) {
+    for (const t of [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE, TYPE.SECRET]) {
+      for (const r of s.resources(t).values()) {
+        resources++;
+        distinct.add(r);
+      }
+    }
+  }
+  let distinctBytes = 0;
+  for (const r of distinct) distinctBytes += r.body.length;
+  const rebuilds: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    gc();
+    rebuilds.push(timed(() => buildSnapshots(model, enc, 'mesh.yaml', secretSource)).ms);
+  }
+  // One gateway route changed (a path).
+  const gw = doc.gateways.get('edge')!;
+  const route = gw.routes[0]!;
+  route.match = { pathPrefix: '/changed/' };
+  doc.touchGateways();
+  const text2 = doc.text();
+  gc();
+  const l2 = timed(() => load(text2));
+  gc();
+  const b2 = timed(() => buildSnapshots(l2.value, enc, 'mesh.yaml', secretSource));
+  let changed = 0;
+  for (const [g, s] of b2.value.built.snapshots) if (built.snapshots.get(g)?.version !== s.version) changed++;
+  // Secrets as meshgate re-encodes them on every reload (certificates already issued).
+  const sec = new MeshSecurity({ stateDir: null, log: pino({ level: 'silent' }) });
+  const sample = built.ir.proxies.slice(0, ctx.smoke ? 20 : 300);
+  for (const p of sample) sec.secretsFor(p);
+  const s = timed(() => {
+    for (let k = 0; k < 3; k++) for (const p of sample) sec.secretsFor(p);
+  });
+  const out: SizeResult = {
+    name: spec.name,
+    proxies: built.snapshots.size,
+    resources,
+    distinctResources: distinct.size,
+    distinctBytes,
+    loadMs: Math.min(...loads),
+    buildMs: Math.min(...builds),
+    rebuildMs: Math.min(...rebuilds),
+    heapBytes: heap1.heapUsed - heap0.heapUsed,
+    rssBytes: heap1.rss - heap0.rss,
+    oneRouteLoadMs: l2.ms,
+    oneRouteBuildMs: b2.ms,
+    oneRouteChangedGroups: changed,
+    secretsUsPerProxy: (s.ms * 1000) / (3 * sample.length),
+  };
+  return out;
+}
+
+export async function runS1(ctx: RunContext): Promise<ScenarioResult> {
+  const sizes: Array<[GatewayMeshSpec, number, { build: number } | null]> = ctx.smoke
+    ? [
+        [SMOKE_M1K, 2, null],
+        [SMOKE_M10K, 2, null],
+      ]
+    : [
+        [M1K, 3, { build: 40 }],
+        [M10K, 2, { build: 400 }],
+      ];
+  const metrics: Metric[] = [];
+  const detail: Record<string, unknown> = {};
+  // Warm the code paths once on a tiny model so the first size is not charged for JIT.
+  measureSize({ ...ctx, smoke: true }, SMOKE_M1K, 1);
+  for (const [spec, repeats, target] of sizes) {
+    ctx.log(`  ${spec.name}: generating, loading and building (best of ${repeats})`);
+    const r = measureSize(ctx, spec, repeats);
+    ctx.log(
+      `    ${r.proxies} proxies, ${r.resources} resources (${r.distinctResources} distinct, ${(r.distinctBytes / 1048576).toFixed(1)} MiB): load ${r.loadMs.toFixed(0)} ms, build ${r.buildMs.toFixed(0)} ms, rebuild ${r.rebuildMs.toFixed(0)} ms; one route: load ${r.oneRouteLoadMs.toFixed(0)} + build ${r.oneRouteBuildMs.toFixed(0)} ms (${r.oneRouteChangedGroups} group changed); heap +${(r.heapBytes / 1048576).toFixed(0)} MiB; secrets ${r.secretsUsPerProxy.toFixed(0)} µs/proxy`,
+    );
+    detail[spec.name] = r;
+    metrics.push(
+      metric(`${spec.name}: full translate+encode (build)`, 'ms', r.buildMs, target ? { target: { op: '<=', value: target.build } } : {}),
+      metric(`${spec.name}: load + validate the model text`, 'ms', r.loadMs),
+      metric(`${spec.name}: rebuild, nothing changed (warm encoder)`, 'ms', r.rebuildMs),
+      metric(`${spec.name}: one-route change: build`, 'ms', r.oneRouteBuildMs, target ? { target: { op: '<=', value: 1 } } : {}),
+      metric(`${spec.name}: one-route change: load + build`, 'ms', r.oneRouteLoadMs + r.oneRouteBuildMs),
+      metric(`${spec.name}: snapshots retained (heap)`, 'bytes', r.heapBytes),
+      metric(`${spec.name}: secrets re-encoded per reload (all proxies, est.)`, 'ms', (r.secretsUsPerProxy * r.proxies) / 1000),
+      metric(`${spec.name}: proxies / resources`, 'count', r.proxies, { note: `${r.resources} resources, ${r.distinctResources} distinct` }),
+    );
+  }
+  return {
+    id: 'S1',
+    title: 'Translate only',
+    params: { sizes: sizes.map(([s]) => s), gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function' },
+    metrics,
+    notes: [
+      'in-process, on the runner\'s core; build = IR + translate + encode + snapshots (+ consistency check) with two fixed secrets per proxy; certificate issuance is S6',
+      'one-route change: meshgate has no incremental translation, so the change costs a full load and rebuild; only the gateway group changes',
+      'heap: growth of the V8 heap holding the last build (snapshots, encoder memo), after gc',
+    ],
+    detail,
+    peer: 'not applicable (no xDS)',
+  };
+}
