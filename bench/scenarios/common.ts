@@ -36,6 +36,7 @@ export interface StormResult {
 
 /** Start N simulated proxies against `server` and open every stream at once. The load generator stays open. */
 export async function connectStorm(ctx: RunContext, server: ServerHandle, clients: NodeSpec[], mode: Mode, timeoutMs: number, markers: MarkerSpec | null = null): Promise<StormResult> {
+  await settle(server);
   const memBefore = server.memory().rss;
   const lg = await LoadGen.start({ target: server.target, mode, clients, workers: ctx.workers, markers });
   const before = await lg.query();

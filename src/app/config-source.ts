@@ -20,6 +20,8 @@ export interface ConfigSource {
   /** Which group a connecting proxy belongs to. */
   readonly resolver: GroupResolver;
   load(): ConfigLoad;
+  /** The input's content hash without loading it (a cheap check that lets reload skip no-ops). */
+  peekContentHash?(): string | null;
   /** New snapshots for some groups from the last load (certificate rotation). */
   rebuild?(groups: readonly string[]): Map<string, Snapshot>;
 }

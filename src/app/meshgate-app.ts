@@ -114,6 +114,12 @@ export class MeshgateApp {
   /** Load the source; apply it only if it has no errors. Returns the record of this attempt. */
   reload(): LoadRecord {
     const t0 = performance.now();
+    // Content already handled (applied or rejected): nothing to parse, build or log again.
+    const peek = this.opts.source.peekContentHash?.();
+    if (peek && this.lastAttempt && peek === this.lastAttempt.contentHash) {
+      this.reloads.inc({ result: 'unchanged' });
+      return this.lastAttempt;
+    }
     let load;
     try {
       load = this.opts.source.load();

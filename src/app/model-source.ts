@@ -1,6 +1,7 @@
 // The model file as a configuration source: load + validate → IR → Envoy resources → one
 // snapshot per proxy (gateway, or sidecar instance).
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { buildMeshIR } from '../ir/build.js';
 import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
@@ -86,6 +87,14 @@ export class ModelSource implements ConfigSource {
   private secrets(): SecretSource | undefined {
     const sec = this.security;
     return sec ? (p) => sec.secretsFor(p) : undefined;
+  }
+
+  peekContentHash(): string | null {
+    try {
+      return createHash('sha256').update(fs.readFileSync(this.watchTarget, 'utf8')).digest('hex');
+    } catch {
+      return null;
+    }
   }
 
   /** New snapshots for `groups` with fresh secrets (certificate rotation), from the last build. */

@@ -24,9 +24,13 @@ export function watchPath(target: string, onChange: () => void, opts: WatchOptio
   let holdTimer: NodeJS.Timeout | null = null;
   let firstEventAt = 0;
   let closed = false;
+  let lastSig = '';
   const fire = (): void => {
     holdTimer = null;
     firstEventAt = 0;
+    // The poll compares against what was last handled, whoever noticed the change: otherwise
+    // it would report every change fs.watch already delivered, a second reload each time.
+    lastSig = signature(target, isDir);
     if (!closed) onChange();
   };
   const poke = (): void => {
@@ -62,7 +66,7 @@ export function watchPath(target: string, onChange: () => void, opts: WatchOptio
   };
   arm();
 
-  let lastSig = signature(target, isDir);
+  lastSig = signature(target, isDir);
   const poll = setInterval(() => {
     if (!fsw) arm();
     const sig = signature(target, isDir);
