@@ -2,6 +2,8 @@
 // and inclusive time of the functions that matter.
 //
 //   npx tsx bench/lib/cpuprofile.ts FILE.cpuprofile [N] [FROM_MS TO_MS]   (monotonic-clock window)
+//   npx tsx bench/lib/cpuprofile.ts FILE.cpuprofile --under FUNCTION [N] [FROM_MS TO_MS]
+//       self time of what runs under FUNCTION (by name), e.g. --under respond
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -110,8 +112,47 @@ export function summarizeProfile(file: string, n = 20, window?: { fromMs: number
   };
 }
 
+/** Self time of the functions running under any frame named `fn` (within the window). */
+export function selfUnder(file: string, fn: string, n = 20, window?: { fromMs: number; toMs: number }): { totalMs: number; busyMs: number; top: Array<{ fn: string; selfMs: number }> } {
+  const p = JSON.parse(fs.readFileSync(file, 'utf8')) as Profile;
+  const byId = new Map(p.nodes.map((x) => [x.id, x]));
+  const parent = new Map<number, number>();
+  for (const x of p.nodes) for (const c of x.children ?? []) parent.set(c, x.id);
+  const agg = new Map<string, number>();
+  let t = p.startTime;
+  let total = 0;
+  let busy = 0;
+  for (let i = 0; i < p.samples.length; i++) {
+    t += p.timeDeltas[i] ?? 0;
+    if (window && (t / 1000 < window.fromMs || t / 1000 > window.toMs)) continue;
+    const id = p.samples[i]!;
+    const ms = (p.timeDeltas[i] ?? 0) / 1000;
+    const name = byId.get(id)!.callFrame.functionName;
+    if (name !== '(idle)' && name !== '(program)') busy += ms;
+    let inside = false;
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
+      if (byId.get(cur)!.callFrame.functionName === fn) {
+        inside = true;
+        break;
+      }
+    }
+    if (!inside) continue;
+    total += ms;
+    const l = label(byId.get(id)!);
+    agg.set(l, (agg.get(l) ?? 0) + ms);
+  }
+  return { totalMs: total, busyMs: busy, top: [...agg].sort((a, b) => b[1] - a[1]).slice(0, n).map(([f, ms]) => ({ fn: f, selfMs: ms })) };
+}
+
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const file = process.argv[2];
+  if (file && process.argv[3] === '--under' && process.argv[4]) {
+    const [n, from, to] = process.argv.slice(5);
+    const r = selfUnder(file, process.argv[4], Number(n ?? 20), from && to ? { fromMs: Number(from), toMs: Number(to) } : undefined);
+    process.stdout.write(`under ${process.argv[4]}: ${r.totalMs.toFixed(0)} ms of ${r.busyMs.toFixed(0)} ms busy\n`);
+    for (const x of r.top) process.stdout.write(`  ${x.selfMs.toFixed(0).padStart(7)} ms  ${x.fn}\n`);
+    process.exit(0);
+  }
   if (!file) {
     process.stderr.write('usage: tsx bench/lib/cpuprofile.ts FILE.cpuprofile [N]\n');
     process.exit(2);

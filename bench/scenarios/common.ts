@@ -36,7 +36,7 @@ export interface StormResult {
 
 /** Start N simulated proxies against `server` and open every stream at once. The load generator stays open. */
 export async function connectStorm(ctx: RunContext, server: ServerHandle, clients: NodeSpec[], mode: Mode, timeoutMs: number, markers: MarkerSpec | null = null): Promise<StormResult> {
-  await settle(server);
+  await settle(server, settleStep(ctx));
   const memBefore = server.memory().rss;
   const lg = await LoadGen.start({ target: server.target, mode, clients, workers: ctx.workers, markers });
   const before = await lg.query();
@@ -101,19 +101,25 @@ export interface ChangeResult {
 }
 
 /**
- * Wait until the server is idle: its CPU time grows by less than 20 ms over 600 ms (or
- * `maxMs` passed). A change measured while the server still works on the previous one (a
- * reload, a trailing no-op reload) would measure both.
+ * Wait until the server is idle: its CPU time grows by less than 1/30 of the interval over
+ * `stepMs` (600 ms: 20 ms of CPU), or `maxMs` passed. A change measured while the server still
+ * works on the previous one (a reload, a trailing no-op reload) would measure both.
  */
-export async function settle(server: ServerHandle, maxMs = 120_000): Promise<number> {
+export async function settle(server: ServerHandle, stepMs = 600, maxMs = 120_000): Promise<number> {
   const t0 = nowMs();
   let prev = server.cpuMs();
   for (;;) {
-    await sleep(600);
+    await sleep(stepMs);
     const cur = server.cpuMs();
-    if (cur - prev < 20 || nowMs() - t0 > maxMs) return nowMs() - t0;
+    // /proc CPU times tick at 10 ms: a smaller step needs at least one tick of slack.
+    if (cur - prev <= Math.max(10, stepMs / 30) || nowMs() - t0 > maxMs) return nowMs() - t0;
     prev = cur;
   }
+}
+
+/** The settle step for a run: short at smoke sizes. */
+export function settleStep(ctx: RunContext): number {
+  return ctx.smoke ? 150 : 600;
 }
 
 /**
@@ -122,7 +128,7 @@ export async function settle(server: ServerHandle, maxMs = 120_000): Promise<num
  * arrives for `quietMs` (trailing pushes: make-before-break clean-ups), and measure.
  */
 export async function measureChange(ctx: RunContext, lg: LoadGen, server: ServerHandle, mask: number, apply: () => Promise<number> | number, timeoutMs: number, quietMs = 300): Promise<ChangeResult> {
-  await settle(server);
+  await settle(server, settleStep(ctx));
   const before = await lg.query();
   lg.window();
   await sleep(20); // the window command reaches every worker before the change

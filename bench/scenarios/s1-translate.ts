@@ -6,8 +6,8 @@
 //  rebuild     the same, with the encoder of the previous build (what a reload costs when
 //              nothing changed: meshgate reloads translate everything and reuse encodings)
 //  one route   one gateway route's path changed: load + rebuild, and how many groups changed
-//  secrets     MeshSecurity.secretsFor per proxy with its certificate already issued (a
-//              reload re-encodes every proxy's two secrets); certificate issuance itself is S6
+//  secrets     MeshSecurity.secretsFor per proxy with its certificate already issued (what a
+//              reload spends on secrets); certificate issuance itself is S6
 //
 // Secrets in build/rebuild are two fixed, pre-encoded resources shared by every proxy, so
 // the figures are translation and encoding only.
@@ -172,7 +172,7 @@ export async function runS1(ctx: RunContext): Promise<ScenarioResult> {
       metric(`${spec.name}: one-route change: build`, 'ms', r.oneRouteBuildMs, target ? { target: { op: '<=', value: 1 } } : {}),
       metric(`${spec.name}: one-route change: load + build`, 'ms', r.oneRouteLoadMs + r.oneRouteBuildMs),
       metric(`${spec.name}: snapshots retained (heap)`, 'bytes', r.heapBytes),
-      metric(`${spec.name}: secrets re-encoded per reload (all proxies, est.)`, 'ms', (r.secretsUsPerProxy * r.proxies) / 1000),
+      metric(`${spec.name}: secrets per reload, certificates issued (all proxies, est.)`, 'ms', (r.secretsUsPerProxy * r.proxies) / 1000),
       metric(`${spec.name}: proxies / resources`, 'count', r.proxies, { note: `${r.resources} resources, ${r.distinctResources} distinct` }),
     );
   }

@@ -27,7 +27,7 @@ import { max, median, sleep } from '../lib/stats.js';
 import { histPercentile, type LoadGen } from '../loadgen/loadgen.js';
 import { type MarkerSpec, type Mode, nowMs } from '../loadgen/protocol.js';
 import { gatewayMesh, M1K, type ModelDoc, setInstancePort, SMOKE_M1K } from '../models.js';
-import { connectStorm, settle } from './common.js';
+import { connectStorm, settle, settleStep } from './common.js';
 
 const BASE_PORT = 20_000;
 const TICK_MS = 20;
@@ -66,7 +66,7 @@ function changeOf(i: number, services: number): { svc: number; round: number } {
 }
 
 async function churn(ctx: RunContext, lg: LoadGen, sink: ChurnSink, clients: number, rate: number, seconds: number, start: number): Promise<RateResult> {
-  await settle(sink.server);
+  await settle(sink.server, settleStep(ctx));
   const before = await lg.query();
   lg.window();
   await sleep(20);
