@@ -160,7 +160,8 @@ export class MeshgateApp {
     this.ready = true;
     this.scheduleRotation();
     this.reloads.inc({ result: 'applied' });
-    this.log.info({ groups: load.snapshots.size, changed: rec.changedGroups, ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
+    // Bounded: at thousands of proxies the full list would make one log line tens of KB (/status has it).
+    this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
     return rec;
   }
 
