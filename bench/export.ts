@@ -14,12 +14,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { buildSnapshots } from '../src/app/model-source.js';
+import { buildSnapshots, MeshBuilder } from '../src/app/model-source.js';
 import { MeshSecurity } from '../src/app/security.js';
 import { loadModelText } from '../src/model/load.js';
 import type { Model } from '../src/model/schema.js';
-import { buildMeshIR } from '../src/ir/build.js';
-import { ResourceEncoder, translateProxy } from '../src/translate/index.js';
+import { IrBuilder } from '../src/ir/build.js';
+import { ResourceEncoder } from '../src/translate/index.js';
 import { Snapshot } from '../src/xds/snapshot.js';
 import { ADS_ORDER } from '../src/xds/type-urls.js';
 import { gatewayMesh, M10K, M1K, type ModelDoc, S2_MESH, sidecarMesh, SMOKE_M10K, SMOKE_M1K, SMOKE_S2_MESH } from './models.js';
@@ -28,7 +28,7 @@ export interface BuiltSnapshots {
   model: Model;
   snapshots: Map<string, Snapshot>;
   security: MeshSecurity;
-  encoder: ResourceEncoder;
+  encoder: MeshBuilder;
 }
 
 /** Load and validate model text; throws with the first errors if it does not load. */
@@ -42,7 +42,7 @@ export function loadModel(text: string, file = 'bench-model.yaml'): Model {
 }
 
 /** Build every group's snapshot like meshgate does (certificates from an in-memory CA). */
-export function buildModelSnapshots(model: Model, security?: MeshSecurity, encoder = new ResourceEncoder()): BuiltSnapshots {
+export function buildModelSnapshots(model: Model, security?: MeshSecurity, encoder = new MeshBuilder()): BuiltSnapshots {
   const sec = security ?? new MeshSecurity({ stateDir: null, log: pino({ level: 'silent' }) });
   if (model.mesh.certificateTtl) sec.setTtl(model.mesh.certificateTtl);
   const { built, errors } = buildSnapshots(model, encoder, 'bench-model.yaml', model.mesh.mtls !== 'off' ? (p) => sec.secretsFor(p) : undefined);
@@ -55,11 +55,11 @@ export function buildModelSnapshots(model: Model, security?: MeshSecurity, encod
  * sidecars would otherwise cost 100 000 certificates): IR, that proxy's translation, its secrets.
  */
 export function buildGroupSnapshot(model: Model, group: string, security: MeshSecurity, encoder = new ResourceEncoder()): Snapshot {
-  const ir = buildMeshIR(model);
-  const p = ir.proxies.find((x) => x.group === group);
+  const ir = new IrBuilder();
+  ir.update(model);
+  const p = ir.proxy(group);
   if (!p) throw new Error(`no proxy group ${group}`);
-  encoder.beginBuild();
-  return new Snapshot([...translateProxy(p, encoder), ...(p.identity ? security.secretsFor(p) : [])]);
+  return new Snapshot([...encoder.translateProxy(p), ...(p.identity ? security.secretsFor(p) : [])]);
 }
 
 /** The node ids that select a group (the peer resolves by node id). */

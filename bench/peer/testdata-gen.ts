@@ -14,11 +14,10 @@
 // name (meshgate itself resolves a gateway by node.cluster; the peer keys by node id).
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildSnapshots } from '../../src/app/model-source.js';
+import { buildSnapshots, MeshBuilder } from '../../src/app/model-source.js';
 import { MeshSecurity } from '../../src/app/security.js';
 import { loadModelFile } from '../../src/model/load.js';
 import { envoyBootstrap } from '../../src/translate/bootstrap.js';
-import { ResourceEncoder } from '../../src/translate/index.js';
 import { silentLogger } from '../../src/util/log.js';
 import { ADS_ORDER } from '../../src/xds/type-urls.js';
 
@@ -52,7 +51,7 @@ if (args.length === 0 || args.length % 2 !== 0) {
 }
 
 const security = new MeshSecurity({ stateDir: null, log: silentLogger() });
-const encoder = new ResourceEncoder();
+const encoder = new MeshBuilder();
 
 for (let i = 0; i < args.length; i += 2) {
   const file = args[i]!;
@@ -64,7 +63,6 @@ for (let i = 0; i < args.length; i += 2) {
     process.exit(1);
   }
   security.setTtl(loaded.model.mesh.certificateTtl);
-  encoder.beginBuild();
   const secrets = loaded.model.mesh.mtls !== 'off' ? (p: Parameters<MeshSecurity['secretsFor']>[0]) => security.secretsFor(p) : undefined;
   const { built, errors } = buildSnapshots(loaded.model, encoder, file, secrets);
   if (errors.length) {

@@ -11,12 +11,11 @@
 //
 // Secrets in build/rebuild are two fixed, pre-encoded resources shared by every proxy, so
 // the figures are translation and encoding only.
-import { buildSnapshots } from '../../src/app/model-source.js';
+import { buildSnapshots, MeshBuilder } from '../../src/app/model-source.js';
 import { MeshSecurity } from '../../src/app/security.js';
 import { loadModelText } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
-import { ResourceEncoder } from '../../src/translate/index.js';
 import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
 import { TYPE } from '../../src/xds/type-urls.js';
 import pino from 'pino';
@@ -76,10 +75,10 @@ function measureSize(ctx: RunContext, spec: GatewayMeshSpec, repeats: number): S
   gc();
   const heap0 = process.memoryUsage();
   const builds: number[] = [];
-  let enc = new ResourceEncoder();
+  let enc = new MeshBuilder();
   let built!: ReturnType<typeof buildSnapshots>['built'];
   for (let i = 0; i < repeats; i++) {
-    enc = new ResourceEncoder();
+    enc = new MeshBuilder();
     built = undefined as unknown as typeof built;
     gc();
     const r = timed(() => buildSnapshots(model, enc, 'mesh.yaml', secretSource));

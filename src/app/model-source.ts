@@ -3,12 +3,12 @@
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { buildMeshIR } from '../ir/build.js';
+import { IrBuilder } from '../ir/build.js';
 import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
 import { loadModelFile } from '../model/load.js';
 import type { Model } from '../model/schema.js';
-import { ResourceEncoder, translateMesh } from '../translate/index.js';
+import { ResourceEncoder } from '../translate/index.js';
 import type { Resource } from '../xds/resource.js';
 import type { MeshSecurity } from './security.js';
 import { SourceError } from '../util/yaml-source.js';
@@ -43,35 +43,77 @@ export interface BuiltModel {
   snapshots: Map<string, Snapshot>;
   /** Translated resources per group, before secrets are added (for certificate rotation). */
   translated: Map<string, Resource[]>;
+  /** Groups whose snapshot is a new object in this build (new, or something in it changed). */
+  changed: Set<string>;
 }
 
 /** The SDS secrets of a proxy (certificate and trust bundle) when mTLS is on. */
 export type SecretSource = (proxy: ProxyIR) => Resource[];
 
 /**
+ * Model → snapshots, incrementally across builds: the IR builder returns the same objects for
+ * what did not change, the encoder memoises on them, and a proxy whose resources and secrets
+ * are the very same arrays keeps its snapshot. A reload therefore costs a model comparison plus
+ * the work of what changed.
+ */
+export class MeshBuilder {
+  readonly ir = new IrBuilder();
+  readonly encoder = new ResourceEncoder();
+  private snapshots = new Map<string, { resources: Resource[]; secrets: Resource[]; snapshot: Snapshot }>();
+
+  /** The snapshot of one group from its resources and secrets, reused when both are unchanged. */
+  snapshotFor(group: string, resources: Resource[], secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
+    const hit = this.snapshots.get(group);
+    if (hit && hit.resources === resources && hit.secrets === secrets) return hit.snapshot;
+    const snapshot = secrets.length ? new Snapshot([...resources, ...secrets]) : new Snapshot(resources);
+    if (errors) {
+      for (const problem of snapshot.problems()) {
+        errors.out.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file: errors.file, line: 1, column: 1 }));
+      }
+    }
+    this.snapshots.set(group, { resources, secrets, snapshot });
+    return snapshot;
+  }
+
+  build(next: Model, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
+    const model = this.ir.update(next);
+    this.encoder.beginBuild();
+    const proxies: ProxyIR[] = [];
+    const snapshots = new Map<string, Snapshot>();
+    const translated = new Map<string, Resource[]>();
+    const changed = new Set<string>();
+    const errors: SourceError[] = [];
+    for (const g of this.ir.groups()) {
+      const p = this.ir.proxy(g)!;
+      proxies.push(p);
+      const resources = this.encoder.translateProxy(p);
+      translated.set(g, resources);
+      const prev = this.snapshots.get(g)?.snapshot;
+      const snap = this.snapshotFor(g, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
+      if (snap !== prev) changed.add(g);
+      snapshots.set(g, snap);
+    }
+    if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
+    const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
+    return { built: { model, ir, snapshots, translated, changed }, errors };
+  }
+}
+
+const NO_SECRETS: Resource[] = [];
+
+/**
  * Model → snapshots. Consistency problems here are bugs in the translator (or a missing
  * secret source for an mTLS model), reported as errors.
  */
-export function buildSnapshots(model: Model, enc: ResourceEncoder, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
-  const ir = buildMeshIR(model);
-  const perProxy = translateMesh(ir, enc);
-  const snapshots = new Map<string, Snapshot>();
-  const errors: SourceError[] = [];
-  for (const p of ir.proxies) {
-    const snap = new Snapshot([...perProxy.get(p.group)!, ...(p.identity && secrets ? secrets(p) : [])]);
-    for (const problem of snap.problems()) {
-      errors.push(new SourceError(`internal error: ${p.group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file, line: 1, column: 1 }));
-    }
-    snapshots.set(p.group, snap);
-  }
-  return { built: { model, ir, snapshots, translated: perProxy }, errors };
+export function buildSnapshots(model: Model, builder: MeshBuilder, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
+  return builder.build(model, file, secrets);
 }
 
 export class ModelSource implements ConfigSource {
   readonly description: string;
   readonly watchTarget: string;
   readonly resolver = resolveModelProxy;
-  private readonly encoder = new ResourceEncoder();
+  private readonly builder = new MeshBuilder();
   /** The last model that built without errors. */
   lastBuilt: BuiltModel | null = null;
   lastDiagnostics: Diagnostic[] = [];
@@ -104,10 +146,10 @@ export class ModelSource implements ConfigSource {
     const secrets = this.secrets();
     if (!built || !secrets) return out;
     for (const g of groups) {
-      const p = built.ir.proxies.find((x) => x.group === g);
+      const p = this.builder.ir.proxy(g);
       const resources = built.translated.get(g);
       if (!p || !resources) continue;
-      const snap = new Snapshot([...resources, ...secrets(p)]);
+      const snap = this.builder.snapshotFor(g, resources, secrets(p));
       built.snapshots.set(g, snap);
       out.set(g, snap);
     }
@@ -126,7 +168,7 @@ export class ModelSource implements ConfigSource {
       return { snapshots: new Map(), errors: [e], warnings, contentHash };
     }
     this.security?.setTtl(r.model.mesh.certificateTtl);
-    const { built, errors: buildErrors } = buildSnapshots(r.model, this.encoder, this.watchTarget, this.secrets());
+    const { built, errors: buildErrors } = buildSnapshots(r.model, this.builder, this.watchTarget, this.secrets());
     if (buildErrors.length === 0) {
       this.lastBuilt = built;
       this.security?.retain(new Set(built.snapshots.keys()));

@@ -1,10 +1,9 @@
 // Shared by the commands that read a model: load it and print diagnostics the same way.
-import { buildSnapshots, type BuiltModel } from '../app/model-source.js';
+import { buildSnapshots, type BuiltModel, MeshBuilder } from '../app/model-source.js';
 import { MeshSecurity } from '../app/security.js';
 import { silentLogger } from '../util/log.js';
 import { formatDiagnostic } from '../model/diagnostics.js';
 import { hasErrors, loadModelFile } from '../model/load.js';
-import { ResourceEncoder } from '../translate/index.js';
 
 export class ModelInvalid extends Error {
   constructor(readonly report: string) {
@@ -22,7 +21,7 @@ export function loadBuiltModel(file: string, warn: (line: string) => void = (l) 
   // from a throwaway in-memory CA: same shape as what serve sends, never the real keys.
   const security = r.model.mesh.mtls === 'off' ? null : new MeshSecurity({ stateDir: null, log: silentLogger() });
   security?.setTtl(r.model.mesh.certificateTtl);
-  const { built, errors } = buildSnapshots(r.model, new ResourceEncoder(), file, security ? (p) => security.secretsFor(p) : undefined);
+  const { built, errors } = buildSnapshots(r.model, new MeshBuilder(), file, security ? (p) => security.secretsFor(p) : undefined);
   if (errors.length) throw new ModelInvalid(errors.map((e) => e.format()).join('\n'));
   return built;
 }

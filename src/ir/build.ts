@@ -2,7 +2,8 @@
 // derived from what it denotes. Gateway routes are composed with the routes of the service
 // they send to, so a service's canary and split rules hold for every caller.
 import { gatewayIdentity, serviceIdentity } from '../ca/spiffe.js';
-import type { BackendModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
+import type { BackendModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
+import { canonicalize } from './model-diff.js';
 import { labelsMatch } from '../model/validate.js';
 import {
   type EndpointIR,
@@ -153,185 +154,397 @@ function rewriteFor(rewrite: string | null, outer: PathIR, merged: PathIR): stri
   return merged.value.startsWith(from) ? rewrite + merged.value.slice(from.length) : rewrite;
 }
 
-interface Resolved {
-  routes: HttpRouteIR[];
-  upstreams: Map<string, UpstreamIR>;
+/** An upstream a route or listener needs, resolved to its UpstreamIR per build. */
+interface UpstreamRef {
+  key: string;
+  service: string;
+  subset: Record<string, string> | null;
 }
 
-class Builder {
-  private readonly mtls: boolean;
+/** Routes and the upstreams they need, cached while the model objects in `deps` are current. */
+interface RoutesMemo {
+  deps: readonly unknown[];
+  routes: HttpRouteIR[];
+  refs: Map<string, UpstreamRef>;
+}
 
-  constructor(private readonly model: Model) {
+interface OutboundView {
+  /** The service objects (sorted by name) the view was built from. */
+  services: readonly ServiceModel[];
+  virtualHosts: VirtualHostIR[];
+  upstreams: UpstreamIR[];
+}
+
+function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Model → IR, incrementally. `update()` takes each new model; `proxy(group)` builds one proxy's
+ * IR on demand. Everything is memoised on the identity of the model objects it was built from
+ * (see model-diff.ts: unchanged parts of a new model are the previous objects), so an IR object
+ * that is returned again is unchanged and immutable, and translation can memoise on it too.
+ * Shared parts (an upstream, a service's routes, the outbound view every sidecar has) are built
+ * once and shared by every proxy that uses them.
+ */
+export class IrBuilder {
+  private model: Model | null = null;
+  private mtls = false;
+  private sortedServiceNames: string[] = [];
+  private readonly upstreamMemo = new Map<string, { svc: ServiceModel; mesh: Model['mesh']; ir: UpstreamIR }>();
+  private readonly serviceRoutesMemo = new Map<string, RoutesMemo & { svc: ServiceModel }>();
+  private readonly authzMemo = new Map<string, { svc: ServiceModel; mesh: Model['mesh']; ir: AuthzIR | null }>();
+  private readonly gatewayRouteMemo = new WeakMap<object, RoutesMemo & { gname: string; index: number }>();
+  private readonly inboundHostsMemo = new Map<string, VirtualHostIR[]>();
+  private readonly instanceIndex = new WeakMap<ServiceModel, Map<string, InstanceModel>>();
+  private readonly proxyMemo = new Map<string, { deps: readonly unknown[]; ir: ProxyIR }>();
+  private outbound: OutboundView | null = null;
+  private outboundCurrent = false;
+  private tlsIR: { mesh: Model['mesh']; ir: ListenerIR['tls'] } | null = null;
+
+  /** Take a new validated model. Returns the canonical model (unchanged parts are the previous objects). */
+  update(next: Model): Model {
+    const prev = this.model;
+    const model = canonicalize(prev, next);
+    this.model = model;
     this.mtls = model.mesh.mtls !== 'off';
+    if (!prev || prev.mesh !== model.mesh) {
+      this.upstreamMemo.clear();
+      this.authzMemo.clear();
+      this.proxyMemo.clear();
+      this.outbound = null;
+    }
+    const names = Object.keys(model.services);
+    const prevNames = prev ? Object.keys(prev.services) : [];
+    if (!sameList(names, prevNames)) this.sortedServiceNames = [...names].sort(byName);
+    this.outboundCurrent = false;
+    if (prev && (prev.services !== model.services || prev.gateways !== model.gateways)) this.sweep(model);
+    return model;
+  }
+
+  /** Drop memo entries of services and proxies that no longer exist. */
+  private sweep(model: Model): void {
+    for (const [k, e] of this.upstreamMemo) if (model.services[e.ir.service] !== e.svc) this.upstreamMemo.delete(k);
+    for (const [k, e] of this.serviceRoutesMemo) if (model.services[k] !== e.svc) this.serviceRoutesMemo.delete(k);
+    for (const [k, e] of this.authzMemo) if (model.services[k] !== e.svc) this.authzMemo.delete(k);
+    for (const k of this.inboundHostsMemo.keys()) if (!model.services[k]) this.inboundHostsMemo.delete(k);
+    for (const g of this.proxyMemo.keys()) if (!this.exists(g)) this.proxyMemo.delete(g);
+  }
+
+  private get m(): Model {
+    if (!this.model) throw new Error('bug: IrBuilder used before update()');
+    return this.model;
+  }
+
+  /** Every proxy group of the model, sorted. */
+  groups(): string[] {
+    const m = this.m;
+    const out: string[] = [];
+    for (const g of Object.keys(m.gateways)) out.push(gatewayGroup(g));
+    for (const s of Object.keys(m.services)) for (const i of m.services[s]!.instances) out.push(sidecarGroup(s, i.id));
+    return out.sort(byName);
+  }
+
+  exists(group: string): boolean {
+    const ref = this.parseGroup(group);
+    return ref !== null;
+  }
+
+  private parseGroup(group: string): { kind: 'gateway'; name: string } | { kind: 'sidecar'; service: string; svc: ServiceModel; inst: InstanceModel } | null {
+    const m = this.m;
+    if (group.startsWith('gateway/')) {
+      const name = group.slice(8);
+      return Object.prototype.hasOwnProperty.call(m.gateways, name) ? { kind: 'gateway', name } : null;
+    }
+    if (!group.startsWith('sidecar/')) return null;
+    const slash = group.indexOf('/', 8);
+    if (slash < 0) return null;
+    const service = group.slice(8, slash);
+    if (!Object.prototype.hasOwnProperty.call(m.services, service)) return null;
+    const svc = m.services[service]!;
+    let idx = this.instanceIndex.get(svc);
+    if (!idx) {
+      idx = new Map(svc.instances.map((i) => [i.id, i]));
+      this.instanceIndex.set(svc, idx);
+    }
+    const inst = idx.get(group.slice(slash + 1));
+    return inst ? { kind: 'sidecar', service, svc, inst } : null;
+  }
+
+  /** One proxy's IR; the same object as last time when nothing it depends on changed. */
+  proxy(group: string): ProxyIR | undefined {
+    const ref = this.parseGroup(group);
+    if (!ref) return undefined;
+    const deps = ref.kind === 'gateway' ? this.gatewayDeps(ref.name) : this.sidecarDeps(ref.service, ref.svc, ref.inst);
+    const hit = this.proxyMemo.get(group);
+    if (hit && sameList(hit.deps, deps)) return hit.ir;
+    const ir = ref.kind === 'gateway' ? this.gateway(ref.name) : this.sidecar(ref.service, ref.svc, ref.inst);
+    this.proxyMemo.set(group, { deps, ir });
+    return ir;
   }
 
   /** Who may call `service`, on the verified identity of the caller. */
-  authz(service: string): AuthzIR | null {
+  private authz(service: string): AuthzIR | null {
     const svc = this.service(service);
-    if (!this.mtls) return null;
-    const td = this.model.mesh.trustDomain;
-    if (!svc.allow) return this.model.mesh.defaultPolicy === 'deny' ? { rules: [] } : null;
-    return {
-      rules: svc.allow.map((r, i) => ({
-        name: `allow-${String(i).padStart(3, '0')}`,
-        principals: [...new Set([...(r.services ?? []).map((n) => serviceIdentity(td, n)), ...(r.gateways ?? []).map((n) => gatewayIdentity(td, n))])].sort(),
-        pathPrefix: r.pathPrefix ?? null,
-        methods: r.methods ? [...new Set(r.methods)].sort() : null,
-      })),
-    };
+    const mesh = this.m.mesh;
+    const hit = this.authzMemo.get(service);
+    if (hit && hit.svc === svc && hit.mesh === mesh) return hit.ir;
+    let ir: AuthzIR | null = null;
+    if (this.mtls) {
+      const td = mesh.trustDomain;
+      if (!svc.allow) ir = mesh.defaultPolicy === 'deny' ? { rules: [] } : null;
+      else {
+        ir = {
+          rules: svc.allow.map((r, i) => ({
+            name: `allow-${String(i).padStart(3, '0')}`,
+            principals: [...new Set([...(r.services ?? []).map((n) => serviceIdentity(td, n)), ...(r.gateways ?? []).map((n) => gatewayIdentity(td, n))])].sort(),
+            pathPrefix: r.pathPrefix ?? null,
+            methods: r.methods ? [...new Set(r.methods)].sort() : null,
+          })),
+        };
+      }
+    }
+    this.authzMemo.set(service, { svc, mesh, ir });
+    return ir;
   }
 
-  service(name: string): ServiceModel {
-    const s = this.model.services[name];
+  private service(name: string): ServiceModel {
+    const s = this.m.services[name];
     if (!s) throw new Error(`bug: unknown service ${name} after validation`);
     return s;
   }
 
-  upstream(service: string, subset: Record<string, string> | undefined | null, into: Map<string, UpstreamIR>): string {
-    const key = upstreamKey(service, subset);
-    if (!into.has(key)) {
-      const svc = this.service(service);
-      const insts = svc.instances.filter((i) => !subset || labelsMatch(subset, i.labels));
-      into.set(key, {
-        key,
-        service,
-        subset: subset ? sortedEntries(subset) : null,
-        protocol: svc.protocol,
-        endpoints: insts.map(endpointOf).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1)),
-        local: false,
-        tls: this.mtls ? { serverIdentity: serviceIdentity(this.model.mesh.trustDomain, service) } : null,
-      });
-    }
-    return key;
+  private upstream(ref: UpstreamRef): UpstreamIR {
+    const svc = this.service(ref.service);
+    const mesh = this.m.mesh;
+    const hit = this.upstreamMemo.get(ref.key);
+    if (hit && hit.svc === svc && hit.mesh === mesh) return hit.ir;
+    const subset = ref.subset;
+    const insts = svc.instances.filter((i) => !subset || labelsMatch(subset, i.labels));
+    const ir: UpstreamIR = {
+      key: ref.key,
+      service: ref.service,
+      subset: subset ? sortedEntries(subset) : null,
+      protocol: svc.protocol,
+      endpoints: insts.map(endpointOf).sort((a, b) => (a.instanceId < b.instanceId ? -1 : 1)),
+      local: false,
+      tls: this.mtls ? { serverIdentity: serviceIdentity(mesh.trustDomain, ref.service) } : null,
+    };
+    this.upstreamMemo.set(ref.key, { svc, mesh, ir });
+    return ir;
   }
 
-  backends(list: BackendModel[], owner: string | undefined, into: Map<string, UpstreamIR>): WeightedBackendIR[] {
+  private refOf(service: string, subset: Record<string, string> | undefined | null): UpstreamRef {
+    return { key: upstreamKey(service, subset), service, subset: subset ?? null };
+  }
+
+  private resolve(refs: Iterable<UpstreamRef>, into: Map<string, UpstreamIR>): void {
+    for (const r of refs) if (!into.has(r.key)) into.set(r.key, this.upstream(r));
+  }
+
+  private backends(list: BackendModel[], owner: string | undefined, refs: Map<string, UpstreamRef>): WeightedBackendIR[] {
     const weighted = list.every((b) => b.weight !== undefined);
     const out = new Map<string, number>();
     for (const b of list) {
       const w = weighted ? b.weight! : 1;
       if (w === 0) continue; // no traffic: no cluster either
-      const key = this.upstream(b.service ?? owner!, b.subset ?? null, into);
-      out.set(key, (out.get(key) ?? 0) + w);
+      const ref = this.refOf(b.service ?? owner!, b.subset ?? null);
+      if (!refs.has(ref.key)) refs.set(ref.key, ref);
+      out.set(ref.key, (out.get(ref.key) ?? 0) + w);
     }
     // Sorted by cluster, so reordering backends in the model changes nothing.
     return [...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([upstream, weight]) => ({ upstream, weight }));
   }
 
   /** A route's timeout: its own, else the service's, else none for gRPC (streams), else Envoy's default. */
-  timeout(own: number | undefined, svc: ServiceModel): number | null {
+  private timeout(own: number | undefined, svc: ServiceModel): number | null {
     return own ?? svc.timeout ?? (svc.protocol === 'grpc' ? 0 : null);
   }
 
   /** The routes every caller of `name` uses, ending in a catch-all to the whole service. */
-  serviceRoutes(name: string, into: Map<string, UpstreamIR>): HttpRouteIR[] {
+  private serviceRoutes(name: string): RoutesMemo {
     const svc = this.service(name);
+    const hit = this.serviceRoutesMemo.get(name);
+    if (hit && hit.svc === svc) return hit;
+    const refs = new Map<string, UpstreamRef>();
     const routes: HttpRouteIR[] = (svc.routes ?? []).map((r, i) => ({
       origin: r.name ? `${name}/${r.name}` : `services.${name}.routes[${i}]`,
       match: matchIR(r.match),
-      backends: this.backends(r.backends, name, into),
+      backends: this.backends(r.backends, name, refs),
       rewritePathPrefix: null,
       rewriteHost: null,
       timeoutMs: this.timeout(r.timeout, svc),
     }));
     const last = routes[routes.length - 1];
     if (!last || !isCatchAll(last.match)) {
+      const ref = this.refOf(name, null);
+      if (!refs.has(ref.key)) refs.set(ref.key, ref);
       routes.push({
         origin: `services.${name}`,
         match: CATCH_ALL,
-        backends: [{ upstream: this.upstream(name, null, into), weight: 1 }],
+        backends: [{ upstream: ref.key, weight: 1 }],
         rewritePathPrefix: null,
         rewriteHost: null,
         timeoutMs: this.timeout(undefined, svc),
       });
     }
-    return routes;
+    const memo = { svc, deps: [svc], routes, refs };
+    this.serviceRoutesMemo.set(name, memo);
+    return memo;
   }
 
-  gatewayRoutes(gname: string, listener: string): Resolved {
-    const gw = this.model.gateways[gname]!;
-    const upstreams = new Map<string, UpstreamIR>();
+  /** The services a gateway route depends on (their routes, timeouts and upstreams). */
+  private routeServices(r: GatewayRouteModel): ServiceModel[] {
+    if (r.backend) return [this.service(r.backend)];
+    return (r.backends ?? []).map((b) => this.service(b.service!));
+  }
+
+  /** One gateway route, composed with its service's routes: the IR routes and upstreams it needs. */
+  private gatewayRoute(gname: string, r: GatewayRouteModel, i: number): RoutesMemo {
+    const deps = this.routeServices(r);
+    const hit = this.gatewayRouteMemo.get(r);
+    if (hit && hit.gname === gname && hit.index === i && sameList(hit.deps, deps)) return hit;
+    const origin = r.name ? `${gname}/${r.name}` : `gateways.${gname}.routes[${i}]`;
+    const outer = matchIR(r.match);
+    const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
+    const rewriteHost = r.rewrite?.host ?? null;
+    const refs = new Map<string, UpstreamRef>();
     const routes: HttpRouteIR[] = [];
-    (gw.routes ?? []).forEach((r, i) => {
-      if (r.listeners && !r.listeners.includes(listener)) return;
-      const origin = r.name ? `${gname}/${r.name}` : `gateways.${gname}.routes[${i}]`;
-      const outer = matchIR(r.match);
-      const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
-      const rewriteHost = r.rewrite?.host ?? null;
-      if (r.backends) {
-        // Without its own timeout, the route keeps its services' timeout when they agree on one.
-        const svcTimeouts = new Set(r.backends.map((b) => this.timeout(undefined, this.service(b.service!))));
-        const svcTimeout = svcTimeouts.size === 1 ? [...svcTimeouts][0]! : null;
-        routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, upstreams), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? svcTimeout });
-        return;
-      }
-      // The service's routes are resolved apart, so that the upstreams of service routes that
-      // cannot combine with this gateway route are not sent to the gateway.
-      const candidates = new Map<string, UpstreamIR>();
-      for (const sr of this.serviceRoutes(r.backend!, candidates)) {
+    if (r.backends) {
+      // Without its own timeout, the route keeps its services' timeout when they agree on one.
+      const svcTimeouts = new Set(r.backends.map((b) => this.timeout(undefined, this.service(b.service!))));
+      const svcTimeout = svcTimeouts.size === 1 ? [...svcTimeouts][0]! : null;
+      routes.push({ origin, match: outer, backends: this.backends(r.backends, undefined, refs), rewritePathPrefix, rewriteHost, timeoutMs: r.timeout ?? svcTimeout });
+    } else {
+      // Only the upstreams of service routes that combine with this gateway route are sent to the gateway.
+      const sr = this.serviceRoutes(r.backend!);
+      for (const route of sr.routes) {
         // A service route's path is the path the service receives, i.e. after this route's
         // rewrite: translate it back to the path the gateway sees before merging.
-        const inner = rewritePathPrefix !== null && outer.path?.kind === 'prefix' ? underRewrite(sr.match, outer.path.value, rewritePathPrefix) : sr.match;
+        const inner = rewritePathPrefix !== null && outer.path?.kind === 'prefix' ? underRewrite(route.match, outer.path.value, rewritePathPrefix) : route.match;
         if (!inner) continue;
         const match = mergeMatches(outer, inner);
         if (!match) continue;
-        for (const b of sr.backends) upstreams.set(b.upstream, candidates.get(b.upstream)!);
+        for (const b of route.backends) refs.set(b.upstream, sr.refs.get(b.upstream)!);
         routes.push({
-          origin: sr.origin === `services.${r.backend}` ? origin : `${origin}+${sr.origin}`,
+          origin: route.origin === `services.${r.backend}` ? origin : `${origin}+${route.origin}`,
           match,
-          backends: sr.backends,
+          backends: route.backends,
           rewritePathPrefix: rewriteFor(rewritePathPrefix, outer.path, match.path),
           rewriteHost,
-          timeoutMs: r.timeout ?? sr.timeoutMs,
+          timeoutMs: r.timeout ?? route.timeoutMs,
         });
       }
-    });
-    return { routes, upstreams };
+    }
+    const memo = { gname, index: i, deps, routes, refs };
+    this.gatewayRouteMemo.set(r, memo);
+    return memo;
   }
 
-  build(): MeshIR {
-    const proxies: ProxyIR[] = [];
-    for (const gname of Object.keys(this.model.gateways).sort()) {
-      const gw = this.model.gateways[gname]!;
-      const upstreams = new Map<string, UpstreamIR>();
-      const listeners: ListenerIR[] = [];
-      for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-        const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
-        if (l.protocol === 'tcp') {
-          listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: this.upstream(l.backend!, null, upstreams) });
-          continue;
-        }
-        const r = this.gatewayRoutes(gname, l.name);
-        for (const [k, u] of r.upstreams) upstreams.set(k, u);
-        const vh: VirtualHostIR = { name: l.name, domains: [...new Set(l.hosts ?? ['*'])].sort(), routes: r.routes };
-        listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: [vh] });
+  private gatewayDeps(gname: string): unknown[] {
+    const gw = this.m.gateways[gname]!;
+    const deps: unknown[] = [this.m.mesh, gw];
+    for (const l of gw.listeners) if (l.protocol === 'tcp') deps.push(this.service(l.backend!));
+    for (const r of gw.routes ?? []) {
+      if (r.backend) {
+        // The service's routes, and every service whose upstream they name.
+        deps.push(this.service(r.backend));
+        for (const ref of this.serviceRoutes(r.backend).refs.values()) deps.push(this.service(ref.service));
+      } else for (const b of r.backends ?? []) deps.push(this.service(b.service!));
+    }
+    return deps;
+  }
+
+  private gateway(gname: string): ProxyIR {
+    const gw = this.m.gateways[gname]!;
+    const upstreams = new Map<string, UpstreamIR>();
+    const listeners: ListenerIR[] = [];
+    for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
+      if (l.protocol === 'tcp') {
+        const ref = this.refOf(l.backend!, null);
+        this.resolve([ref], upstreams);
+        listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: ref.key });
+        continue;
       }
-      proxies.push({
-        group: gatewayGroup(gname),
-        kind: 'gateway',
-        name: gname,
-        service: null,
-        identity: this.mtls ? gatewayIdentity(this.model.mesh.trustDomain, gname) : null,
-        adminPort: gw.adminPort ?? null,
-        listeners,
-        upstreams: sortUpstreams(upstreams),
+      const routes: HttpRouteIR[] = [];
+      (gw.routes ?? []).forEach((r, i) => {
+        if (r.listeners && !r.listeners.includes(l.name)) return;
+        const gr = this.gatewayRoute(gname, r, i);
+        for (const x of gr.routes) routes.push(x);
+        this.resolve(gr.refs.values(), upstreams);
       });
+      const vh: VirtualHostIR = { name: l.name, domains: [...new Set(l.hosts ?? ['*'])].sort(), routes };
+      listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: [vh] });
     }
-    for (const sname of Object.keys(this.model.services).sort()) {
-      const svc = this.model.services[sname]!;
-      for (const inst of [...svc.instances].sort((a, b) => (a.id < b.id ? -1 : 1))) proxies.push(this.sidecar(sname, svc, inst));
-    }
-    proxies.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
-    return { trustDomain: this.model.mesh.trustDomain, mtls: this.model.mesh.mtls, certificateTtlMs: this.model.mesh.certificateTtl, proxies };
+    return {
+      group: gatewayGroup(gname),
+      kind: 'gateway',
+      name: gname,
+      service: null,
+      identity: this.mtls ? gatewayIdentity(this.m.mesh.trustDomain, gname) : null,
+      adminPort: gw.adminPort ?? null,
+      listeners,
+      upstreams: sortUpstreams(upstreams),
+    };
   }
 
-  private outboundVirtualHosts(upstreams: Map<string, UpstreamIR>): VirtualHostIR[] {
-    const vhosts: VirtualHostIR[] = [];
-    for (const name of Object.keys(this.model.services).sort()) {
-      if (this.service(name).protocol === 'tcp') continue;
-      vhosts.push({ name, domains: [name], routes: this.serviceRoutes(name, upstreams) });
+  /** What every sidecar with an outbound listener sees: one virtual host per http service, and their upstreams. */
+  private outboundView(): OutboundView {
+    if (this.outboundCurrent && this.outbound) return this.outbound;
+    const services = this.sortedServiceNames.map((n) => this.service(n));
+    if (!this.outbound || !sameList(this.outbound.services, services)) {
+      const prevHosts = new Map<string, VirtualHostIR>();
+      for (const vh of this.outbound?.virtualHosts ?? []) prevHosts.set(vh.name, vh);
+      const virtualHosts: VirtualHostIR[] = [];
+      const upstreams = new Map<string, UpstreamIR>();
+      for (const name of this.sortedServiceNames) {
+        if (this.service(name).protocol === 'tcp') continue;
+        const sr = this.serviceRoutes(name);
+        const prev = prevHosts.get(name);
+        virtualHosts.push(prev && prev.routes === sr.routes ? prev : { name, domains: [name], routes: sr.routes });
+        this.resolve(sr.refs.values(), upstreams);
+      }
+      this.outbound = { services, virtualHosts, upstreams: sortUpstreams(upstreams) };
     }
-    return vhosts;
+    this.outboundCurrent = true;
+    return this.outbound;
+  }
+
+  private tls(): ListenerIR['tls'] {
+    const mesh = this.m.mesh;
+    if (this.tlsIR?.mesh !== mesh) this.tlsIR = { mesh, ir: mesh.mtls === 'off' ? null : { mode: mesh.mtls, trustDomain: mesh.trustDomain } };
+    return this.tlsIR.ir;
+  }
+
+  private inboundHosts(sname: string): VirtualHostIR[] {
+    let vhs = this.inboundHostsMemo.get(sname);
+    if (!vhs) {
+      const localKey = localUpstreamKey(sname);
+      vhs = [
+        {
+          name: 'inbound',
+          domains: ['*'],
+          // Callers enforce the service's timeouts (per route, per gateway route); here the
+          // timeout is disabled (0), or Envoy's 15 s default or the service's own timeout
+          // would cut a caller's longer one short.
+          routes: [{ origin: `services.${sname}`, match: CATCH_ALL, backends: [{ upstream: localKey, weight: 1 }], rewritePathPrefix: null, rewriteHost: null, timeoutMs: 0 }],
+        },
+      ];
+      this.inboundHostsMemo.set(sname, vhs);
+    }
+    return vhs;
+  }
+
+  private sidecarDeps(sname: string, svc: ServiceModel, inst: InstanceModel): unknown[] {
+    const deps: unknown[] = [this.m.mesh, inst, svc.protocol, this.authz(sname)];
+    if (inst.outboundPort !== undefined) deps.push(this.outboundView());
+    for (const target of Object.keys(inst.tcpOutbound ?? {})) deps.push(this.upstream(this.refOf(target, null)));
+    return deps;
   }
 
   private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
@@ -348,34 +561,17 @@ class Builder {
       tls: null,
     });
     const listeners: ListenerIR[] = [];
-    const mode = this.model.mesh.mtls;
-    const tls = mode === 'off' ? null : { mode, trustDomain: this.model.mesh.trustDomain };
+    const tls = this.tls();
     const authz = this.authz(sname);
     const inboundBind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
     if (svc.protocol === 'tcp') {
       listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, tls, authz, upstream: localKey });
     } else {
-      listeners.push({
-        kind: 'http',
-        name: 'inbound',
-        direction: 'inbound',
-        bind: inboundBind,
-        tls,
-        authz,
-        routeConfigName: 'inbound',
-        virtualHosts: [
-          {
-            name: 'inbound',
-            domains: ['*'],
-            // Callers enforce the service's timeouts (per route, per gateway route); here the
-            // timeout is disabled (0), or Envoy's 15 s default or the service's own timeout
-            // would cut a caller's longer one short.
-            routes: [{ origin: `services.${sname}`, match: CATCH_ALL, backends: [{ upstream: localKey, weight: 1 }], rewritePathPrefix: null, rewriteHost: null, timeoutMs: 0 }],
-          },
-        ],
-      });
+      listeners.push({ kind: 'http', name: 'inbound', direction: 'inbound', bind: inboundBind, tls, authz, routeConfigName: 'inbound', virtualHosts: this.inboundHosts(sname) });
     }
     if (inst.outboundPort !== undefined) {
+      const view = this.outboundView();
+      for (const u of view.upstreams) if (!upstreams.has(u.key)) upstreams.set(u.key, u);
       listeners.push({
         kind: 'http',
         name: 'outbound',
@@ -384,10 +580,12 @@ class Builder {
         tls: null,
         authz: null,
         routeConfigName: 'outbound',
-        virtualHosts: this.outboundVirtualHosts(upstreams),
+        virtualHosts: view.virtualHosts,
       });
     }
     for (const target of Object.keys(inst.tcpOutbound ?? {}).sort()) {
+      const ref = this.refOf(target, null);
+      this.resolve([ref], upstreams);
       listeners.push({
         kind: 'tcp',
         name: `outbound-tcp|${target}`,
@@ -395,7 +593,7 @@ class Builder {
         bind: { host: '127.0.0.1', port: inst.tcpOutbound![target]! },
         tls: null,
         authz: null,
-        upstream: this.upstream(target, null, upstreams),
+        upstream: ref.key,
       });
     }
     return {
@@ -403,7 +601,7 @@ class Builder {
       kind: 'sidecar',
       name: inst.id,
       service: sname,
-      identity: tls ? serviceIdentity(this.model.mesh.trustDomain, sname) : null,
+      identity: tls ? serviceIdentity(this.m.mesh.trustDomain, sname) : null,
       adminPort: inst.adminPort ?? null,
       listeners,
       upstreams: sortUpstreams(upstreams),
@@ -419,7 +617,14 @@ function sortUpstreams(m: Map<string, UpstreamIR>): UpstreamIR[] {
   return [...m.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-/** Build the IR of a validated model. */
+/** Build the IR of a validated model (every proxy, from scratch). */
 export function buildMeshIR(model: Model): MeshIR {
-  return new Builder(model).build();
+  const b = new IrBuilder();
+  b.update(model);
+  return {
+    trustDomain: model.mesh.trustDomain,
+    mtls: model.mesh.mtls,
+    certificateTtlMs: model.mesh.certificateTtl,
+    proxies: b.groups().map((g) => b.proxy(g)!),
+  };
 }

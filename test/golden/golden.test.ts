@@ -24,13 +24,12 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML, { isMap, isPair, isScalar, isSeq, type Document, type Node } from 'yaml';
 import { dumpSnapshot } from '../../src/admin/config-dump.js';
-import { buildSnapshots, type BuiltModel, type SecretSource } from '../../src/app/model-source.js';
+import { buildSnapshots, type BuiltModel, MeshBuilder, type SecretSource } from '../../src/app/model-source.js';
 import { ephemeralCa } from '../../src/ca/authority.js';
 import { WorkloadCertificates } from '../../src/ca/workload-certs.js';
 import { findEnvoy } from '../../src/demo/envoy-binary.js';
 import { formatDiagnostic } from '../../src/model/diagnostics.js';
 import { loadModelText } from '../../src/model/load.js';
-import { ResourceEncoder } from '../../src/translate/index.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
 import { resourceFromJson } from '../../src/xds/resource.js';
 import { ADS_ORDER, SHORT_NAME, TYPE } from '../../src/xds/type-urls.js';
@@ -61,7 +60,7 @@ function build(file: string, text: string, secrets: SecretSource = placeholderSe
   const load = loadModelText(file, text);
   const errors = load.diagnostics.filter((d) => d.severity === 'error');
   if (!load.model || errors.length) throw new Error(`model has errors:\n${load.diagnostics.map(formatDiagnostic).join('\n')}`);
-  const { built, errors: buildErrors } = buildSnapshots(load.model, new ResourceEncoder(), file, secrets);
+  const { built, errors: buildErrors } = buildSnapshots(load.model, new MeshBuilder(), file, secrets);
   if (buildErrors.length) throw new Error(`build errors:\n${buildErrors.map((e) => e.format()).join('\n')}`);
   return built;
 }

@@ -1,0 +1,70 @@
+// What changed between two validated models, expressed as object identity: `canonicalize`
+// returns the new model with every part that is deep-equal to the previous model's replaced by
+// the previous object. Downstream memos (IR, translation, snapshots) then compare by identity:
+// an unchanged service, instance, gateway route or mesh block is the very same object, so the
+// work a reload does grows with the edit, not with the model. Cost: one deep comparison of the
+// model (plain JSON data, no allocation while equal).
+import type { GatewayModel, Model, ServiceModel } from '../model/schema.js';
+
+/** Deep equality of plain JSON data (objects, arrays, strings, numbers, booleans, null). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ao) {
+    if (!Object.prototype.hasOwnProperty.call(ao, k)) continue;
+    n++;
+    if (!Object.prototype.hasOwnProperty.call(bo, k) || !deepEqual(ao[k], bo[k])) return false;
+  }
+  for (const k in bo) if (Object.prototype.hasOwnProperty.call(bo, k)) n--;
+  return n === 0;
+}
+
+/** `next`'s list with each element deep-equal to `prev`'s element at the same index replaced by it. */
+function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined): T[] | undefined {
+  if (!prev || !next) return next;
+  let same = prev.length === next.length;
+  const out = next.map((x, i) => {
+    const p = prev[i];
+    if (p !== undefined && deepEqual(p, x)) return p;
+    same = false;
+    return x;
+  });
+  return same ? (prev as T[]) : out;
+}
+
+function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): ServiceModel {
+  if (!prev) return next;
+  if (deepEqual(prev, next)) return prev;
+  // Changed: keep unchanged instances, routes and rules, so per-instance work is reused.
+  const out: ServiceModel = { ...next, instances: reuseElements(prev.instances, next.instances)! };
+  if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
+  if (next.allow) out.allow = deepEqual(prev.allow, next.allow) ? prev.allow! : next.allow;
+  return out;
+}
+
+function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
+  if (!prev) return next;
+  if (deepEqual(prev, next)) return prev;
+  const out: GatewayModel = { ...next, listeners: reuseElements(prev.listeners, next.listeners)! };
+  if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
+  return out;
+}
+
+/** `next` with every part equal to `prev`'s replaced by `prev`'s object (see the file header). */
+export function canonicalize(prev: Model | null, next: Model): Model {
+  if (!prev) return next;
+  const services: Model['services'] = {};
+  for (const name of Object.keys(next.services)) services[name] = canonicalService(prev.services[name], next.services[name]!);
+  const gateways: Model['gateways'] = {};
+  for (const name of Object.keys(next.gateways)) gateways[name] = canonicalGateway(prev.gateways[name], next.gateways[name]!);
+  return { ...next, mesh: deepEqual(prev.mesh, next.mesh) ? prev.mesh : next.mesh, services, gateways };
+}

@@ -1,0 +1,218 @@
+// The incremental build must never differ from a build from scratch: after any sequence of
+// edits, every group's snapshot built by a long-lived MeshBuilder has exactly the version a fresh
+// builder gives for the same model. And it must be incremental: what an edit does not touch
+// keeps its very snapshot object.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { buildSnapshots, MeshBuilder, type SecretSource } from '../../src/app/model-source.js';
+import { deepEqual } from '../../src/ir/model-diff.js';
+import { loadModelText } from '../../src/model/load.js';
+import type { Model } from '../../src/model/schema.js';
+import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
+import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
+import { TYPE } from '../../src/xds/type-urls.js';
+
+const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden');
+
+/** Stable secrets per identity, the same array each time (as MeshSecurity returns them). */
+function secretSource(): SecretSource {
+  const memo = new Map<string, Resource[]>();
+  return (p) => {
+    const k = `${p.group}\0${p.identity}`;
+    let r = memo.get(k);
+    if (!r) {
+      r = [
+        resourceFromJson(TYPE.SECRET, identitySecret(`cert for ${p.identity} ${p.group}`, `key for ${p.group}`)),
+        resourceFromJson(TYPE.SECRET, trustBundleSecret('bundle')),
+      ];
+      memo.set(k, r);
+    }
+    return r;
+  };
+}
+
+/** The raw (pre-zod) model as plain JSON: what the edits below change. JSON is YAML, so it loads as is. */
+type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function load(raw: Raw): Model | null {
+  const r = loadModelText('mesh.yaml', JSON.stringify(raw));
+  return r.model && !r.diagnostics.some((d) => d.severity === 'error') ? r.model : null;
+}
+
+function rawOf(file: string): Raw {
+  const r = loadModelText(file, fs.readFileSync(file, 'utf8'));
+  if (!r.model) throw new Error(`fixture ${file} does not load`);
+  // The loaded model with durations back to strings is valid raw input again.
+  const m = JSON.parse(JSON.stringify(r.model)) as Raw;
+  m['mesh']['certificateTtl'] = `${m['mesh']['certificateTtl']}ms`;
+  for (const s of Object.values<Raw>(m['services'])) {
+    if (s['timeout'] !== undefined) s['timeout'] = `${s['timeout']}ms`;
+    for (const rt of s['routes'] ?? []) if (rt['timeout'] !== undefined) rt['timeout'] = `${rt['timeout']}ms`;
+  }
+  for (const g of Object.values<Raw>(m['gateways'])) for (const rt of g['routes'] ?? []) if (rt['timeout'] !== undefined) rt['timeout'] = `${rt['timeout']}ms`;
+  return m;
+}
+
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 2 ** 32;
+  };
+}
+
+const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+
+/** One random edit of the kinds users make; some produce invalid models, which are skipped. */
+function edit(raw: Raw, r: () => number, step: number): string {
+  const services = Object.keys(raw['services']);
+  const gateways = Object.keys(raw['gateways'] ?? {});
+  const svcName = pick(r, services);
+  const svc = raw['services'][svcName];
+  const kind = Math.floor(r() * 12);
+  switch (kind) {
+    case 0: {
+      const inst = pick(r, svc.instances as Raw[]);
+      inst['port'] = 20000 + step;
+      return `port of ${svcName}/${inst['id']}`;
+    }
+    case 1: {
+      const base = svc.instances[0] as Raw;
+      svc.instances.push({ ...base, id: `${svcName.slice(0, 40)}-x${step}`, port: 21000 + step, ...(base['app'] ? { app: `127.0.0.1:${22000 + step}` } : {}) });
+      return `add instance to ${svcName}`;
+    }
+    case 2:
+      if (svc.instances.length > 1) svc.instances.pop();
+      return `remove instance of ${svcName}`;
+    case 3:
+      if (svc.protocol !== 'tcp') svc.protocol = svc.protocol === 'http2' ? 'http' : 'http2';
+      return `protocol of ${svcName}`;
+    case 4:
+      svc.timeout = `${100 + step}ms`;
+      return `timeout of ${svcName}`;
+    case 5:
+      svc.allow = [{ services: [pick(r, services)], pathPrefix: `/p${step}` }];
+      return `allow of ${svcName}`;
+    case 6:
+      delete svc.allow;
+      return `no allow on ${svcName}`;
+    case 7:
+      raw['mesh']['defaultPolicy'] = raw['mesh']['defaultPolicy'] === 'deny' ? 'allow' : 'deny';
+      return 'mesh defaultPolicy';
+    case 8: {
+      if (!gateways.length) return 'no gateway';
+      const gw = raw['gateways'][pick(r, gateways)];
+      const routes = (gw.routes ??= []) as Raw[];
+      const http = (gw.listeners as Raw[]).filter((l) => (l['protocol'] ?? 'http') === 'http');
+      if (!http.length) return 'no http listener';
+      routes.unshift({ match: { pathPrefix: `/edit${step}/` }, backend: svcName });
+      return `gateway route to ${svcName}`;
+    }
+    case 9: {
+      if (!gateways.length) return 'no gateway';
+      const gw = raw['gateways'][pick(r, gateways)];
+      const rt = (gw.routes ?? []).find((x: Raw) => x['match']?.['pathPrefix']);
+      if (rt) rt['match']['pathPrefix'] = `/moved${step}/`;
+      return 'gateway route path';
+    }
+    case 10: {
+      const name = `new-${step}`;
+      raw['services'][name] = { instances: [{ id: `${name}-1`, address: `10.9.${step % 250}.1`, port: 8080, app: `127.0.0.1:${23000 + step}`, outboundPort: 15001 }] };
+      return `add service ${name}`;
+    }
+    default: {
+      const inst = pick(r, svc.instances as Raw[]);
+      inst['labels'] = { version: step % 2 ? 'v1' : 'v2' };
+      return `labels of ${svcName}/${inst['id']}`;
+    }
+  }
+}
+
+const fixtures = fs
+  .readdirSync(GOLDEN, { withFileTypes: true })
+  .filter((d) => d.isDirectory() && fs.existsSync(path.join(GOLDEN, d.name, 'mesh.yaml')))
+  .map((d) => d.name)
+  .sort();
+
+function versions(snaps: ReadonlyMap<string, { version: string }>): Record<string, string> {
+  return Object.fromEntries([...snaps].map(([g, s]) => [g, s.version]));
+}
+
+describe('incremental build equals a build from scratch', () => {
+  it.each(fixtures)('%s: 40 random edits, each compared with a fresh build', (name) => {
+    const r = rng(name.length * 7919 + name.charCodeAt(0));
+    let raw = rawOf(path.join(GOLDEN, name, 'mesh.yaml'));
+    const secrets = secretSource();
+    const live = new MeshBuilder();
+    const first = load(raw)!;
+    expect(buildSnapshots(first, live, 'mesh.yaml', secrets).errors).toEqual([]);
+    let applied = 0;
+    for (let step = 0; step < 40; step++) {
+      const next = structuredClone(raw);
+      const what = edit(next, r, step);
+      const model = load(next);
+      if (!model) continue; // an invalid edit: the previous model stays
+      raw = next;
+      applied++;
+      const inc = buildSnapshots(model, live, 'mesh.yaml', secrets);
+      const fresh = buildSnapshots(structuredClone(model), new MeshBuilder(), 'mesh.yaml', secrets);
+      expect(inc.errors, what).toEqual([]);
+      expect(versions(inc.built.snapshots), `after "${what}" (step ${step})`).toEqual(versions(fresh.built.snapshots));
+      // `changed` names exactly the groups whose snapshot is a different object.
+      for (const g of inc.built.changed) expect(inc.built.snapshots.has(g)).toBe(true);
+    }
+    expect(applied).toBeGreaterThan(10);
+  });
+});
+
+describe('incremental build reuses what an edit does not touch', () => {
+  const base = (): Raw => ({
+    version: 1,
+    mesh: { mtls: 'strict' },
+    services: Object.fromEntries(
+      Array.from({ length: 6 }, (_, s) => [
+        `s${s}`,
+        { instances: Array.from({ length: 3 }, (_, i) => ({ id: `s${s}-${i}`, address: `10.0.${s}.${i + 1}`, port: 8080, app: '127.0.0.1:9000', ...(s === 0 ? { outboundPort: 15001 } : {}) })) },
+      ]),
+    ),
+    gateways: { edge: { listeners: [{ name: 'web', port: 8000 }], routes: Array.from({ length: 6 }, (_, s) => ({ match: { pathPrefix: `/s${s}/` }, backend: `s${s}` })) } },
+  });
+
+  it('a gateway route edit changes only the gateway', () => {
+    const b = new MeshBuilder();
+    const secrets = secretSource();
+    const a = buildSnapshots(load(base())!, b, 'mesh.yaml', secrets).built;
+    const raw = base();
+    raw['gateways']['edge']['routes'][2]['match']['pathPrefix'] = '/other/';
+    const next = buildSnapshots(load(raw)!, b, 'mesh.yaml', secrets).built;
+    expect([...next.changed]).toEqual(['gateway/edge']);
+    for (const [g, s] of next.snapshots) if (g !== 'gateway/edge') expect(s).toBe(a.snapshots.get(g));
+  });
+
+  it('an instance port edit changes that service sidecars, callers with an outbound view, and the gateway', () => {
+    const b = new MeshBuilder();
+    const secrets = secretSource();
+    buildSnapshots(load(base())!, b, 'mesh.yaml', secrets);
+    const raw = base();
+    raw['services']['s3'].instances[1].port = 9999;
+    const next = buildSnapshots(load(raw)!, b, 'mesh.yaml', secrets).built;
+    // s3-1's inbound listener; s0's outbound clusters (EDS assignment of s3); the gateway's.
+    expect([...next.changed].sort()).toEqual(['gateway/edge', 'sidecar/s0/s0-0', 'sidecar/s0/s0-1', 'sidecar/s0/s0-2', 'sidecar/s3/s3-1']);
+  });
+
+  it('an unchanged model changes nothing and reuses every snapshot', () => {
+    const b = new MeshBuilder();
+    const secrets = secretSource();
+    const a = buildSnapshots(load(base())!, b, 'mesh.yaml', secrets).built;
+    const next = buildSnapshots(load(base())!, b, 'mesh.yaml', secrets).built;
+    expect(next.changed.size).toBe(0);
+    for (const [g, s] of next.snapshots) expect(s).toBe(a.snapshots.get(g));
+    expect(deepEqual(next.model, a.model)).toBe(true);
+    expect(next.model.services['s1']).toBe(a.model.services['s1']);
+    expect(next.model.mesh).toBe(a.model.mesh);
+  });
+});
