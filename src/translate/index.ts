@@ -4,10 +4,11 @@
 // object identity — no per-proxy serialisation to compute a key. Listeners, which differ per
 // proxy only in a few fields, are keyed by exactly the fields translateListener reads.
 import type { AuthzIR, HttpListenerIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
-import { type Resource, resourceFromJson } from '../xds/resource.js';
+import { type Resource, resourceFromBytes, resourceFromJson } from '../xds/resource.js';
+import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
-import { loadAssignment } from './endpoint.js';
+import { addressBytes, loadAssignmentBytes } from './endpoint.js';
 import { translateListener } from './listener.js';
 import { translateRouteConfig } from './route.js';
 
@@ -21,11 +22,24 @@ export class ResourceEncoder {
   /** Listeners by the fields they are built from; what the previous build used stays reusable. */
   private listeners = new Map<string, Resource>();
   private previousListeners = new Map<string, Resource>();
+  /** Listeners and clusters minus the field that varies per proxy (address, load assignment). */
+  private templates = new Map<string, SplicedTemplate>();
+  private previousTemplates = new Map<string, SplicedTemplate>();
 
   /** Start a build: listeners the previous build used stay reusable; older entries are dropped. */
   beginBuild(): void {
     this.previousListeners = this.listeners;
     this.listeners = new Map();
+    this.previousTemplates = this.templates;
+    this.templates = new Map();
+  }
+
+  private template(key: string, make: () => SplicedTemplate): SplicedTemplate {
+    let t = this.templates.get(key);
+    if (t) return t;
+    t = this.previousTemplates.get(key) ?? make();
+    this.templates.set(key, t);
+    return t;
   }
 
   private authzId(a: AuthzIR | null): number {
@@ -37,13 +51,27 @@ export class ResourceEncoder {
 
   cluster(u: UpstreamIR): Resource {
     let r = this.clusters.get(u);
-    if (!r) this.clusters.set(u, (r = resourceFromJson(TYPE.CLUSTER, translateCluster(u))));
+    if (r) return r;
+    if (usesEds(u)) r = resourceFromJson(TYPE.CLUSTER, translateCluster(u));
+    else {
+      // STATIC (a sidecar's app) or STRICT_DNS: the endpoints are inline, everything else is
+      // shared by every cluster with the same name, protocol and TLS.
+      const dns = !u.endpoints.every((e) => e.isIp);
+      const key = `${u.key}\0${u.service}\0${u.protocol}\0${u.tls?.serverIdentity ?? '-'}\0${dns}`;
+      const t = this.template(key, () => {
+        const json = translateCluster(u);
+        delete json['load_assignment'];
+        return spliceTemplate(TYPE.CLUSTER, u.key, json, 'load_assignment');
+      });
+      r = splicedResource(t, loadAssignmentBytes(u));
+    }
+    this.clusters.set(u, r);
     return r;
   }
 
   assignment(u: UpstreamIR): Resource {
     let r = this.assignments.get(u);
-    if (!r) this.assignments.set(u, (r = resourceFromJson(TYPE.ENDPOINT, loadAssignment(u))));
+    if (!r) this.assignments.set(u, (r = resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u))));
     return r;
   }
 
@@ -53,7 +81,16 @@ export class ResourceEncoder {
     const key = `${l.kind}\0${l.name}\0${l.direction}\0${l.bind.host}\0${l.bind.port}\0${tls}\0${this.authzId(l.authz)}\0${target}`;
     let r = this.listeners.get(key);
     if (r) return r;
-    r = this.previousListeners.get(key) ?? resourceFromJson(TYPE.LISTENER, translateListener(l));
+    r = this.previousListeners.get(key);
+    if (!r) {
+      // Inbound listeners of a service's instances differ only in their address.
+      const t = this.template(`${l.kind}\0${l.name}\0${l.direction}\0${tls}\0${this.authzId(l.authz)}\0${target}`, () => {
+        const json = translateListener(l);
+        delete json['address'];
+        return spliceTemplate(TYPE.LISTENER, l.name, json, 'address');
+      });
+      r = splicedResource(t, addressBytes(l.bind.host, l.bind.port));
+    }
     this.listeners.set(key, r);
     return r;
   }

@@ -169,8 +169,16 @@ const WRAPPERS = new Set([
   'google.protobuf.BytesValue',
 ]);
 
+const fullNames = new WeakMap<protobuf.Type, string>();
+
+/** The type's name without the leading dot. Memoised: protobufjs rebuilds it from the parents on every read. */
 function fullName(type: protobuf.Type): string {
-  return type.fullName.startsWith('.') ? type.fullName.slice(1) : type.fullName;
+  let n = fullNames.get(type);
+  if (n === undefined) {
+    n = type.fullName.startsWith('.') ? type.fullName.slice(1) : type.fullName;
+    fullNames.set(type, n);
+  }
+  return n;
 }
 
 class Converter {
