@@ -65,7 +65,7 @@ export class MeshBuilder {
   snapshotFor(group: string, resources: Resource[], secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
     const hit = this.snapshots.get(group);
     if (hit && hit.resources === resources && hit.secrets === secrets) return hit.snapshot;
-    const snapshot = secrets.length ? new Snapshot([...resources, ...secrets]) : new Snapshot(resources);
+    const snapshot = new Snapshot(secrets.length ? [...resources, ...secrets] : resources, hit?.snapshot);
     if (errors) {
       for (const problem of snapshot.problems()) {
         errors.out.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file: errors.file, line: 1, column: 1 }));

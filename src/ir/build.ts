@@ -195,12 +195,13 @@ export class IrBuilder {
   private model: Model | null = null;
   private mtls = false;
   private sortedServiceNames: string[] = [];
-  private readonly upstreamMemo = new Map<string, { svc: ServiceModel; mesh: Model['mesh']; ir: UpstreamIR }>();
+  private readonly upstreamMemo = new Map<string, { instances: ServiceModel['instances']; protocol: string; mesh: Model['mesh']; ir: UpstreamIR }>();
   private readonly serviceRoutesMemo = new Map<string, RoutesMemo & { svc: ServiceModel }>();
   private readonly authzMemo = new Map<string, { svc: ServiceModel; mesh: Model['mesh']; ir: AuthzIR | null }>();
   private readonly gatewayRouteMemo = new WeakMap<object, RoutesMemo & { gname: string; index: number }>();
   private readonly inboundHostsMemo = new Map<string, VirtualHostIR[]>();
   private readonly instanceIndex = new WeakMap<ServiceModel, Map<string, InstanceModel>>();
+  private readonly localMemo = new WeakMap<InstanceModel, UpstreamIR>();
   private readonly proxyMemo = new Map<string, { deps: readonly unknown[]; ir: ProxyIR }>();
   private outbound: OutboundView | null = null;
   private outboundCurrent = false;
@@ -228,7 +229,7 @@ export class IrBuilder {
 
   /** Drop memo entries of services and proxies that no longer exist. */
   private sweep(model: Model): void {
-    for (const [k, e] of this.upstreamMemo) if (model.services[e.ir.service] !== e.svc) this.upstreamMemo.delete(k);
+    for (const [k, e] of this.upstreamMemo) if (model.services[e.ir.service]?.instances !== e.instances) this.upstreamMemo.delete(k);
     for (const [k, e] of this.serviceRoutesMemo) if (model.services[k] !== e.svc) this.serviceRoutesMemo.delete(k);
     for (const [k, e] of this.authzMemo) if (model.services[k] !== e.svc) this.authzMemo.delete(k);
     for (const k of this.inboundHostsMemo.keys()) if (!model.services[k]) this.inboundHostsMemo.delete(k);
@@ -322,7 +323,8 @@ export class IrBuilder {
     const svc = this.service(ref.service);
     const mesh = this.m.mesh;
     const hit = this.upstreamMemo.get(ref.key);
-    if (hit && hit.svc === svc && hit.mesh === mesh) return hit.ir;
+    // An upstream depends on the service's instances and protocol only (not on its routes).
+    if (hit && hit.instances === svc.instances && hit.protocol === svc.protocol && hit.mesh === mesh) return hit.ir;
     const subset = ref.subset;
     const insts = svc.instances.filter((i) => !subset || labelsMatch(subset, i.labels));
     const ir: UpstreamIR = {
@@ -334,7 +336,7 @@ export class IrBuilder {
       local: false,
       tls: this.mtls ? { serverIdentity: serviceIdentity(mesh.trustDomain, ref.service) } : null,
     };
-    this.upstreamMemo.set(ref.key, { svc, mesh, ir });
+    this.upstreamMemo.set(ref.key, { instances: svc.instances, protocol: svc.protocol, mesh, ir });
     return ir;
   }
 
@@ -540,6 +542,25 @@ export class IrBuilder {
     return vhs;
   }
 
+  /** The app behind a sidecar: the same object while the instance and the service's protocol are. */
+  private localUpstream(sname: string, svc: ServiceModel, inst: InstanceModel): UpstreamIR {
+    const hit = this.localMemo.get(inst);
+    if (hit && hit.service === sname && hit.protocol === svc.protocol) return hit;
+    const local = splitHostPort(inst.app);
+    const key = localUpstreamKey(sname);
+    const ir: UpstreamIR = {
+      key,
+      service: sname,
+      subset: null,
+      protocol: svc.protocol,
+      endpoints: [{ instanceId: inst.id, host: local.host, port: local.port, isIp: isIp(local.host) }],
+      local: true,
+      tls: null,
+    };
+    this.localMemo.set(inst, ir);
+    return ir;
+  }
+
   private sidecarDeps(sname: string, svc: ServiceModel, inst: InstanceModel): unknown[] {
     const deps: unknown[] = [this.m.mesh, inst, svc.protocol, this.authz(sname)];
     if (inst.outboundPort !== undefined) deps.push(this.outboundView());
@@ -549,17 +570,8 @@ export class IrBuilder {
 
   private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
     const upstreams = new Map<string, UpstreamIR>();
-    const local = splitHostPort(inst.app);
     const localKey = localUpstreamKey(sname);
-    upstreams.set(localKey, {
-      key: localKey,
-      service: sname,
-      subset: null,
-      protocol: svc.protocol,
-      endpoints: [{ instanceId: inst.id, host: local.host, port: local.port, isIp: isIp(local.host) }],
-      local: true,
-      tls: null,
-    });
+    upstreams.set(localKey, this.localUpstream(sname, svc, inst));
     const listeners: ListenerIR[] = [];
     const tls = this.tls();
     const authz = this.authz(sname);

@@ -13,10 +13,23 @@ export interface SnapshotProblem {
 export class Snapshot {
   private readonly byType = new Map<TypeUrl, ReadonlyMap<string, Resource>>();
   private readonly typeVersions = new Map<TypeUrl, string>();
+  /** Each type's resources in the order they were given (what derive() compares). */
+  private readonly inputs = new Map<TypeUrl, readonly Resource[]>();
+  /** Types derive() took over unchanged from the previous snapshot. */
+  private readonly reused = new Set<TypeUrl>();
+  /** problems() found none (set once it ran). */
+  private checkedClean = false;
+  /** Built on a clean base, and no name of a reused type's possible targets went away. */
+  private readonly onlyNewTypesNeedChecks: boolean;
   /** Identity of the whole snapshot: a hash over every type version. */
   readonly version: string;
 
-  constructor(resources: Iterable<Resource>) {
+  /**
+   * `base`: a previous snapshot of the same group. Types whose resources are the very same
+   * objects in the same order are taken over from it (no sorting, no hashing), so a snapshot
+   * where one type changed costs little more than that type.
+   */
+  constructor(resources: Iterable<Resource>, base?: Snapshot) {
     const groups = new Map<TypeUrl, Resource[]>();
     for (const t of ADS_ORDER) groups.set(t, []);
     for (const r of resources) {
@@ -25,16 +38,33 @@ export class Snapshot {
       list.push(r);
     }
     for (const [t, list] of groups) {
-      list.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+      this.inputs.set(t, list);
+      const prev = base?.inputs.get(t);
+      if (base && prev && sameItems(prev, list)) {
+        this.byType.set(t, base.byType.get(t)!);
+        this.typeVersions.set(t, base.typeVersions.get(t)!);
+        this.reused.add(t);
+        continue;
+      }
+      const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       const m = new Map<string, Resource>();
-      for (const r of list) {
+      for (const r of sorted) {
         if (m.has(r.name)) throw new DuplicateResourceError(t, r.name);
         m.set(r.name, r);
       }
       this.byType.set(t, m);
-      this.typeVersions.set(t, versionOf(list));
+      this.typeVersions.set(t, versionOf(sorted));
     }
     this.version = contentHash(...ADS_ORDER.map((t) => this.typeVersions.get(t) ?? ''));
+    let lostName = false;
+    if (base && this.reused.size > 0) {
+      for (const t of ADS_ORDER) {
+        if (this.reused.has(t)) continue;
+        const now = this.byType.get(t)!;
+        for (const n of base.resources(t).keys()) if (!now.has(n)) lostName = true;
+      }
+    }
+    this.onlyNewTypesNeedChecks = base !== undefined && base.checkedClean && this.reused.size > 0 && !lostName;
   }
 
   resources(typeUrl: TypeUrl): ReadonlyMap<string, Resource> {
@@ -63,7 +93,10 @@ export class Snapshot {
    */
   problems(): SnapshotProblem[] {
     const out: SnapshotProblem[] = [];
+    // Built on a base without problems where no name went away: only the types that changed
+    // can have new problems (reused resources point at names that all still exist).
     for (const t of ADS_ORDER) {
+      if (this.onlyNewTypesNeedChecks && this.reused.has(t)) continue;
       for (const r of this.resources(t).values()) {
         for (const c of r.refs.clusters) {
           if (!this.get(TYPE.CLUSTER, c)) out.push({ typeUrl: t, resource: r.name, message: `refers to cluster "${c}", which is not defined` });
@@ -79,6 +112,7 @@ export class Snapshot {
         }
       }
     }
+    this.checkedClean = out.length === 0;
     return out;
   }
 }
@@ -94,6 +128,16 @@ export class DuplicateResourceError extends Error {
 }
 
 const EMPTY: ReadonlyMap<string, Resource> = new Map();
+
+function sameItems(a: readonly Resource[], b: readonly Resource[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x !== y && (x.name !== y.name || x.version !== y.version)) return false;
+  }
+  return true;
+}
 const EMPTY_VERSION = contentHash('');
 
 /** Version of a list of resources (sorted by name by the caller). */

@@ -266,3 +266,38 @@ describe('diffSnapshots', () => {
     });
   });
 });
+
+describe('snapshots built on a previous one (incremental)', () => {
+  const c = (n: string, port = 8080): Resource[] => [resourceFromJson(TYPE.CLUSTER, edsCluster(n)), resourceFromJson(TYPE.ENDPOINT, cla(n, port))];
+  const rl = (name: string, cluster: string): Resource =>
+    resourceFromJson(TYPE.ROUTE, { name, virtual_hosts: [{ name: 'vh', domains: ['*'], routes: [{ match: { prefix: '/' }, route: { cluster } }] }] });
+
+  it('equals a snapshot built from scratch, type by type', () => {
+    const a = [...c('a'), ...c('b'), resourceFromJson(TYPE.LISTENER, listener('l', 'r')), rl('r', 'a')];
+    const base = new Snapshot(a);
+    expect(base.problems()).toEqual([]);
+    const next = [...c('a'), ...c('b', 9090), resourceFromJson(TYPE.LISTENER, listener('l', 'r')), rl('r', 'b')];
+    const derived = new Snapshot(next, base);
+    const fresh = new Snapshot(next);
+    expect(derived.version).toBe(fresh.version);
+    for (const t of ADS_ORDER) expect(derived.typeVersion(t)).toBe(fresh.typeVersion(t));
+    expect(derived.resources(TYPE.CLUSTER)).toBe(base.resources(TYPE.CLUSTER)); // taken over, not rebuilt
+    expect(derived.get(TYPE.ENDPOINT, 'b')!.version).toBe(fresh.get(TYPE.ENDPOINT, 'b')!.version);
+  });
+
+  it('still reports an unchanged route naming a cluster that went away', () => {
+    const route = rl('r', 'b');
+    const lis = resourceFromJson(TYPE.LISTENER, listener('l', 'r'));
+    const base = new Snapshot([...c('a'), ...c('b'), lis, route]);
+    expect(base.problems()).toEqual([]);
+    const derived = new Snapshot([...c('a'), lis, route], base);
+    expect(derived.problems().map((p) => p.message)).toEqual(['refers to cluster "b", which is not defined']);
+  });
+
+  it('checks everything when the base was never checked or had problems', () => {
+    const lis = resourceFromJson(TYPE.LISTENER, listener('l', 'missing'));
+    const base = new Snapshot([...c('a'), lis]);
+    const derived = new Snapshot([...c('a', 1), lis], base);
+    expect(derived.problems().length).toBe(1);
+  });
+});
