@@ -135,7 +135,8 @@ export class AdminServer {
           json(res, 200, { groups: this.app.cache.groups() });
           return;
         }
-        const snap = this.app.cache.get(group);
+        // A group no proxy is connected to is built for the dump (and kept until the next reload).
+        const snap = this.app.cache.getOrBuild(group);
         if (!snap) {
           json(res, 404, { error: `no group "${group}"`, groups: this.app.cache.groups() });
           return;

@@ -1,6 +1,6 @@
 // Where snapshots come from: a directory of raw Envoy resources now, the model file later.
 // A source is loaded whole; any error means nothing from that load is applied.
-import type { GroupResolver } from '../xds/cache.js';
+import type { GroupResolver, SnapshotProvider } from '../xds/cache.js';
 import type { Snapshot } from '../xds/snapshot.js';
 import type { SourceError } from '../util/yaml-source.js';
 
@@ -10,6 +10,8 @@ export interface ConfigLoad {
   warnings: SourceError[];
   /** Hash of the input; an unchanged hash is not reloaded. */
   contentHash: string;
+  /** The set of groups changed (some groups are not in `snapshots`: see ConfigSource.provider). */
+  groupsChanged?: boolean;
 }
 
 export interface ConfigSource {
@@ -19,7 +21,13 @@ export interface ConfigSource {
   readonly watchTarget: string;
   /** Which group a connecting proxy belongs to. */
   readonly resolver: GroupResolver;
-  load(): ConfigLoad;
+  /**
+   * Load the input. `live`: the groups a proxy is connected to. A source with a `provider`
+   * builds snapshots for those only; the provider builds the others on demand.
+   */
+  load(live?: () => Iterable<string>): ConfigLoad;
+  /** Builds the snapshot of a group nobody was connected to when it was loaded. */
+  readonly provider?: SnapshotProvider;
   /** The input's content hash without loading it (a cheap check that lets reload skip no-ops). */
   peekContentHash?(): string | null;
   /** New snapshots for some groups from the last load (certificate rotation). */

@@ -56,6 +56,7 @@ export class MeshgateApp {
   constructor(private readonly opts: AppOptions) {
     this.log = opts.log.child({ component: 'app' });
     this.cache = new SnapshotCache(opts.source.resolver);
+    if (opts.source.provider) this.cache.setProvider(opts.source.provider);
     this.security = opts.security ?? null;
     const t0 = performance.now();
     protoRoot();
@@ -122,7 +123,8 @@ export class MeshgateApp {
     }
     let load;
     try {
-      load = this.opts.source.load();
+      // Rebuilt: every group built so far (a proxy of it connected, or it was dumped) that still exists.
+      load = this.opts.source.load(() => this.cache.groups());
     } catch (err) {
       this.log.error({ err }, 'bug while loading configuration; keeping the last good configuration');
       load = { snapshots: new Map(), errors: [], warnings: [], contentHash: '' };
@@ -153,7 +155,7 @@ export class MeshgateApp {
       this.reloads.inc({ result: 'unchanged' });
       return this.lastApplied;
     }
-    rec.changedGroups = this.cache.replaceAll(load.snapshots);
+    rec.changedGroups = this.cache.replaceAll(load.snapshots, { groupsChanged: load.groupsChanged === true });
     for (const w of rec.warnings) this.log.warn(w);
     this.lastApplied = rec;
     this.lastAttempt = rec;
@@ -180,7 +182,8 @@ export class MeshgateApp {
   rotateDue(): string[] {
     const groups = this.security?.renewDue() ?? [];
     if (groups.length && this.opts.source.rebuild) {
-      for (const [g, snap] of this.opts.source.rebuild(groups)) this.cache.set(g, snap);
+      // Groups without a snapshot in the cache get theirs (with the new certificate) when a proxy connects.
+      for (const [g, snap] of this.opts.source.rebuild(groups.filter((g) => this.cache.get(g)))) this.cache.set(g, snap);
       this.log.info({ groups }, 'rotated workload certificates');
     }
     this.scheduleRotation();
@@ -190,7 +193,7 @@ export class MeshgateApp {
   /** Rebuild every group that holds secrets (the trust bundle or leaves changed) and publish. */
   republishSecrets(): string[] {
     const groups = [...(this.security?.groupsWithIdentity() ?? [])].sort();
-    if (groups.length && this.opts.source.rebuild) for (const [g, snap] of this.opts.source.rebuild(groups)) this.cache.set(g, snap);
+    if (groups.length && this.opts.source.rebuild) for (const [g, snap] of this.opts.source.rebuild(groups.filter((g) => this.cache.get(g)))) this.cache.set(g, snap);
     this.scheduleRotation();
     return groups;
   }

@@ -12,7 +12,7 @@ import { ResourceEncoder } from '../translate/index.js';
 import type { Resource } from '../xds/resource.js';
 import type { MeshSecurity } from './security.js';
 import { SourceError } from '../util/yaml-source.js';
-import type { GroupResolver } from '../xds/cache.js';
+import type { GroupResolver, SnapshotProvider } from '../xds/cache.js';
 import { Snapshot } from '../xds/snapshot.js';
 import { SHORT_NAME } from '../xds/type-urls.js';
 import type { ConfigLoad, ConfigSource } from './config-source.js';
@@ -45,6 +45,8 @@ export interface BuiltModel {
   translated: Map<string, Resource[]>;
   /** Groups whose snapshot is a new object in this build (new, or something in it changed). */
   changed: Set<string>;
+  /** The model's set of proxy groups differs from the previous build's. */
+  groupsChanged: boolean;
 }
 
 /** The SDS secrets of a proxy (certificate and trust bundle) when mTLS is on. */
@@ -75,15 +77,20 @@ export class MeshBuilder {
     return snapshot;
   }
 
-  build(next: Model, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
+  /**
+   * Build the snapshots of every gateway and of `only` (groups that do not exist are skipped),
+   * or of every group. Groups not built keep no state here; snapshotOf() builds one later.
+   */
+  build(next: Model, file: string, secrets?: SecretSource, only?: Iterable<string>): { built: BuiltModel; errors: SourceError[] } {
     const model = this.ir.update(next);
     this.encoder.beginBuild();
+    const groups = only ? [...new Set([...this.ir.gatewayGroups(), ...only])].filter((g) => this.ir.exists(g)).sort() : this.ir.groups();
     const proxies: ProxyIR[] = [];
     const snapshots = new Map<string, Snapshot>();
     const translated = new Map<string, Resource[]>();
     const changed = new Set<string>();
     const errors: SourceError[] = [];
-    for (const g of this.ir.groups()) {
+    for (const g of groups) {
       const p = this.ir.proxy(g)!;
       proxies.push(p);
       const resources = this.encoder.translateProxy(p);
@@ -95,7 +102,17 @@ export class MeshBuilder {
     }
     if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
     const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
-    return { built: { model, ir, snapshots, translated, changed }, errors };
+    return { built: { model, ir, snapshots, translated, changed, groupsChanged: this.ir.groupsChanged }, errors };
+  }
+
+  /** One group's snapshot from the last build's model (a proxy of a group not built yet connected). */
+  snapshotOf(group: string, file: string, secrets?: SecretSource): { snapshot: Snapshot | undefined; resources: Resource[]; errors: SourceError[] } {
+    const p = this.ir.proxy(group);
+    if (!p) return { snapshot: undefined, resources: [], errors: [] };
+    const resources = this.encoder.translateProxy(p);
+    const errors: SourceError[] = [];
+    const snapshot = this.snapshotFor(group, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
+    return { snapshot, resources, errors };
   }
 }
 
@@ -105,8 +122,8 @@ const NO_SECRETS: Resource[] = [];
  * Model → snapshots. Consistency problems here are bugs in the translator (or a missing
  * secret source for an mTLS model), reported as errors.
  */
-export function buildSnapshots(model: Model, builder: MeshBuilder, file: string, secrets?: SecretSource): { built: BuiltModel; errors: SourceError[] } {
-  return builder.build(model, file, secrets);
+export function buildSnapshots(model: Model, builder: MeshBuilder, file: string, secrets?: SecretSource, only?: Iterable<string>): { built: BuiltModel; errors: SourceError[] } {
+  return builder.build(model, file, secrets, only);
 }
 
 export class ModelSource implements ConfigSource {
@@ -147,16 +164,36 @@ export class ModelSource implements ConfigSource {
     if (!built || !secrets) return out;
     for (const g of groups) {
       const p = this.builder.ir.proxy(g);
-      const resources = built.translated.get(g);
-      if (!p || !resources) continue;
-      const snap = this.builder.snapshotFor(g, resources, secrets(p));
+      if (!p) continue;
+      const snap = this.builder.snapshotFor(g, this.builder.encoder.translateProxy(p), secrets(p));
       built.snapshots.set(g, snap);
       out.set(g, snap);
     }
     return out;
   }
 
-  load(): ConfigLoad {
+  /**
+   * Snapshots of groups no proxy was connected to at the last load, built when one connects:
+   * a reload builds what connected proxies need, and certificates are issued on first use.
+   */
+  readonly provider: SnapshotProvider = {
+    exists: (g) => this.lastBuilt !== null && this.builder.ir.exists(g),
+    build: (g) => {
+      if (!this.lastBuilt) return undefined;
+      const r = this.builder.snapshotOf(g, this.watchTarget, this.secrets());
+      if (r.errors.length) {
+        this.buildProblems = r.errors.map((e) => e.format()).slice(0, 20);
+        return undefined;
+      }
+      if (r.snapshot) this.lastBuilt.snapshots.set(g, r.snapshot);
+      return r.snapshot;
+    },
+  };
+
+  /** Internal errors of the last on-demand build that failed (translator bugs), for /status. */
+  buildProblems: string[] = [];
+
+  load(live?: () => Iterable<string>): ConfigLoad {
     const r = loadModelFile(this.watchTarget);
     this.lastDiagnostics = r.diagnostics;
     const contentHash = createHash('sha256').update(r.text).digest('hex');
@@ -168,11 +205,15 @@ export class ModelSource implements ConfigSource {
       return { snapshots: new Map(), errors: [e], warnings, contentHash };
     }
     this.security?.setTtl(r.model.mesh.certificateTtl);
-    const { built, errors: buildErrors } = buildSnapshots(r.model, this.builder, this.watchTarget, this.secrets());
+    const { built, errors: buildErrors } = buildSnapshots(r.model, this.builder, this.watchTarget, this.secrets(), live ? live() : undefined);
     if (buildErrors.length === 0) {
       this.lastBuilt = built;
-      this.security?.retain(new Set(built.snapshots.keys()));
+      const ir = this.builder.ir;
+      this.security?.retain({ has: (g) => ir.exists(g) });
+    } else if (this.lastBuilt) {
+      // Not applied: groups built on demand from now on must come from the last good model.
+      this.builder.ir.update(this.lastBuilt.model);
     }
-    return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash };
+    return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash, groupsChanged: built.groupsChanged };
   }
 }

@@ -125,7 +125,7 @@ export class MeshSecurity {
   }
 
   /** Forget identities of proxies that are gone from the model. */
-  retain(groups: ReadonlySet<string>): void {
+  retain(groups: { has(group: string): boolean }): void {
     this.certs.retain(groups);
     for (const g of [...this.identities.keys()]) if (!groups.has(g)) this.identities.delete(g);
     for (const g of [...this.encoded.keys()]) if (!groups.has(g)) this.encoded.delete(g);

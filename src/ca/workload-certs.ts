@@ -99,7 +99,7 @@ export class WorkloadCertificates {
   }
 
   /** Forget groups that no longer exist. */
-  retain(groups: ReadonlySet<string>): void {
+  retain(groups: { has(group: string): boolean }): void {
     for (const g of [...this.certs.keys()]) if (!groups.has(g)) this.certs.delete(g);
   }
 

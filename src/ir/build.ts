@@ -204,6 +204,8 @@ export class IrBuilder {
   private readonly localMemo = new WeakMap<InstanceModel, UpstreamIR>();
   private readonly proxyMemo = new Map<string, { deps: readonly unknown[]; ir: ProxyIR }>();
   private outbound: OutboundView | null = null;
+  /** The last update() changed which proxy groups exist. */
+  groupsChanged = true;
   private outboundCurrent = false;
   private tlsIR: { mesh: Model['mesh']; ir: ListenerIR['tls'] } | null = null;
 
@@ -223,6 +225,7 @@ export class IrBuilder {
     const prevNames = prev ? Object.keys(prev.services) : [];
     if (!sameList(names, prevNames)) this.sortedServiceNames = [...names].sort(byName);
     this.outboundCurrent = false;
+    this.groupsChanged = !prev || groupSetChanged(prev, model);
     if (prev && (prev.services !== model.services || prev.gateways !== model.gateways)) this.sweep(model);
     return model;
   }
@@ -248,6 +251,10 @@ export class IrBuilder {
     for (const g of Object.keys(m.gateways)) out.push(gatewayGroup(g));
     for (const s of Object.keys(m.services)) for (const i of m.services[s]!.instances) out.push(sidecarGroup(s, i.id));
     return out.sort(byName);
+  }
+
+  gatewayGroups(): string[] {
+    return Object.keys(this.m.gateways).map(gatewayGroup);
   }
 
   exists(group: string): boolean {
@@ -619,6 +626,23 @@ export class IrBuilder {
       upstreams: sortUpstreams(upstreams),
     };
   }
+}
+
+/** Whether two models (canonicalised: unchanged services are the same objects) have different proxy groups. */
+function groupSetChanged(a: Model, b: Model): boolean {
+  if (!sameList(Object.keys(a.gateways).sort(), Object.keys(b.gateways).sort())) return true;
+  const an = Object.keys(a.services);
+  const bn = Object.keys(b.services);
+  if (an.length !== bn.length) return true;
+  for (const n of bn) {
+    const x = a.services[n];
+    const y = b.services[n]!;
+    if (!x) return true;
+    if (x === y || x.instances === y.instances) continue;
+    if (x.instances.length !== y.instances.length) return true;
+    for (let i = 0; i < y.instances.length; i++) if (x.instances[i]!.id !== y.instances[i]!.id) return true;
+  }
+  return false;
 }
 
 function isCatchAll(m: MatchIR): boolean {

@@ -33,6 +33,16 @@ interface Entry {
   setAt: number;
 }
 
+/**
+ * Groups whose snapshot is built only when a proxy of the group connects (the model source:
+ * configuration is kept for connected proxies only, as other control planes do). `exists`
+ * answers for every group of the current configuration, built or not.
+ */
+export interface SnapshotProvider {
+  exists(group: string): boolean;
+  build(group: string): Snapshot | undefined;
+}
+
 /** Resolver by node id first, then node cluster, then a group named "default". */
 export const resolveByIdThenCluster: GroupResolver = (node, has) => {
   if (node.id && has(node.id)) return node.id;
@@ -46,8 +56,36 @@ export class SnapshotCache {
   private readonly watchersByGroup = new Map<string, Set<CacheWatcher>>();
   private readonly groupOf = new Map<CacheWatcher, string | undefined>();
   private readonly listeners = new Set<(group: string, snapshot: Snapshot) => void>();
+  private provider: SnapshotProvider | null = null;
 
   constructor(private readonly resolver: GroupResolver = resolveByIdThenCluster) {}
+
+  /** Build snapshots of groups that exist but are not in the cache when a proxy of theirs connects. */
+  setProvider(p: SnapshotProvider | null): void {
+    this.provider = p;
+  }
+
+  private has(group: string): boolean {
+    return this.entries.has(group) || (this.provider?.exists(group) ?? false);
+  }
+
+  /** The entry of `group`, built by the provider if the group exists but has none yet. */
+  private entryFor(group: string): Entry | undefined {
+    let e = this.entries.get(group);
+    if (e || !this.provider) return e;
+    const snapshot = this.provider.build(group);
+    if (!snapshot) return undefined;
+    e = { snapshot, setAt: performance.now() };
+    this.entries.set(group, e);
+    for (const fn of this.listeners) fn(group, snapshot);
+    return e;
+  }
+
+  /** A group's snapshot, built by the provider if it exists but was not built yet (admin dumps). */
+  getOrBuild(group: string): Snapshot | undefined {
+    return this.entryFor(group)?.snapshot;
+  }
+
 
   get size(): number {
     return this.entries.size;
@@ -63,12 +101,10 @@ export class SnapshotCache {
 
   /** Register a stream; it receives the current snapshot (if any) at once. */
   watch(w: CacheWatcher): () => void {
-    const group = this.resolver(w.node, (g) => this.entries.has(g));
+    const group = this.resolver(w.node, (g) => this.has(g));
+    const e = group === undefined ? undefined : this.entryFor(group);
     this.attach(w, group);
-    if (group !== undefined) {
-      const e = this.entries.get(group);
-      if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
-    }
+    if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
     return () => this.detach(w);
   }
 
@@ -105,14 +141,18 @@ export class SnapshotCache {
    * proxies keep the configuration they have (nothing is pushed to them) until they are
    * matched by another group.
    */
-  replaceAll(next: ReadonlyMap<string, Snapshot>): string[] {
+  replaceAll(next: ReadonlyMap<string, Snapshot>, opts: { groupsChanged?: boolean } = {}): string[] {
     const changedGroups: string[] = [];
     const updated: Array<{ group: string; prev: Snapshot; entry: Entry }> = [];
-    let membershipChanged = false;
+    // The provider's set of groups changed: proxies waiting for a group, or matched by a
+    // broader one, may now belong elsewhere.
+    let membershipChanged = opts.groupsChanged === true;
     for (const g of [...this.entries.keys()]) {
       if (!next.has(g)) {
         this.entries.delete(g);
-        membershipChanged = true;
+        // A group that still exists but was not rebuilt is built again when a proxy of it
+        // connects; resolution does not change.
+        if (!(this.provider?.exists(g) && !this.watchersByGroup.has(g))) membershipChanged = true;
       }
     }
     for (const [g, snap] of next) {
@@ -158,12 +198,12 @@ export class SnapshotCache {
   private regroupAll(): Set<CacheWatcher> {
     const moved = new Set<CacheWatcher>();
     for (const [w, old] of [...this.groupOf]) {
-      const group = this.resolver(w.node, (g) => this.entries.has(g));
+      const group = this.resolver(w.node, (g) => this.has(g));
       if (group === old) continue;
       moved.add(w);
       this.detach(w);
+      const e = group === undefined ? undefined : this.entryFor(group);
       this.attach(w, group);
-      const e = group === undefined ? undefined : this.entries.get(group);
       if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
     }
     return moved;

@@ -57,6 +57,11 @@ beforeAll(async () => {
     return r;
   };
   ({ adminPort } = await app.start());
+  // Gateways are built at every load; a sidecar's configuration is built when a proxy of its
+  // group first connects (or it is dumped): build them here as if their proxies had connected.
+  expect(app.cache.groups()).toEqual(['gateway/edge']);
+  for (const g of ['sidecar/orders/orders-a', 'sidecar/users/users-v1-a', 'sidecar/users/users-v2-a']) expect(app.cache.getOrBuild(g)).toBeDefined();
+  expect(app.cache.getOrBuild('sidecar/users/nope')).toBeUndefined();
 });
 
 afterAll(async () => {

@@ -1,0 +1,76 @@
+// Sidecar configuration is built when a proxy of the group connects, not at every load: a mesh
+// of thousands of instances costs a control plane only what its connected proxies need.
+// Gateways are built at every load. A group built once is rebuilt by every reload after.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MeshgateApp } from '../../src/app/meshgate-app.js';
+import { ModelSource } from '../../src/app/model-source.js';
+import { MeshSecurity } from '../../src/app/security.js';
+import { NodeTokens, TOKEN_METADATA_KEY } from '../../src/ca/node-token.js';
+import { silentLogger } from '../../src/util/log.js';
+import { TYPE, XdsTestClient } from '../helpers/xds-client.js';
+
+const BASE = fs.readFileSync(path.resolve(import.meta.dirname, '../../examples/mesh.yaml'), 'utf8');
+let dir: string;
+let file: string;
+let app: MeshgateApp;
+let security: MeshSecurity;
+let xds: string;
+const clients: XdsTestClient[] = [];
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-ondemand-'));
+  file = path.join(dir, 'mesh.yaml');
+  fs.writeFileSync(file, BASE);
+  security = new MeshSecurity({ stateDir: null, log: silentLogger() });
+  app = new MeshgateApp({ source: new ModelSource(file, security), security, xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger(), watch: false });
+  const { xdsPort } = await app.start();
+  xds = `127.0.0.1:${xdsPort}`;
+});
+
+afterAll(async () => {
+  for (const c of clients) c.close();
+  await app.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function token(tokens: NodeTokens, identity: string): string {
+  return tokens.issue(identity, 3_600_000);
+}
+
+describe('on-demand sidecar configuration', () => {
+  it('builds only gateways at load, and issues no sidecar certificate before its proxy connects', () => {
+    expect(app.cache.groups()).toEqual(['gateway/edge']);
+    expect(security.certs.list().map((c) => c.group)).toEqual(['gateway/edge']);
+  });
+
+  it('builds a sidecar group (and issues its certificate) when its proxy connects, and serves it', async () => {
+    const c = new XdsTestClient(xds);
+    clients.push(c);
+    const s = c.sotw('ads', null);
+    s.send({
+      type_url: TYPE.CLUSTER,
+      node: { id: 'orders-a', cluster: 'orders', metadata: { fields: { [TOKEN_METADATA_KEY]: { string_value: token(security.tokens, 'spiffe://meshgate.local/service/orders') } } } },
+    });
+    const cds = await s.next();
+    expect(cds.resources.map((r) => r.name)).toContain('inbound|orders');
+    expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+    expect(security.certs.list().map((c) => c.group).sort()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+  });
+
+  it('rebuilds the groups built so far on reload, and only those', async () => {
+    const text = BASE.replace('weight: 90', 'weight: 50').replace('weight: 10', 'weight: 50');
+    fs.writeFileSync(file, text);
+    const rec = app.reload();
+    expect(rec.ok).toBe(true);
+    expect(rec.changedGroups).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+    expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+  });
+
+  it('a node that matches no group builds nothing', () => {
+    expect(app.cache.getOrBuild('sidecar/orders/nope')).toBeUndefined();
+    expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+  });
+});
