@@ -803,7 +803,8 @@ describe('mesh security operations e2e (real Envoys, strict mTLS)', () => {
       }
       await traffic.more(200, 'after the restart');
 
-      const serialsBefore = serialsOf(sec);
+      // Certificates are issued when a proxy connects: read them once every Envoy has its secrets.
+      const serialsBefore = serialsOf(await security(m.mg));
       m.usersRelay.lagMs = LAG_MS;
       finish = await meshgateCli(['ca', 'rotate', '--admin', `127.0.0.1:${m.mg.adminPort}`]);
       m.usersRelay.lagMs = 0;
