@@ -4,7 +4,26 @@
 // an unchanged service, instance, gateway route or mesh block is the very same object, so the
 // work a reload does grows with the edit, not with the model. Cost: one deep comparison of the
 // model (plain JSON data, no allocation while equal).
-import type { GatewayModel, Model, ServiceModel } from '../model/schema.js';
+import { Instance, Service, type GatewayModel, type InstanceModel, type Model, type ServiceModel } from '../model/schema.js';
+
+/**
+ * An instance's keys, from the schema itself. Instances are most of a big model, and comparing
+ * a fixed list of keys is several times faster than walking each object's keys; the schema is
+ * strict, so a validated instance has no other keys.
+ */
+const INSTANCE_KEYS = Object.keys(Instance.shape) as Array<keyof InstanceModel>;
+/** A service's keys besides its instances (compared by identity after reuseElements). */
+const SERVICE_KEYS = (Object.keys(Service.shape) as Array<keyof ServiceModel>).filter((k) => k !== 'instances');
+
+function sameInstance(a: InstanceModel, b: InstanceModel): boolean {
+  if (a === b) return true;
+  for (const k of INSTANCE_KEYS) {
+    const x = a[k];
+    const y = b[k];
+    if (x !== y && (typeof x !== 'object' || !deepEqual(x, y))) return false;
+  }
+  return true;
+}
 
 /** Deep equality of plain JSON data (objects, arrays, strings, numbers, booleans, null). */
 export function deepEqual(a: unknown, b: unknown): boolean {
@@ -29,12 +48,12 @@ export function deepEqual(a: unknown, b: unknown): boolean {
 }
 
 /** `next`'s list with each element deep-equal to `prev`'s element at the same index replaced by it. */
-function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined): T[] | undefined {
+function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined, equal: (a: T, b: T) => boolean = deepEqual): T[] | undefined {
   if (!prev || !next) return next;
   let same = prev.length === next.length;
   const out = next.map((x, i) => {
     const p = prev[i];
-    if (p !== undefined && deepEqual(p, x)) return p;
+    if (p !== undefined && equal(p, x)) return p;
     same = false;
     return x;
   });
@@ -43,9 +62,10 @@ function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined)
 
 function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): ServiceModel {
   if (!prev) return next;
-  if (deepEqual(prev, next)) return prev;
-  // Changed: keep unchanged instances, routes and rules, so per-instance work is reused.
-  const out: ServiceModel = { ...next, instances: reuseElements(prev.instances, next.instances)! };
+  // Keep unchanged instances, routes and rules, so per-instance work is reused.
+  const instances = reuseElements(prev.instances, next.instances, sameInstance)!;
+  if (instances === prev.instances && SERVICE_KEYS.every((k) => deepEqual(prev[k], next[k]))) return prev;
+  const out: ServiceModel = { ...next, instances };
   if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
   if (next.allow) out.allow = deepEqual(prev.allow, next.allow) ? prev.allow! : next.allow;
   return out;
@@ -62,9 +82,22 @@ function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): G
 /** `next` with every part equal to `prev`'s replaced by `prev`'s object (see the file header). */
 export function canonicalize(prev: Model | null, next: Model): Model {
   if (!prev) return next;
-  const services: Model['services'] = {};
-  for (const name of Object.keys(next.services)) services[name] = canonicalService(prev.services[name], next.services[name]!);
-  const gateways: Model['gateways'] = {};
-  for (const name of Object.keys(next.gateways)) gateways[name] = canonicalGateway(prev.gateways[name], next.gateways[name]!);
+  // Unchanged collections stay the same objects too (callers skip work on them).
+  let services: Model['services'] = {};
+  let sameServices = Object.keys(prev.services).length === Object.keys(next.services).length;
+  for (const name of Object.keys(next.services)) {
+    const s = canonicalService(prev.services[name], next.services[name]!);
+    if (s !== prev.services[name]) sameServices = false;
+    services[name] = s;
+  }
+  if (sameServices) services = prev.services;
+  let gateways: Model['gateways'] = {};
+  let sameGateways = Object.keys(prev.gateways).length === Object.keys(next.gateways).length;
+  for (const name of Object.keys(next.gateways)) {
+    const g = canonicalGateway(prev.gateways[name], next.gateways[name]!);
+    if (g !== prev.gateways[name]) sameGateways = false;
+    gateways[name] = g;
+  }
+  if (sameGateways) gateways = prev.gateways;
   return { ...next, mesh: deepEqual(prev.mesh, next.mesh) ? prev.mesh : next.mesh, services, gateways };
 }

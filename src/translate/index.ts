@@ -3,20 +3,25 @@
 // unchanged (and shares one object among every proxy that uses it), so the encoder memoises on
 // object identity — no per-proxy serialisation to compute a key. Listeners, which differ per
 // proxy only in a few fields, are keyed by exactly the fields translateListener reads.
-import type { AuthzIR, HttpListenerIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
+import type { AuthzIR, HttpListenerIR, HttpRouteIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
 import { type Resource, resourceFromBytes, resourceFromJson } from '../xds/resource.js';
 import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { addressBytes, loadAssignmentBytes } from './endpoint.js';
 import { translateListener } from './listener.js';
-import { translateRouteConfig } from './route.js';
+import { translateRoute, virtualHostExtras } from './route.js';
+import { emptyRefs, encodeFromJson } from '../xds/json.js';
+import { messageType } from '../xds/protos.js';
+import { lengthDelimited, stringField } from '../xds/wire.js';
 
 export class ResourceEncoder {
   private readonly clusters = new WeakMap<UpstreamIR, Resource>();
   private readonly assignments = new WeakMap<UpstreamIR, Resource>();
   private readonly proxies = new WeakMap<ProxyIR, Resource[]>();
   private readonly routeConfigs = new WeakMap<readonly VirtualHostIR[], Map<string, Resource>>();
+  /** Each route's encoded RouteConfiguration.virtual_hosts.routes entry, and the clusters it names. */
+  private readonly routes = new WeakMap<HttpRouteIR, { field: Buffer; clusters: string[] }>();
   private readonly authzIds = new WeakMap<AuthzIR, number>();
   private nextAuthzId = 1;
   /** Listeners by the fields they are built from; what the previous build used stays reusable. */
@@ -100,8 +105,52 @@ export class ResourceEncoder {
     if (!byKey) this.routeConfigs.set(l.virtualHosts, (byKey = new Map()));
     const key = `${l.routeConfigName}\0${l.authz && l.tls ? this.authzId(l.authz) : 0}`;
     let r = byKey.get(key);
-    if (!r) byKey.set(key, (r = resourceFromJson(TYPE.ROUTE, translateRouteConfig(l))));
+    if (!r) byKey.set(key, (r = this.assembleRouteConfig(l)));
     return r;
+  }
+
+  private route(r: HttpRouteIR): { field: Buffer; clusters: string[] } {
+    let e = this.routes.get(r);
+    if (!e) {
+      const refs = emptyRefs();
+      // VirtualHost.routes = 3
+      e = { field: lengthDelimited(3, encodeFromJson(messageType('envoy.config.route.v3.Route'), translateRoute(r), refs)), clusters: [...refs.clusters] };
+      this.routes.set(r, e);
+    }
+    return e;
+  }
+
+  /**
+   * translateRouteConfig(l), encoded from each route's cached bytes: a gateway with thousands
+   * of routes re-encodes only the routes that changed. Fields in number order, as protobufjs
+   * writes them (RouteConfiguration: name = 1, virtual_hosts = 2; VirtualHost: name = 1,
+   * domains = 2, routes = 3, then the extras, typed_per_filter_config = 15), so the bytes equal
+   * the whole message's encoding.
+   */
+  private assembleRouteConfig(l: HttpListenerIR): Resource {
+    const vhType = messageType('envoy.config.route.v3.VirtualHost');
+    const refs = emptyRefs();
+    const extras = virtualHostExtras(l);
+    const tail = Object.keys(extras).length ? Buffer.from(encodeFromJson(vhType, extras, refs)) : Buffer.alloc(0);
+    const parts: Buffer[] = [stringField(1, l.routeConfigName)];
+    const clusters = new Set<string>(refs.clusters);
+    for (const vh of l.virtualHosts) {
+      const vhParts: Buffer[] = [Buffer.from(encodeFromJson(vhType, { name: vh.name, domains: vh.domains }, refs))];
+      for (const r of vh.routes) {
+        const e = this.route(r);
+        vhParts.push(e.field);
+        for (const c of e.clusters) clusters.add(c);
+      }
+      vhParts.push(tail);
+      parts.push(lengthDelimited(2, Buffer.concat(vhParts)));
+    }
+    for (const c of refs.clusters) clusters.add(c);
+    return resourceFromBytes(TYPE.ROUTE, l.routeConfigName, Buffer.concat(parts), {
+      clusters: [...clusters].sort(),
+      routes: [...refs.routes].sort(),
+      secrets: [...refs.secrets].sort(),
+      endpoints: [],
+    });
   }
 
   /** A proxy's resources (without secrets): the same array while the proxy's IR is the same object. */

@@ -47,15 +47,20 @@ function routeAction(r: HttpRouteIR): Record<string, unknown> {
   return action;
 }
 
+export function translateRoute(r: HttpRouteIR): Record<string, unknown> {
+  return { name: r.origin, match: translateMatch(r.match), route: routeAction(r) };
+}
+
+/** What a listener adds to each of its virtual hosts besides name, domains and routes. */
+export function virtualHostExtras(l: HttpListenerIR): Record<string, unknown> {
+  // Authorization of an inbound listener (see translate/authz.ts).
+  return l.authz && l.tls ? { typed_per_filter_config: rbacPerRoute(l.authz) } : {};
+}
+
 export function translateRouteConfig(l: HttpListenerIR): Record<string, unknown> {
+  const extras = virtualHostExtras(l);
   return {
     name: l.routeConfigName,
-    virtual_hosts: l.virtualHosts.map((vh) => ({
-      name: vh.name,
-      domains: vh.domains,
-      routes: vh.routes.map((r) => ({ name: r.origin, match: translateMatch(r.match), route: routeAction(r) })),
-      // Authorization of an inbound listener (see translate/authz.ts).
-      ...(l.authz && l.tls ? { typed_per_filter_config: rbacPerRoute(l.authz) } : {}),
-    })),
+    virtual_hosts: l.virtualHosts.map((vh) => ({ name: vh.name, domains: vh.domains, routes: vh.routes.map(translateRoute), ...extras })),
   };
 }
