@@ -37,6 +37,7 @@ const NAME_FIELD: Record<TypeUrl, string> = {
 };
 
 export function contentHash(...parts: (string | Uint8Array)[]): string {
+  if (parts.every((p) => typeof p === 'string')) return hash('sha256', parts.join(''), 'base64url').slice(0, 22);
   const h = createHash('sha256');
   for (const p of parts) h.update(p);
   return h.digest('base64url').slice(0, 22);
