@@ -72,6 +72,8 @@ export function e1Defaults(smoke: boolean): E1Options {
 
 interface Iteration {
   k: number;
+  /** Writing the temp file and renaming it (ms): T0 is taken after the rename, so a hiccup here (a descheduled runner) hides that much from every figure. */
+  writeMs: number;
   /** Rename → first 200 through Envoy (ms); NaN if it never came. */
   firstOkMs: number;
   /** Requests sent until then (404s, then the 200). */
@@ -170,6 +172,7 @@ function appliedRecords(logFile: string): Array<{ at: number; ms: number }> {
 export async function runE1(o: E1Options): Promise<LongRunResults> {
   const log = o.log;
   const startedAt = new Date().toISOString();
+  const commit = gitCommit();
   fs.rmSync(o.workDir, { recursive: true, force: true });
   const dir = path.join(o.workDir, 'e1');
   fs.mkdirSync(dir, { recursive: true });
@@ -232,6 +235,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
       const text = modelText(shape, routes);
       const nApplied = appliedRecords(mg.logFile).length;
       const wallOffset = wallMs() - nowMs();
+      const pre = nowMs();
       const m0 = writeModel(file, text); // the monotonic time right after the rename
       const wall0 = m0 + wallOffset;
       let polls = 0;
@@ -256,6 +260,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
       const er = await envoyRoutes(envoy);
       const it: Iteration = {
         k,
+        writeMs: m0 - pre,
         firstOkMs: firstOk,
         polls,
         appliedMs: applied ? applied.at - wall0 : Number.NaN,
@@ -264,7 +269,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
         body,
       };
       if (body && body !== svc) throw new Error(`${urlPath} was answered by ${body}, not ${svc}`);
-      log(`  ${k === 0 ? 'warm-up' : `#${k}`.padStart(7)}: first 200 after ${it.firstOkMs.toFixed(1)} ms (${polls} requests); meshgate applied ${it.appliedMs.toFixed(0)} ms (reload ${it.reloadMs} ms); Envoy RDS ${it.envoyRdsMs.toFixed(1)} ms`);
+      log(`  ${k === 0 ? 'warm-up' : `#${k}`.padStart(7)}: first 200 after ${it.firstOkMs.toFixed(1)} ms (${polls} requests); meshgate applied ${it.appliedMs.toFixed(0)} ms (reload ${it.reloadMs} ms); Envoy RDS ${it.envoyRdsMs.toFixed(1)} ms; write+rename ${it.writeMs.toFixed(1)} ms`);
       if (k > 0) iterations.push(it);
     }
 
@@ -306,7 +311,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
       benchmark: 'meshgate',
       scenario: 'E1',
       date: startedAt,
-      commit: gitCommit(),
+      commit,
       smoke: o.smoke,
       machine: machineInfo(version),
       options: { routes: o.routes, iterations: o.iterations, services: o.services, delta: o.delta, pin },

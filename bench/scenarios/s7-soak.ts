@@ -154,6 +154,7 @@ export async function runSoak(o: SoakOptions): Promise<LongRunResults> {
   const routeSvc = services[0]!;
   const observerPlan = plans.find((p) => p.nodeId === `${services[1]}-1`) ?? plans[plans.length - 1]!;
   const startedAt = new Date().toISOString();
+  const commit = gitCommit(); // at the start: a soak outlives other commits
   log(`S7 soak: ${clients.length} sidecars (${spec.services} services × ${spec.instancesPerService}), ${o.mode}, ${(o.seconds / 60).toFixed(1)} min, ${o.endpointRate} endpoint changes/s + ${o.routeRate} route changes/s; servers on core 0, runner and load generator on core 1${pin ? '' : ' (not pinned)'}`);
 
   const t0Start = nowMs();
@@ -170,7 +171,7 @@ export async function runSoak(o: SoakOptions): Promise<LongRunResults> {
     observer = new RouteObserver({ target: mg.target, node: { id: observerPlan.nodeId, cluster: observerPlan.cluster }, routeConfig: 'outbound', virtualHost: routeSvc, route: 'default', base: ROUTE_TIMEOUT_BASE_MS });
     await observer.start();
     await settle(mg, o.smoke ? 150 : 600);
-    return await soak(o, ctx, { mg, lg, observer, doc, file: m.file, services, names, routeSvc, storm: { synced: storm.synced, allMs: storm.allMs }, startupMs, startedAt, spec, pin, observerNode: observerPlan.nodeId });
+    return await soak(o, ctx, { mg, lg, observer, doc, file: m.file, services, names, routeSvc, storm: { synced: storm.synced, allMs: storm.allMs }, startupMs, startedAt, commit, spec, pin, observerNode: observerPlan.nodeId });
   } finally {
     await observer?.stop();
     await lg?.close();
@@ -190,6 +191,7 @@ interface SoakState {
   storm: { synced: number; allMs: number };
   startupMs: number;
   startedAt: string;
+  commit: LongRunResults['commit'];
   spec: SidecarMeshSpec;
   pin: boolean;
   observerNode: string;
@@ -414,7 +416,7 @@ async function soak(o: SoakOptions, ctx: RunContext, s: SoakState): Promise<Long
     benchmark: 'meshgate',
     scenario: 'S7',
     date: s.startedAt,
-    commit: gitCommit(),
+    commit: s.commit,
     smoke: o.smoke,
     machine: machineInfo('none (simulated sidecars)'),
     options: { pin: s.pin, workers: o.workers, seconds: o.seconds, clients: o.clients, mode: o.mode, sampleSeconds: o.sampleSeconds, endpointRate: o.endpointRate, routeRate: o.routeRate },
