@@ -266,8 +266,9 @@ export async function startMeshgate(o: MeshgateOptions): Promise<MeshgateHandle>
       for (const l of text.split('\n')) {
         if (!l.includes('configuration applied')) continue;
         try {
-          const j = JSON.parse(l) as { time?: string; ms?: number; changed?: unknown[] };
-          out.push({ at: j.time ?? '', ms: j.ms ?? Number.NaN, changed: Array.isArray(j.changed) ? j.changed.length : 0 });
+          const j = JSON.parse(l) as { time?: string; ms?: number; changed?: unknown[]; changedCount?: number };
+          // The log line lists at most 20 changed groups; changedCount is the number.
+          out.push({ at: j.time ?? '', ms: j.ms ?? Number.NaN, changed: j.changedCount ?? (Array.isArray(j.changed) ? j.changed.length : 0) });
         } catch {
           /* not JSON */
         }
