@@ -1,8 +1,18 @@
 // Load the model file: bounded YAML with positions → zod → semantic checks. Every problem is
 // reported at once, each with file:line:column and its path in the model.
+//
+// Two paths, one result. The full path parses with positions (the `yaml` package's document
+// model: about 1 s per MB, most of a big model's load). Every text first tries the fast path:
+// yaml-fast.ts reads the plain value without positions (giving up on anything unusual), then zod
+// and the semantic checks run on it; positions are computed (by the full parse, once) only if a
+// semantic check has something to report. A text the fast reader gives up on, or that zod
+// rejects, is loaded by the full path from scratch, so syntax, limit and schema diagnostics are
+// the full path's own, and semantic ones are the same checks on the same value with the same
+// positions (test/model/load-fast-path.test.ts compares both paths whole).
 import fs from 'node:fs';
 import type { Document } from 'yaml';
 import { z } from 'zod';
+import { fastParseYaml } from '../util/yaml-fast.js';
 import { locate, parseYaml, SourceError, toJs, type ParsedYaml, type YamlLimits } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
 import { type Model, ModelSchema } from './schema.js';
@@ -41,6 +51,49 @@ function fail(file: string, message: string, text = ''): ModelLoad {
 }
 
 export function loadModelText(file: string, text: string): ModelLoad {
+  if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
+  const raw = fastParseYaml(text, MODEL_YAML_LIMITS);
+  if (raw !== undefined) {
+    const result = ModelSchema.safeParse(raw);
+    if (result.success) {
+      // Positions only when a semantic check reports something (a warning on a valid model, or
+      // an error): parse with positions once, then locate as the full path does.
+      let full: { parsed: ParsedYaml; doc: Document.Parsed } | undefined;
+      const at: At = (path, key = false) => {
+        full ??= parseWithPositions(file, text);
+        return locate(full.parsed, full.doc, [...path], null, { key });
+      };
+      try {
+        const diagnostics = sortByPosition(validateModel(result.data, at));
+        return { model: hasErrors(diagnostics) ? null : result.data, diagnostics, text };
+      } catch (err) {
+        if (!(err instanceof PathsDisagree)) throw err;
+        // Cannot happen for a text the fast reader accepts; if it does, the full path decides.
+      }
+    }
+  }
+  return loadModelTextFullPath(file, text);
+}
+
+/** The full parser disagreed with the fast reader about a text the fast reader accepted. */
+class PathsDisagree extends Error {}
+
+function parseWithPositions(file: string, text: string): { parsed: ParsedYaml; doc: Document.Parsed } {
+  try {
+    const parsed = parseYaml(file, text, MODEL_YAML_LIMITS);
+    if (parsed.docs.length === 1) return { parsed, doc: parsed.docs[0]! };
+  } catch {
+    // fall through
+  }
+  throw new PathsDisagree(file);
+}
+
+/**
+ * Load with the position-tracking parser only (what loadModelText falls back to for anything the
+ * fast reader does not take, and for every invalid model). Exported for tests and benchmarks
+ * that compare the two paths.
+ */
+export function loadModelTextFullPath(file: string, text: string): ModelLoad {
   if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
   let parsed: ParsedYaml;
   let raw: unknown;
