@@ -252,52 +252,125 @@ function matchesEverything(m: MatchModel | undefined): boolean {
   return noConditions && (m.pathPrefix === undefined || m.pathPrefix === '/');
 }
 
+/**
+ * Who claims a port. Its path and description are built only when a clash is reported: a big
+ * model claims tens of thousands of ports and (almost) never clashes.
+ */
+interface PortUser {
+  /** Path of the owning instance or gateway: ['services', name, 'instances', i] or ['gateways', name]. */
+  owner: ModelPath;
+  /** Rest of the path below the owner. */
+  field: ReadonlyArray<string | number>;
+  /** Which port it is, for the message (e.g. "the inbound port of u1"). */
+  kind: 'inbound' | 'outbound' | 'tcpOutbound' | 'admin' | 'app' | 'listener' | 'gatewayAdmin';
+  /** Instance id, listener name, or gateway name. */
+  name: string;
+  /** tcpOutbound target service / the listener's gateway. */
+  extra?: string;
+}
+
+function userPath(u: PortUser): ModelPath {
+  return [...u.owner, ...u.field];
+}
+
+function userWhat(u: PortUser): string {
+  switch (u.kind) {
+    case 'inbound':
+      return `the inbound port of ${u.name}`;
+    case 'outbound':
+      return `the outbound port of ${u.name}`;
+    case 'tcpOutbound':
+      return `the tcp outbound port of ${u.name} for ${u.extra}`;
+    case 'admin':
+      return `the admin port of ${u.name}`;
+    case 'app':
+      return `the app of ${u.name}`;
+    case 'listener':
+      return `listener "${u.name}" of gateway ${u.extra}`;
+    case 'gatewayAdmin':
+      return `the admin port of gateway ${u.name}`;
+  }
+}
+
+const PORT_FIELD = ['port'];
+const OUTBOUND_FIELD = ['outboundPort'];
+const ADMIN_FIELD = ['adminPort'];
+const APP_FIELD = ['app'];
+
 function checkPortClashes(model: Model, err: (p: ModelPath, m: string, h?: string) => void): void {
-  // (host, port) → first user. Wildcard 0.0.0.0 clashes with any IP-literal binding on the port.
-  const used = new Map<string, { path: ModelPath; what: string }>();
-  const wildcard = new Map<number, { path: ModelPath; what: string }>();
-  const isIp = (h: string): boolean => /^\d{1,3}(\.\d{1,3}){3}$/.test(h);
-  const claim = (host: string, port: number, path: ModelPath, what: string): void => {
-    const key = `${host}:${port}`;
-    const prev = used.get(key) ?? (isIp(host) ? wildcard.get(port) : undefined);
+  // (host, port) → first user (port → host → user). Wildcard 0.0.0.0 clashes with any
+  // IP-literal binding on the port.
+  const used = new Map<number, Map<string, PortUser>>();
+  const wildcard = new Map<number, PortUser>();
+  /** Port → the first user (in claim order) that bound it on an IP literal. */
+  const firstIpUser = new Map<number, PortUser>();
+  const isIp = (h: string): boolean => IPV4_RE.test(h);
+  const claim = (host: string, port: number, user: PortUser): void => {
+    let onPort = used.get(port);
+    if (!onPort) used.set(port, (onPort = new Map()));
+    const ip = isIp(host);
+    const prev = onPort.get(host) ?? (ip ? wildcard.get(port) : undefined);
     if (prev) {
-      err(path, `port clash: ${what} uses ${host}:${port}, already used by ${prev.what} (${describePath(prev.path)})`);
+      err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
       return;
     }
     if (host === '0.0.0.0') {
-      for (const [k, v] of used) {
-        const [h, p] = [k.slice(0, k.lastIndexOf(':')), Number(k.slice(k.lastIndexOf(':') + 1))];
-        if (p === port && isIp(h)) {
-          err(path, `port clash: ${what} listens on all addresses at port ${port}, already used by ${v.what} (${describePath(v.path)})`);
-          return;
-        }
+      const first = firstIpUser.get(port);
+      if (first) {
+        err(userPath(user), `port clash: ${userWhat(user)} listens on all addresses at port ${port}, already used by ${userWhat(first)} (${describePath(userPath(first))})`);
+        return;
       }
-      wildcard.set(port, { path, what });
+      wildcard.set(port, user);
     }
-    used.set(key, { path, what });
+    onPort.set(host, user);
+    if (ip && !firstIpUser.has(port)) firstIpUser.set(port, user);
+  };
+  // Loopback of an instance's own network namespace: netns(address). Hosts "<address>/lo" are
+  // never IP literals and never equal a plain host (no host in the model contains "/"), so they
+  // are kept apart, by address, without building a string per claim.
+  const usedLo = new Map<number, Map<string, PortUser>>();
+  const claimLo = (address: string, port: number, user: PortUser): void => {
+    const host = netns(address);
+    if (host === '127.0.0.1') return claim(host, port, user);
+    let onPort = usedLo.get(port);
+    if (!onPort) usedLo.set(port, (onPort = new Map()));
+    const prev = onPort.get(address);
+    if (prev) {
+      err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
+      return;
+    }
+    onPort.set(address, user);
   };
   for (const [sname, svc] of Object.entries(model.services)) {
     svc.instances.forEach((inst, i) => {
-      const p = ['services', sname, 'instances', i];
+      const owner = ['services', sname, 'instances', i];
+      const name = inst.id;
       const host = inst.address;
-      claim(inst.bind ?? host, inst.port, [...p, 'port'], `the inbound port of ${inst.id}`);
+      claim(inst.bind ?? host, inst.port, { owner, field: PORT_FIELD, kind: 'inbound', name });
       // The outbound listener binds loopback in the instance's network namespace; instances
       // that share an address share that namespace (the loopback demo does).
-      if (inst.outboundPort !== undefined) claim(netns(host), inst.outboundPort, [...p, 'outboundPort'], `the outbound port of ${inst.id}`);
-      for (const [t, port] of Object.entries(inst.tcpOutbound ?? {})) claim(netns(host), port, [...p, 'tcpOutbound', t], `the tcp outbound port of ${inst.id} for ${t}`);
-      if (inst.adminPort !== undefined) claim(netns(host), inst.adminPort, [...p, 'adminPort'], `the admin port of ${inst.id}`);
-      const appHost = inst.app.slice(0, inst.app.lastIndexOf(':'));
-      const appPort = Number(inst.app.slice(inst.app.lastIndexOf(':') + 1));
-      claim(appHost === '127.0.0.1' || appHost === 'localhost' ? netns(host) : appHost, appPort, [...p, 'app'], `the app of ${inst.id}`);
+      if (inst.outboundPort !== undefined) claimLo(host, inst.outboundPort, { owner, field: OUTBOUND_FIELD, kind: 'outbound', name });
+      if (inst.tcpOutbound) {
+        for (const [t, port] of Object.entries(inst.tcpOutbound)) claimLo(host, port, { owner, field: ['tcpOutbound', t], kind: 'tcpOutbound', name, extra: t });
+      }
+      if (inst.adminPort !== undefined) claimLo(host, inst.adminPort, { owner, field: ADMIN_FIELD, kind: 'admin', name });
+      const colon = inst.app.lastIndexOf(':');
+      const appHost = inst.app.slice(0, colon);
+      const appPort = Number(inst.app.slice(colon + 1));
+      const app: PortUser = { owner, field: APP_FIELD, kind: 'app', name };
+      if (appHost === '127.0.0.1' || appHost === 'localhost') claimLo(host, appPort, app);
+      else claim(appHost, appPort, app);
     });
   }
   for (const [gname, gw] of Object.entries(model.gateways)) {
     gw.listeners.forEach((l, li) => {
-      claim(l.address ?? '0.0.0.0', l.port, ['gateways', gname, 'listeners', li, 'port'], `listener "${l.name}" of gateway ${gname}`);
+      claim(l.address ?? '0.0.0.0', l.port, { owner: ['gateways', gname], field: ['listeners', li, 'port'], kind: 'listener', name: l.name, extra: gname });
     });
-    if (gw.adminPort !== undefined) claim('127.0.0.1', gw.adminPort, ['gateways', gname, 'adminPort'], `the admin port of gateway ${gname}`);
+    if (gw.adminPort !== undefined) claim('127.0.0.1', gw.adminPort, { owner: ['gateways', gname], field: ADMIN_FIELD, kind: 'gatewayAdmin', name: gname });
   }
 }
+
+const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** Loopback of the network namespace an address stands for. */
 function netns(address: string): string {
