@@ -70,7 +70,7 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
       if (r.match) checkMatch(r.match, [...rp, 'match'], err);
       checkBackends(model, r.backends, [...rp, 'backends'], sname, err, serviceNames);
     });
-    checkShadowing(routes.map((r, ri) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+    checkShadowing({ count: routes.length, match: (i) => routes[i]!.match, key: (i) => canonicalMatch(routes[i]!.match), path: (i) => [...base, 'routes', i] }, warn);
   }
 
   for (const [gname, gw] of Object.entries(model.gateways)) {
@@ -112,9 +112,15 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
       if (r.backends) checkBackends(model, r.backends, [...rp, 'backends'], undefined, err, serviceNames);
       if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
     });
+    // Each route's canonical match is computed once, not once per listener it is checked under.
+    const keys: Array<string | undefined> = [];
+    const keyOf = (ri: number): string => (keys[ri] ??= canonicalMatch(routes[ri]!.match));
     for (const ln of httpListeners) {
-      const mine = routes.map((r, ri) => ({ r, ri })).filter(({ r }) => !r.listeners || r.listeners.includes(ln));
-      checkShadowing(mine.map(({ r, ri }) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+      const mine: number[] = [];
+      routes.forEach((r, ri) => {
+        if (!r.listeners || r.listeners.includes(ln)) mine.push(ri);
+      });
+      checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, warn);
     }
   }
   return out;
@@ -213,20 +219,29 @@ function checkBackends(
   });
 }
 
+/** Routes checked together for shadowing, by position in their list (paths built only to warn). */
+interface RouteList {
+  count: number;
+  match(i: number): MatchModel | undefined;
+  /** canonicalMatch of route i. */
+  key(i: number): string;
+  path(i: number): ModelPath;
+}
+
 /** A route that matches every request hides all routes after it in the same list. */
-function checkShadowing(routes: Array<{ match: MatchModel | undefined; path: ModelPath }>, warn: (p: ModelPath, m: string, h?: string) => void): void {
-  const seen = new Map<string, ModelPath>();
-  let catchAll: ModelPath | undefined;
-  for (const r of routes) {
-    if (catchAll) {
-      warn(r.path, `unreachable: the route at ${describePath(catchAll)} above matches every request`, 'move this route above it');
+function checkShadowing(routes: RouteList, warn: (p: ModelPath, m: string, h?: string) => void): void {
+  const seen = new Map<string, number>();
+  let catchAll = -1;
+  for (let i = 0; i < routes.count; i++) {
+    if (catchAll >= 0) {
+      warn(routes.path(i), `unreachable: the route at ${describePath(routes.path(catchAll))} above matches every request`, 'move this route above it');
       continue;
     }
-    const key = canonicalMatch(r.match);
+    const key = routes.key(i);
     const dup = seen.get(key);
-    if (dup) warn(r.path, `unreachable: the route at ${describePath(dup)} has the same match`);
-    else seen.set(key, r.path);
-    if (matchesEverything(r.match)) catchAll = r.path;
+    if (dup !== undefined) warn(routes.path(i), `unreachable: the route at ${describePath(routes.path(dup))} has the same match`);
+    else seen.set(key, i);
+    if (matchesEverything(routes.match(i))) catchAll = i;
   }
 }
 

@@ -1,10 +1,12 @@
-// The port clash check in src/model/validate.ts was rewritten for speed (no string built per
-// claimed port, no scan of every claim per wildcard listener). This test keeps the original,
-// straightforward version as the reference and checks that both report the same clashes, in the
-// same order, with the same paths and messages, on thousands of random models full of clashes.
+// Two semantic checks in src/model/validate.ts were rewritten for speed on big models: port
+// clashes (no string built per claimed port, no scan of every claim per wildcard listener) and
+// route shadowing (no per-listener copy of every route, each route's canonical match computed
+// once). This test keeps the original, straightforward versions as references and checks that
+// both report the same problems, in the same order, with the same paths and messages, on
+// thousands of random models full of clashes and shadowed routes.
 import { describe, expect, it } from 'vitest';
 import type { ModelPath } from '../../src/model/diagnostics.js';
-import { type Model, ModelSchema } from '../../src/model/schema.js';
+import { type MatchModel, type Model, ModelSchema } from '../../src/model/schema.js';
 import { validateModel } from '../../src/model/validate.js';
 import { rng } from '../unit/yaml-fuzz-gen.js';
 
@@ -62,6 +64,56 @@ function referencePortClashes(model: Model, err: (p: ModelPath, m: string, h?: s
   }
 }
 
+function referenceShadowing(model: Model, warn: (p: ModelPath, m: string, h?: string) => void): void {
+  for (const [sname, svc] of Object.entries(model.services)) {
+    const base = ['services', sname];
+    const routes = svc.routes ?? [];
+    checkShadowing(routes.map((r, ri) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+  }
+  for (const [gname, gw] of Object.entries(model.gateways)) {
+    const base = ['gateways', gname];
+    const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
+    const routes = gw.routes ?? [];
+    for (const ln of httpListeners) {
+      const mine = routes.map((r, ri) => ({ r, ri })).filter(({ r }) => !r.listeners || r.listeners.includes(ln));
+      checkShadowing(mine.map(({ r, ri }) => ({ match: r.match, path: [...base, 'routes', ri] })), warn);
+    }
+  }
+}
+
+function checkShadowing(routes: Array<{ match: MatchModel | undefined; path: ModelPath }>, warn: (p: ModelPath, m: string, h?: string) => void): void {
+  const seen = new Map<string, ModelPath>();
+  let catchAll: ModelPath | undefined;
+  for (const r of routes) {
+    if (catchAll) {
+      warn(r.path, `unreachable: the route at ${describePath(catchAll)} above matches every request`, 'move this route above it');
+      continue;
+    }
+    const key = canonicalMatch(r.match);
+    const dup = seen.get(key);
+    if (dup) warn(r.path, `unreachable: the route at ${describePath(dup)} has the same match`);
+    else seen.set(key, r.path);
+    if (matchesEverything(r.match)) catchAll = r.path;
+  }
+}
+
+function canonicalMatch(m: MatchModel | undefined): string {
+  const sortKeys = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sortKeys);
+    if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));
+    return v;
+  };
+  const norm = { ...(m ?? {}), ...(m?.methods ? { methods: [...new Set(m.methods)].sort() } : {}) };
+  if (norm.pathPrefix === '/') delete norm.pathPrefix;
+  return JSON.stringify(sortKeys(norm));
+}
+
+function matchesEverything(m: MatchModel | undefined): boolean {
+  if (!m) return true;
+  const noConditions = !m.headers && !m.queryParams && !m.methods && !m.path && !m.pathRegex;
+  return noConditions && (m.pathPrefix === undefined || m.pathPrefix === '/');
+}
+
 // ---- random models that clash a lot ----
 
 function randomModel(r: () => number): Model {
@@ -88,19 +140,41 @@ function randomModel(r: () => number): Model {
       })),
     };
   }
+  const matches: Array<Record<string, unknown> | undefined> = [
+    undefined,
+    {},
+    { pathPrefix: '/' },
+    { pathPrefix: '/a' },
+    { path: '/a' },
+    { pathPrefix: '/a', methods: ['GET', 'POST'] },
+    { methods: ['POST', 'GET', 'GET'] },
+    { headers: { 'x-a': 'v' } },
+    { headers: { 'x-a': { prefix: 'v' } }, pathPrefix: '/a' },
+    { pathPrefix: '/a', headers: { 'x-a': { prefix: 'v' } } },
+    { queryParams: { q: { present: true } } },
+  ];
+  const route = (): Record<string, unknown> => ({ match: pick(matches), backends: [{ service: 'a' }] });
+  for (const s of Object.keys(services)) {
+    if (r() < 0.5) (services[s] as Record<string, unknown>)['routes'] = Array.from({ length: Math.floor(r() * 5) }, route);
+  }
   const gateways: Record<string, unknown> = {};
   for (const g of ['gw', 'edge'].slice(0, Math.floor(r() * 3))) {
+    const listeners = Array.from({ length: 1 + Math.floor(r() * 3) }, (_, li) => ({ name: `l${li}`, port: pick(ports), address: maybe(0.5, () => pick(ips)), protocol: r() < 0.8 ? 'http' : 'tcp' }));
     gateways[g] = {
-      listeners: Array.from({ length: 1 + Math.floor(r() * 2) }, (_, li) => ({ name: `l${li}`, port: pick(ports), address: maybe(0.5, () => pick(ips)) })),
+      listeners,
       adminPort: maybe(0.4, () => pick(ports)),
+      routes: Array.from({ length: Math.floor(r() * 8) }, () => ({
+        ...route(),
+        listeners: maybe(0.4, () => [listeners[0]!.name, ...listeners.filter(() => r() < 0.6).map((l) => l.name), ...(r() < 0.1 ? ['nope'] : [])]),
+      })),
     };
   }
   const strip = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
   return ModelSchema.parse(strip({ version: 1, services, gateways }));
 }
 
-describe('port clashes: rewritten check = reference', () => {
-  it('same clashes, order, paths and messages on random models', () => {
+describe('rewritten checks = reference', () => {
+  it('same port clashes, order, paths and messages on random models', () => {
     let clashes = 0;
     for (let seed = 1; seed <= 3000; seed++) {
       const model = randomModel(rng(seed));
@@ -113,5 +187,20 @@ describe('port clashes: rewritten check = reference', () => {
       clashes += want.length;
     }
     expect(clashes).toBeGreaterThan(3000);
+  });
+
+  it('same shadowed-route warnings, order and paths on random models', () => {
+    let warnings = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const model = randomModel(rng(seed));
+      const want: string[] = [];
+      referenceShadowing(model, (p, m, h) => want.push(`${JSON.stringify(p)} ${m} ${h ?? ''}`));
+      const got = validateModel(model, () => ({ file: 'm.yaml', line: 1, column: 1 }))
+        .filter((d) => d.message.startsWith('unreachable'))
+        .map((d) => `${JSON.stringify(d.path)} ${d.message} ${d.hint ?? ''}`);
+      expect(got, `seed ${seed}`).toEqual(want);
+      warnings += want.length;
+    }
+    expect(warnings).toBeGreaterThan(1000);
   });
 });
