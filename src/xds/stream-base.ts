@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import type { CacheWatcher, NodeInfo, SnapshotCache, SnapshotUpdate } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
+import type { ResponseCache } from './response-cache.js';
 import type { Snapshot } from './snapshot.js';
 import type { NackRecord, StatusSource, StreamStatus, TypeStatus, XdsStatusBoard } from './status.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
@@ -30,6 +31,8 @@ export interface StreamDeps {
   limits: StreamLimits;
   /** Pre-encoded ControlPlane{identifier} fields: 6 in DiscoveryResponse, 7 in Delta. */
   controlPlane: { sotw: Buffer; delta: Buffer };
+  /** Assembled response bodies shared across streams (built with the same controlPlane). */
+  responses: ResponseCache;
   /**
    * May this proxy receive the secrets of its group? Absent: yes. A refused proxy gets every
    * other resource but no secret (its TLS listeners and clusters stay warming).
@@ -74,7 +77,7 @@ export const WARM_WAIT_MS = 5000;
 export interface InflightResponse {
   nonce: string;
   version: string;
-  names: string[];
+  names: readonly string[];
   sentAt: number;
   /** Set time of the snapshot this response carried news of, if it was snapshot-driven. */
   snapshotSetAt: number | null;
@@ -85,7 +88,9 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   node: NodeInfo = { id: '', cluster: '', userAgent: '', metadata: {} };
   protected snapshot: Snapshot | undefined;
   protected snapshotSetAt = 0;
-  protected log: Logger;
+  /** Created on first use: most streams never log anything at the configured level. */
+  private logger: Logger | null = null;
+  private nodeKnown = false;
   private unwatch: (() => void) | null = null;
   private blocked = false;
   /** Writes not yet handed to the transport (a peer that stops reading keeps this above 0). */
@@ -106,13 +111,12 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     protected readonly fixedType: TypeUrl | null,
   ) {
     this.peer = call.getPeer();
-    this.log = deps.log.child({ stream: this.id, variant, service });
     deps.metrics.streams.inc({ service, variant });
     deps.board.add(this);
     call.on('data', (req: unknown) => this.onData(req));
     call.on('end', () => this.close(null));
     call.on('error', (err: unknown) => {
-      this.log.debug({ err }, 'stream error');
+      if (this.debugEnabled()) this.log.debug({ err }, 'stream error');
       this.close(null);
     });
     call.on('cancelled', () => this.close(null));
@@ -121,6 +125,24 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       this.blocked = false;
       this.flush();
     });
+  }
+
+  /** This stream's logger: stream id, variant, service, and the node once it is known. */
+  protected get log(): Logger {
+    if (!this.logger) {
+      const bindings: Record<string, unknown> = { stream: this.id, variant: this.variant, service: this.service };
+      if (this.nodeKnown) {
+        bindings['node'] = this.node.id;
+        bindings['cluster'] = this.node.cluster;
+      }
+      this.logger = this.deps.log.child(bindings);
+    }
+    return this.logger;
+  }
+
+  /** Per-stream and per-response events are logged at debug; check before building them. */
+  protected debugEnabled(): boolean {
+    return this.deps.log.isLevelEnabled('debug');
   }
 
   /** Types this stream may serve, in push order. */
@@ -165,8 +187,11 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       userAgent: ua,
       metadata: structToPlain(n['metadata']),
     };
-    this.log = this.log.child({ node: this.node.id, cluster: this.node.cluster });
-    this.log.info({ peer: this.peer, userAgent: ua }, 'proxy connected');
+    this.logger = null; // from now on with the node's id and cluster
+    // Per-stream lifecycle events are debug: at info, thousands of proxies connecting at once
+    // cost more in logging than in serving them. /status and meshgate_xds_streams show them.
+    this.nodeKnown = true;
+    if (this.debugEnabled()) this.log.debug({ peer: this.peer, userAgent: ua }, 'proxy connected');
     this.unwatch = this.deps.cache.watch(this);
     if (this.deps.cache.groupFor(this) === undefined) {
       // Nothing is sent until a configuration names this proxy; say so instead of waiting silently.
@@ -214,6 +239,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   }
 
   protected endWarming(names: Iterable<string> | 'all'): void {
+    if (this.warming.size === 0 && !this.warmTimer) return;
     if (names === 'all') this.warming.clear();
     else for (const n of names) this.warming.delete(n);
     if (this.warming.size === 0 && this.warmTimer) {
@@ -353,7 +379,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     this.unwatch = null;
     this.deps.board.remove(this);
     this.deps.metrics.streams.dec({ service: this.service, variant: this.variant });
-    this.log.info('stream closed');
+    if (this.debugEnabled()) this.log.debug('stream closed');
     this.releaseState();
   }
 

@@ -10,7 +10,7 @@ import { retainedResources } from './retention.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
-import { stringField } from './wire.js';
+import { deltaKey, withNonce } from './response-cache.js';
 
 class DeltaTypeState {
   requested = false;
@@ -27,6 +27,17 @@ class DeltaTypeState {
   due = false;
   dueFromSnapshot = false;
   force = new Set<string>();
+  /**
+   * Names to look at in the next response: 'all' (the first response, a new group, a wildcard
+   * subscription), the changed and (re)subscribed names since the last response, or null
+   * (none). A push thus costs what changed, not the size of the type.
+   */
+  dirty: 'all' | Set<string> | null = 'all';
+  /**
+   * Names in `held` or `shadow` that the current snapshot does not have: the only candidates
+   * for make-before-break retention, whose status changes as referrers are sent and ACKed.
+   */
+  missing: Set<string> | null = null;
   versionSent: string | null = null;
   versionAcked: string | null = null;
   lastNack: NackRecord | null = null;
@@ -36,6 +47,11 @@ const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
 
 export class DeltaStream extends XdsStreamBase {
   private readonly types = new Map<TypeUrl, DeltaTypeState>();
+  /**
+   * Compare every selected name on every response instead of only those that may have
+   * changed: the reference behaviour the incremental path must match (tests run both).
+   */
+  protected compareEverything = false;
 
   private state(t: TypeUrl): DeltaTypeState {
     let s = this.types.get(t);
@@ -63,7 +79,10 @@ export class DeltaStream extends XdsStreamBase {
         // Rejected clusters will not warm: do not hold listeners and routes for them.
         if (t === TYPE.CLUSTER) this.endWarming('all');
       } else {
-        for (const n of inflight.names) s.shadow.delete(n);
+        for (const n of inflight.names) {
+          s.shadow.delete(n);
+          this.touch(t, s, n);
+        }
         s.versionAcked = inflight.version;
         this.recordAck(t, inflight);
         this.markReferencedTypesDue(t);
@@ -83,13 +102,16 @@ export class DeltaStream extends XdsStreamBase {
     // Subscriptions are honoured whatever the nonce.
     for (const n of subscribe) {
       if (n === '*') {
+        if (!s.wildcard) s.dirty = 'all';
         s.wildcard = true;
         continue;
       }
+      markDirty(s, n);
       // An explicit (re)subscribe after the first request is answered even if unchanged.
       if (!first) {
         s.known.delete(n);
         s.held.delete(n);
+        this.touch(t, s, n);
       }
       s.names.add(n);
     }
@@ -100,6 +122,7 @@ export class DeltaStream extends XdsStreamBase {
           if (!s.names.has(k)) {
             s.known.delete(k);
             s.held.delete(k);
+            this.touch(t, s, k);
           }
         }
         continue;
@@ -108,6 +131,7 @@ export class DeltaStream extends XdsStreamBase {
       if (!s.wildcard) {
         s.known.delete(n);
         s.held.delete(n);
+        this.touch(t, s, n);
       }
     }
     if (first || subscribe.length > 0 || unsubscribe.length > 0) s.due = true;
@@ -129,9 +153,29 @@ export class DeltaStream extends XdsStreamBase {
 
   protected onSnapshot(update: SnapshotUpdate): void {
     for (const [t, s] of this.types) {
+      if (update.changed === null) {
+        // A new group (or the first snapshot): everything is to be compared.
+        s.dirty = 'all';
+        s.missing = null;
+        for (const n of s.held.keys()) this.touch(t, s, n);
+        for (const n of s.shadow.keys()) this.touch(t, s, n);
+        if (!s.requested) continue;
+        s.due = true;
+        s.dueFromSnapshot = true;
+        continue;
+      }
       if (!s.requested) continue;
-      const changed = update.changed?.get(t);
-      if (update.changed === null || (changed && (s.wildcard || intersects(changed, s.names) || intersectsKeys(changed, s.known)))) {
+      const changed = update.changed.get(t);
+      if (!changed) continue;
+      let any = false;
+      for (const n of changed) {
+        if (s.held.has(n) || s.shadow.has(n) || s.missing?.has(n)) this.touch(t, s, n);
+        if (s.wildcard || s.names.has(n) || s.known.has(n)) {
+          markDirty(s, n);
+          any = true;
+        }
+      }
+      if (any) {
         s.due = true;
         s.dueFromSnapshot = true;
       }
@@ -154,29 +198,81 @@ export class DeltaStream extends XdsStreamBase {
     return s.shadow.size === 0 ? [...s.held.values()] : [...s.held.values(), ...s.shadow.values()];
   }
 
+  /** Keep `missing` exact for `n` after its snapshot, held or shadow entry changed. */
+  private touch(t: TypeUrl, s: DeltaTypeState, n: string): void {
+    if ((s.held.has(n) || s.shadow.has(n)) && this.snapshot && !this.snapshot.resources(t).has(n)) (s.missing ??= new Set()).add(n);
+    else if (s.missing) {
+      s.missing.delete(n);
+      if (s.missing.size === 0) s.missing = null;
+    }
+  }
+
   private respond(t: TypeUrl, s: DeltaTypeState): void {
     const snap = this.snapshot!;
+    const all = snap.resources(t);
     // A proxy that has not proven its identity gets no secrets at all.
-    const current = t === TYPE.SECRET && !this.maySendSecrets() ? EMPTY_RESOURCES : snap.resources(t);
-    const retained = this.fixedType ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.heldResources(x));
-    const desired = new Map<string, Resource>();
-    if (s.wildcard) {
-      for (const [n, r] of current) desired.set(n, r);
-      for (const [n, r] of retained) desired.set(n, r);
-    }
-    for (const n of s.names) {
-      if (desired.has(n)) continue;
-      const r = current.get(n) ?? retained.get(n);
-      if (r) desired.set(n, r);
-    }
+    const current = t === TYPE.SECRET && !this.maySendSecrets() ? EMPTY_RESOURCES : all;
+    // Resources gone from the snapshot that something the proxy holds still refers to.
+    let retained: ReadonlyMap<string, Resource> | null = null;
+    const retainedNow = (): ReadonlyMap<string, Resource> =>
+      (retained ??= this.fixedType || !s.missing ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.heldResources(x)));
+
     const toSend: Resource[] = [];
-    for (const r of desired.values()) {
-      const has = s.known.get(r.name);
-      if (has !== r.version || s.force.has(r.name)) toSend.push(r);
-      else if (!s.held.has(r.name)) s.held.set(r.name, r);
-    }
     const removed: string[] = [];
-    for (const n of s.known.keys()) if (!desired.has(n)) removed.push(n);
+    let sentFromCurrent = 0;
+    /** `r` is wanted: send it unless the proxy has this version. */
+    const consider = (r: Resource, isCurrent: boolean): void => {
+      if (s.known.get(r.name) !== r.version || s.force.has(r.name)) {
+        toSend.push(r);
+        if (isCurrent) sentFromCurrent++;
+      } else if (!s.held.has(r.name)) {
+        s.held.set(r.name, r);
+        this.touch(t, s, r.name);
+      }
+    };
+    const dirty = this.compareEverything ? 'all' : s.dirty;
+    s.dirty = null;
+    if (dirty === 'all') {
+      // Compare everything the subscription selects with what the proxy holds.
+      const kept = retainedNow();
+      if (s.wildcard) {
+        for (const r of current.values()) consider(r, true);
+        for (const r of kept.values()) if (!current.has(r.name)) consider(r, false);
+      }
+      for (const n of s.names) {
+        if (s.wildcard && (current.has(n) || kept.has(n))) continue;
+        const c = current.get(n);
+        if (c) consider(c, true);
+        else {
+          const r = kept.get(n);
+          if (r) consider(r, false);
+        }
+      }
+      for (const n of s.known.keys()) {
+        if (!((s.wildcard || s.names.has(n)) && (current.has(n) || kept.has(n)))) removed.push(n);
+      }
+    } else {
+      // Only names that may have changed for this proxy: changed in the snapshot or
+      // (re)subscribed since the last response, forced (EDS after a cluster change), or held
+      // but gone from the snapshot (kept for make-before-break while something held refers
+      // to them: their referrers may have been sent or ACKed since).
+      const examine = (n: string): void => {
+        const wanted = s.wildcard || s.names.has(n);
+        const c = wanted ? current.get(n) : undefined;
+        if (c) return consider(c, true);
+        const r = wanted ? retainedNow().get(n) : undefined;
+        if (r) return consider(r, false);
+        if (s.known.has(n)) removed.push(n);
+      };
+      let names: Iterable<string> | null = dirty;
+      if (s.force.size > 0 || s.missing) {
+        const u = new Set<string>(dirty ?? []);
+        for (const n of s.force) u.add(n);
+        if (s.missing) for (const n of s.missing) u.add(n);
+        names = u;
+      }
+      if (names) for (const n of names) examine(n);
+    }
     const fromSnapshot = s.dueFromSnapshot;
     s.due = false;
     s.dueFromSnapshot = false;
@@ -186,13 +282,11 @@ export class DeltaStream extends XdsStreamBase {
     const newClusters = t === TYPE.CLUSTER ? toSend.filter((r) => !s.known.has(r.name)) : [];
     removed.sort();
     const version = snap.typeVersion(t);
+    // Everything but the nonce is shared by every stream sending the same resources.
+    const allOf = current === all && removed.length === 0 && sentFromCurrent === all.size && toSend.length === all.size;
+    const body = this.deps.responses.delta(deltaKey(t, version, toSend, removed, allOf), version, t, toSend, removed);
     const nonce = this.nextNonce();
-    const parts: Buffer[] = [stringField(1, version)];
-    for (const r of toSend) parts.push(r.deltaField);
-    parts.push(stringField(4, t));
-    for (const n of removed) parts.push(stringField(6, n));
-    parts.push(stringField(5, nonce), this.deps.controlPlane.delta);
-    const bytes = Buffer.concat(parts);
+    const bytes = withNonce(body, nonce);
 
     for (const r of toSend) {
       const old = s.held.get(r.name);
@@ -200,12 +294,14 @@ export class DeltaStream extends XdsStreamBase {
       s.known.set(r.name, r.version);
       s.held.set(r.name, r);
       s.force.delete(r.name);
+      this.touch(t, s, r.name);
     }
     for (const n of removed) {
       const old = s.held.get(n);
       if (old && !s.shadow.has(n)) s.shadow.set(n, old);
       s.known.delete(n);
       s.held.delete(n);
+      this.touch(t, s, n);
     }
     s.responded = true;
     s.versionSent = version;
@@ -224,7 +320,7 @@ export class DeltaStream extends XdsStreamBase {
       for (const c of newClusters) this.startWarming(c.refs.endpoints);
     }
     if (t === TYPE.ENDPOINT) this.endWarming(toSend.map((r) => r.name));
-    this.log.debug({ type: shortName(t), version, resources: toSend.length, removed: removed.length, bytes: bytes.length }, 'delta push');
+    if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: toSend.length, removed: removed.length, bytes: bytes.length }, 'delta push');
     this.write(t, bytes);
   }
 
@@ -257,13 +353,8 @@ function byName(a: Resource, b: Resource): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
-function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
-  const [small, large] = a.size < b.size ? [a, b] : [b, a];
-  for (const x of small) if (large.has(x)) return true;
-  return false;
-}
-
-function intersectsKeys(a: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
-  for (const x of a) if (m.has(x)) return true;
-  return false;
+function markDirty(s: DeltaTypeState, name: string): void {
+  if (s.dirty === 'all') return;
+  if (!s.dirty) s.dirty = new Set();
+  s.dirty.add(name);
 }

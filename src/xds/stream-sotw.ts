@@ -6,11 +6,12 @@
 import type { SnapshotUpdate } from './cache.js';
 import type { Resource } from './resource.js';
 import { refsOf, retainedResources } from './retention.js';
-import { versionOf } from './snapshot.js';
+import { withNonce } from './response-cache.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
-import { stringField } from './wire.js';
+
+const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
 
 class SotwTypeState {
   /** A request for this type has been received. */
@@ -19,9 +20,10 @@ class SotwTypeState {
   /** Wildcard entered by an empty first request (legacy), as opposed to an explicit "*". */
   legacyWildcard = false;
   names = new Set<string>();
-  sent: Map<string, Resource> | null = null;
+  /** Shared with every stream that was sent the same response: never mutated. */
+  sent: ReadonlyMap<string, Resource> | null = null;
   sentVersion = '';
-  acked: Map<string, Resource> = new Map();
+  acked: ReadonlyMap<string, Resource> = EMPTY_RESOURCES;
   ackedVersion: string | null = null;
   inflight: InflightResponse | null = null;
   due = false;
@@ -31,8 +33,6 @@ class SotwTypeState {
   force = new Set<string>();
   lastNack: NackRecord | null = null;
 }
-
-const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
 
 export class SotwStream extends XdsStreamBase {
   private readonly types = new Map<TypeUrl, SotwTypeState>();
@@ -64,7 +64,7 @@ export class SotwStream extends XdsStreamBase {
         // Rejected clusters will not warm: do not hold listeners and routes for them.
         if (t === TYPE.CLUSTER) this.endWarming('all');
       } else {
-        s.acked = s.sent ?? new Map();
+        s.acked = s.sent ?? EMPTY_RESOURCES;
         s.ackedVersion = inflight.version;
         this.recordAck(t, inflight);
         // Held references changed: retained resources may now be released.
@@ -72,7 +72,8 @@ export class SotwStream extends XdsStreamBase {
       }
     }
 
-    const wasSubscription = subscriptionKey(s);
+    const wasWildcard = s.wildcard;
+    const wasNames = s.names;
     if (names.includes('*')) {
       s.wildcard = true;
       s.legacyWildcard = false;
@@ -92,7 +93,7 @@ export class SotwStream extends XdsStreamBase {
     }
     // The first request on a stream always gets a full answer (the proxy may come from
     // another replica); a changed subscription gets an answer if what it selects changed.
-    if (!s.requested || subscriptionKey(s) !== wasSubscription) s.due = true;
+    if (!s.requested || s.wildcard !== wasWildcard || !sameNames(s.names, wasNames)) s.due = true;
     s.requested = true;
   }
 
@@ -130,6 +131,13 @@ export class SotwStream extends XdsStreamBase {
     }
   }
 
+  /** Whether the proxy may hold a resource of type `t` that `current` no longer has. */
+  private holdsMissing(t: TypeUrl, current: ReadonlyMap<string, Resource>): boolean {
+    const s = this.types.get(t);
+    if (!s) return false;
+    return !namesWithin(s.acked, current) || (s.sent !== null && s.sent !== s.acked && !namesWithin(s.sent, current));
+  }
+
   private held(t: TypeUrl): Resource[] {
     const s = this.types.get(t);
     if (!s) return [];
@@ -140,59 +148,64 @@ export class SotwStream extends XdsStreamBase {
 
   private respond(t: TypeUrl, s: SotwTypeState): void {
     const snap = this.snapshot!;
+    const cache = this.deps.responses;
     // A proxy that has not proven its identity gets no secrets at all.
     const current = t === TYPE.SECRET && !this.maySendSecrets() ? EMPTY_RESOURCES : snap.resources(t);
-    const retained = this.fixedType ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.held(x));
-    const chosen: Resource[] = [];
-    let fastPath = false;
-    if (s.wildcard) {
-      if (retained.size === 0) {
-        chosen.push(...current.values());
-        fastPath = true;
-      } else {
-        const all = new Map(current);
-        for (const [n, r] of retained) all.set(n, r);
-        chosen.push(...[...all.values()].sort(byName));
+    const retained = this.fixedType || !this.holdsMissing(t, snap.resources(t)) ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.held(x));
+    // What to send: `chosen` (sorted by name) and its version, the content hash of its
+    // (name, version) pairs. The common wildcard answer is the whole type of the snapshot,
+    // whose version the snapshot already has: nothing is listed or hashed for it.
+    let chosen: readonly Resource[] | null = null;
+    let version: string;
+    if (s.wildcard && retained.size === 0 && s.names.size === 0 && current === snap.resources(t)) {
+      version = snap.typeVersion(t);
+    } else {
+      const list: Resource[] = [];
+      if (s.wildcard) {
+        if (retained.size === 0) list.push(...current.values());
+        else {
+          const all = new Map(current);
+          for (const [n, r] of retained) all.set(n, r);
+          list.push(...all.values());
+        }
       }
-    }
-    if (!s.wildcard || s.names.size > 0) {
-      const seen = new Set(chosen.map((r) => r.name));
-      for (const n of s.names) {
-        if (seen.has(n)) continue;
-        const r = current.get(n) ?? retained.get(n);
-        if (r) chosen.push(r);
+      if (!s.wildcard || s.names.size > 0) {
+        const seen = s.wildcard ? new Set(list.map((r) => r.name)) : null;
+        for (const n of s.names) {
+          if (seen?.has(n)) continue;
+          const r = current.get(n) ?? retained.get(n);
+          if (r) list.push(r);
+        }
       }
-      if (!fastPath || s.names.size > 0) chosen.sort(byName);
+      list.sort(byName);
+      chosen = list;
+      version = cache.versionOf(t, list);
     }
-    const version = fastPath && s.names.size === 0 ? snap.typeVersion(t) : versionOf(chosen);
-    const forced = s.force.size > 0 && chosen.some((r) => s.force.has(r.name));
+    const forced = s.force.size > 0 && (chosen ? chosen.some((r) => s.force.has(r.name)) : anyIn(s.force, current));
     const fromSnapshot = s.dueFromSnapshot;
     s.due = false;
     s.dueFromSnapshot = false;
     if (s.sent !== null && version === s.sentVersion && !forced) return;
 
+    // Everything but the nonce is shared by every stream sending this exact resource set.
+    const body = cache.sotw(t, version, () => chosen ?? [...current.values()]);
     const nonce = this.nextNonce();
-    const parts: Buffer[] = [stringField(1, version)];
-    for (const r of chosen) parts.push(r.sotwField);
-    parts.push(stringField(4, t), stringField(5, nonce), this.deps.controlPlane.sotw);
-    const bytes = Buffer.concat(parts);
+    const bytes = withNonce(body.bytes, nonce);
 
     const previous = s.sent;
-    const sentMap = new Map<string, Resource>();
-    for (const r of chosen) sentMap.set(r.name, r);
-    s.sent = sentMap;
+    s.sent = body.byName;
     s.sentVersion = version;
-    for (const r of chosen) s.force.delete(r.name);
-    if (t === TYPE.ENDPOINT) this.endWarming(chosen.map((r) => r.name));
+    if (s.force.size > 0) for (const n of body.names) s.force.delete(n);
+    if (t === TYPE.ENDPOINT) this.endWarming(body.names);
     s.inflight = {
       nonce,
       version,
-      names: chosen.map((r) => r.name),
+      names: body.names,
       sentAt: performance.now(),
       snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null,
     };
-    if (t === TYPE.CLUSTER && !this.fixedType) this.forceEndpointsOfChangedClusters(previous, chosen);
-    this.log.debug({ type: shortName(t), version, resources: chosen.length, bytes: bytes.length }, 'push');
+    if (t === TYPE.CLUSTER && !this.fixedType) this.forceEndpointsOfChangedClusters(previous, body.resources);
+    if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: body.names.length, bytes: bytes.length }, 'push');
     this.write(t, bytes);
   }
 
@@ -200,9 +213,9 @@ export class SotwStream extends XdsStreamBase {
    * A new or changed cluster starts warming and waits for its ClusterLoadAssignment, even if
    * the endpoints did not change (Envoy #13009): mark those assignments to be sent again.
    */
-  private forceEndpointsOfChangedClusters(previous: Map<string, Resource> | null, clusters: Resource[]): void {
+  private forceEndpointsOfChangedClusters(previous: ReadonlyMap<string, Resource> | null, clusters: readonly Resource[]): void {
     const eds = this.state(TYPE.ENDPOINT);
-    const needed = refsOf(clusters, 'endpoints');
+    const needed = neededEndpoints(clusters);
     for (const n of [...eds.force]) if (!needed.has(n)) eds.force.delete(n);
     for (const c of clusters) {
       const before = previous?.get(c.name);
@@ -239,12 +252,51 @@ function byName(a: Resource, b: Resource): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
 
+/**
+ * Whether every name of `a` is in `b`, memoised per pair: both are immutable and shared (a sent
+ * or ACKed set is a cached response's map, `b` a snapshot's), so thousands of streams holding
+ * the same response against the same snapshot ask once.
+ */
+const WITHIN = new WeakMap<ReadonlyMap<string, unknown>, WeakMap<ReadonlyMap<string, unknown>, boolean>>();
+function namesWithin(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
+  if (a.size === 0) return true;
+  let memo = WITHIN.get(a);
+  if (!memo) WITHIN.set(a, (memo = new WeakMap()));
+  let v = memo.get(b);
+  if (v === undefined) {
+    v = true;
+    for (const n of a.keys()) {
+      if (!b.has(n)) {
+        v = false;
+        break;
+      }
+    }
+    memo.set(b, v);
+  }
+  return v;
+}
+
+function anyIn(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
+  for (const n of names) if (m.has(n)) return true;
+  return false;
+}
+
 function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
   const [small, large] = a.size < b.size ? [a, b] : [b, a];
   for (const x of small) if (large.has(x)) return true;
   return false;
 }
 
-function subscriptionKey(s: SotwTypeState): string {
-  return `${s.wildcard ? '*' : ''}|${[...s.names].sort().join('\0')}`;
+function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const n of a) if (!b.has(n)) return false;
+  return true;
+}
+
+/** The endpoint assignments a cluster list needs, memoised per (shared, immutable) list. */
+const NEEDED_ENDPOINTS = new WeakMap<readonly Resource[], ReadonlySet<string>>();
+function neededEndpoints(clusters: readonly Resource[]): ReadonlySet<string> {
+  let v = NEEDED_ENDPOINTS.get(clusters);
+  if (!v) NEEDED_ENDPOINTS.set(clusters, (v = refsOf(clusters, 'endpoints')));
+  return v;
 }

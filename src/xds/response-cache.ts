@@ -1,0 +1,239 @@
+// Assembled discovery responses, shared by every stream that sends the same resource set.
+//
+// Thousands of proxies subscribe to identical sets (every sidecar of a mesh receives the same
+// clusters and endpoint assignments, often from different groups whose snapshots hold the
+// same resources). A response is everything but the nonce: the version, the pre-framed
+// resource fields, the type URL and the control plane identifier. It is assembled once per
+// distinct resource set and kept in a bytes-bounded LRU; a stream appends its own nonce
+// field (protobuf fields may come in any order, and every field here appears once).
+// A body is kept only once a second stream asks for it: answers unique to one proxy (its
+// inbound listener, its own certificate) are built, sent and dropped, so the cache holds what
+// is actually shared.
+//
+// Keys are content keys, never object identities: a SotW body is keyed by its type and its
+// version (a content hash over the (name, version) pairs it carries), so two groups with
+// identical resources share one buffer, and a changed resource gives a new version, hence a
+// new key. The version of a named subscription is looked up by the exact (name, version) list
+// rather than hashed per response.
+import type { Resource } from './resource.js';
+import { versionOf } from './snapshot.js';
+import type { TypeUrl } from './type-urls.js';
+import { stringField } from './wire.js';
+
+/** A SotW DiscoveryResponse for one exact resource set, without its nonce. */
+export interface SotwBody {
+  readonly typeUrl: TypeUrl;
+  readonly version: string;
+  /** The resources, sorted by name. */
+  readonly resources: readonly Resource[];
+  readonly byName: ReadonlyMap<string, Resource>;
+  readonly names: readonly string[];
+  /** Fields version_info (1), resources (2), type_url (4), control_plane (6). */
+  readonly bytes: Buffer;
+}
+
+/** Rough per-entry overhead beyond the body bytes (maps, arrays, key), for the byte bound. */
+const ENTRY_OVERHEAD = 256;
+const PER_RESOURCE_OVERHEAD = 64;
+/** Keys remembered as asked for once; beyond this the memory starts over. */
+const MAX_SEEN_ONCE = 8192;
+
+/**
+ * A Map used as an LRU (insertion order = recency), bounded by an estimate of the bytes its
+ * entries hold. A hit moves its entry to the young end only once it has aged past half the
+ * map, so that thousands of hits on the same few entries do not each delete and re-insert.
+ */
+class ByteLru<V> {
+  private readonly map = new Map<string, { value: V; size: number; stamp: number }>();
+  private bytes = 0;
+  private clock = 0;
+
+  constructor(private readonly maxBytes: number) {}
+
+  get(key: string): V | undefined {
+    const e = this.map.get(key);
+    if (!e) return undefined;
+    if (this.clock - e.stamp > this.map.size / 2) {
+      this.map.delete(key);
+      e.stamp = ++this.clock;
+      this.map.set(key, e);
+    }
+    return e.value;
+  }
+
+  set(key: string, value: V, size: number): void {
+    if (size > this.maxBytes) return; // would evict everything; serve it uncached
+    const old = this.map.get(key);
+    if (old) {
+      this.bytes -= old.size;
+      this.map.delete(key);
+    }
+    this.map.set(key, { value, size, stamp: ++this.clock });
+    this.bytes += size;
+    if (this.bytes <= this.maxBytes) return;
+    for (const [k, e] of this.map) {
+      if (this.bytes <= this.maxBytes) break;
+      this.map.delete(k);
+      this.bytes -= e.size;
+    }
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  get byteSize(): number {
+    return this.bytes;
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.bytes = 0;
+  }
+}
+
+export interface ResponseCacheOptions {
+  /** Bound on the assembled bodies kept (SotW and Delta together). Default 64 MiB. */
+  maxBytes?: number;
+  /** Bound on the (name, version) list → version memo. Default 8 MiB of keys. */
+  maxVersionKeyBytes?: number;
+}
+
+export interface ResponseCacheStats {
+  hits: number;
+  misses: number;
+  /** Bodies built but not kept (asked for once so far). */
+  notKept: number;
+  entries: number;
+  bytes: number;
+}
+
+export class ResponseCache {
+  private readonly bodies: ByteLru<SotwBody | Buffer>;
+  private readonly versions: ByteLru<string>;
+  private hits = 0;
+  private misses = 0;
+  private notKept = 0;
+  /** Keys asked for once: the second request for a key stores its body. */
+  private readonly seenOnce = new Set<string>();
+
+  constructor(
+    /** Pre-encoded ControlPlane fields: 6 in DiscoveryResponse, 7 in DeltaDiscoveryResponse. */
+    private readonly controlPlane: { sotw: Buffer; delta: Buffer },
+    opts: ResponseCacheOptions = {},
+  ) {
+    this.bodies = new ByteLru(opts.maxBytes ?? 64 * 1024 * 1024);
+    this.versions = new ByteLru(opts.maxVersionKeyBytes ?? 8 * 1024 * 1024);
+  }
+
+  /**
+   * The version of a list of resources sorted by name: versionOf(list), memoised by the exact
+   * (type, name, version) list so that thousands of streams asking for the same names do not
+   * each hash them.
+   */
+  versionOf(typeUrl: TypeUrl, sorted: readonly Resource[]): string {
+    if (sorted.length === 0) return versionOf(sorted);
+    let key: string = typeUrl;
+    for (const r of sorted) key += pair(r);
+    let v = this.versions.get(key);
+    if (v === undefined) {
+      v = versionOf(sorted);
+      this.versions.set(key, v, key.length + ENTRY_OVERHEAD);
+    }
+    return v;
+  }
+
+  /**
+   * The SotW response body of `version` (the content hash of exactly the resources `list`
+   * returns, sorted by name). `list` runs only when the body is not cached.
+   */
+  sotw(typeUrl: TypeUrl, version: string, list: () => readonly Resource[]): SotwBody {
+    const key = `S${typeUrl}\0${version}`;
+    const hit = this.bodies.get(key) as SotwBody | undefined;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const resources = list();
+    const parts: Buffer[] = [stringField(1, version)];
+    const byName = new Map<string, Resource>();
+    const names: string[] = [];
+    for (const r of resources) {
+      parts.push(r.sotwField);
+      byName.set(r.name, r);
+      names.push(r.name);
+    }
+    parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
+    const body: SotwBody = { typeUrl, version, resources, byName, names, bytes: Buffer.concat(parts) };
+    // Counted twice: the entry keeps its Resource objects (and their framed fields) alive
+    // after their snapshot is replaced.
+    if (this.admit(key)) this.bodies.set(key, body, 2 * body.bytes.length + ENTRY_OVERHEAD + PER_RESOURCE_OVERHEAD * resources.length);
+    return body;
+  }
+
+  /**
+   * A Delta response body (without nonce): system_version_info, the resources to send (sorted
+   * by name), the type URL, the removed names (sorted) and the control plane. `key` must
+   * identify exactly that content (see deltaKey).
+   */
+  delta(key: string, version: string, typeUrl: TypeUrl, toSend: readonly Resource[], removed: readonly string[]): Buffer {
+    const hit = this.bodies.get(key) as Buffer | undefined;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const parts: Buffer[] = [stringField(1, version)];
+    for (const r of toSend) parts.push(r.deltaField);
+    parts.push(stringField(4, typeUrl));
+    for (const n of removed) parts.push(stringField(6, n));
+    parts.push(this.controlPlane.delta);
+    const bytes = Buffer.concat(parts);
+    if (this.admit(key)) this.bodies.set(key, bytes, bytes.length + key.length + ENTRY_OVERHEAD);
+    return bytes;
+  }
+
+  /** Whether to keep the body of `key`: only from its second request on. */
+  private admit(key: string): boolean {
+    if (this.seenOnce.delete(key)) return true;
+    if (this.seenOnce.size >= MAX_SEEN_ONCE) this.seenOnce.clear();
+    this.seenOnce.add(key);
+    this.notKept++;
+    return false;
+  }
+
+  stats(): ResponseCacheStats {
+    return { hits: this.hits, misses: this.misses, notKept: this.notKept, entries: this.bodies.size, bytes: this.bodies.byteSize };
+  }
+
+  clear(): void {
+    this.bodies.clear();
+    this.versions.clear();
+    this.seenOnce.clear();
+  }
+}
+
+/**
+ * Content key of a Delta response: its type, system version, the (name, version) pairs it
+ * sends and the names it removes. `allOf` short-cuts the common "the whole type, nothing
+ * removed" answer: the type version already identifies that set.
+ */
+export function deltaKey(typeUrl: TypeUrl, version: string, toSend: readonly Resource[], removed: readonly string[], allOf: boolean): string {
+  if (allOf) return `A${typeUrl}\0${version}`;
+  let key = `D${typeUrl}\0${version}\0`;
+  for (const r of toSend) key += pair(r);
+  key += '-';
+  for (const n of removed) key += `${n.length}:${n}`;
+  return key;
+}
+
+/** A (name, version) pair, length-prefixed so that no name can make two lists collide. */
+function pair(r: Resource): string {
+  return `${r.name.length}:${r.name}${r.version.length}:${r.version}`;
+}
+
+/** `body` followed by the nonce field (`field` 5 in both response kinds). */
+export function withNonce(body: Buffer, nonce: string): Buffer {
+  return Buffer.concat([body, stringField(5, nonce)]);
+}
