@@ -106,7 +106,7 @@ export async function runS5(ctx: RunContext, modes: Mode[] = ['sotw', 'delta']):
   }
 
   const metrics: Metric[] = [
-    metric('meshgate startup to ready (load, translate, 1 certificate per proxy)', 'ms', startupMs),
+    metric('meshgate startup to ready (load, translate the gateway; sidecars on connect)', 'ms', startupMs),
     metric('meshgate first model load (server log)', 'ms', startupReload),
     metric('server RSS after startup', 'bytes', rssStart, { peer: peer ? peerRss : null }),
     metric('server peak RSS', 'bytes', mgPeak, { peer: peer ? peerPeak : null, target: ctx.smoke ? undefined : { op: '<=', value: 500 * 1024 * 1024 } }),
@@ -131,7 +131,7 @@ export async function runS5(ctx: RunContext, modes: Mode[] = ['sotw', 'delta']):
     params: { clients: nClients, modes, model: spec },
     metrics,
     notes: [
-      `M10k: ${spec.services} services × ${spec.instancesPerService} instances${spec.subsets > 1 ? ` (${spec.subsets} version subsets)` : ''}; gateway routes and clusters: ${spec.services * Math.max(1, spec.subsets)}; every instance is also an inbound-only sidecar with its own certificate`,
+      `M10k: ${spec.services} services × ${spec.instancesPerService} instances${spec.subsets > 1 ? ` (${spec.subsets} version subsets)` : ''}; gateway routes and clusters: ${spec.services * Math.max(1, spec.subsets)}; every instance is also an inbound-only sidecar (not connected: not built, no certificate)`,
       'the change flips service s0 between http and http2: its cluster changes (and its sidecars\' inbound listeners)',
       "meshgate's change time includes the watcher hold-off and a full reload of the model (reload ms); the peer's starts at its /load call",
     ],
