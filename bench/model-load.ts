@@ -1,7 +1,10 @@
 // Model loading cost, per phase:
 //
-//   npx tsx bench/model-load.ts [--m10k] [--reps N] [--only NAME]
-//   node --expose-gc --import tsx bench/model-load.ts ...   (a GC before each timing: steadier)
+//   npx tsx bench/model-load.ts [--m10k] [--reps N] [--only NAME] [--gc]
+//
+// --gc (with node --expose-gc --import tsx) runs a full GC before each timing. That makes the
+// figures less noisy but slower than in a running server: a forced GC shrinks the young
+// generation, so the allocation-heavy phases that follow pay more scavenges.
 //
 // For each model (M1k, S2-mesh, and M10k with --m10k) it times:
 //   total            loadModelText, as callers use it (a valid model takes the fast path)
@@ -44,8 +47,9 @@ function time(fn: () => void): number {
   return performance.now() - t0;
 }
 
+const forceGc = args.includes('--gc');
 function gc(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+  if (forceGc) (globalThis as { gc?: () => void }).gc?.();
 }
 
 function measure(name: string, text: string, n: number): Row {
@@ -157,7 +161,7 @@ function main(): void {
   const table = [header, ...keys.map((k) => [k, ...rows.map((r) => cell(r.phases[k]))])];
   const widths = header.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const row of table) console.log(row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  '));
-  if (!(globalThis as { gc?: () => void }).gc) console.log('(run with node --expose-gc --import tsx for less noisy figures)');
+  if (forceGc && !(globalThis as { gc?: () => void }).gc) console.log('(--gc needs node --expose-gc --import tsx bench/model-load.ts)');
 }
 
 main();
