@@ -78,7 +78,8 @@ function checkSameValue(name: string, text: string): void {
     return;
   }
   const parsed = parseYaml('model.yaml', text, MODEL_YAML_LIMITS);
-  if (!isDeepStrictEqual(fast, toJs(parsed, parsed.docs[0]!, MODEL_YAML_LIMITS))) throw new Error(`${name}: the fast reader's value differs from the full parser's`);
+  const full = toJs(parsed, parsed.docs[0]!, MODEL_YAML_LIMITS);
+  if (!isDeepStrictEqual(fast, full) || JSON.stringify(fast) !== JSON.stringify(full)) throw new Error(`${name}: the fast reader's value differs from the full parser's`);
 }
 
 /** loadModelText (what callers get) and loadModelTextFullPath (what invalid input costs). */

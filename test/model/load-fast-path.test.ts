@@ -49,6 +49,8 @@ function same(file: string, text: string): { way: 'full' | 'schema' | 'semantic'
   const got = loadModelText(file, text);
   const want = loadModelTextFullPath(file, text);
   expect(got, `loading ${JSON.stringify(text)}`).toStrictEqual(want);
+  // Key order too (toStrictEqual ignores it; it decides the order of services, routes' headers, ...).
+  expect(JSON.stringify(got)).toBe(JSON.stringify(want));
   const raw = fastParseYaml(text, MODEL_YAML_LIMITS);
   const way = raw === undefined ? 'full' : ModelSchema.safeParse(raw).success ? 'semantic' : 'schema';
   return { way, valid: got.model !== null, diagnostics: got.diagnostics.length };

@@ -41,7 +41,8 @@ function agree(text: string, limits: YamlLimits = L): boolean {
   const fast = fastParseYaml(text, limits);
   if (fast === undefined) return false;
   const f = full(text, limits);
-  if (!('value' in f) || !isDeepStrictEqual(fast, f.value)) {
+  // Deep equality, and the same key order (which decides the order of services, labels, ...).
+  if (!('value' in f) || !isDeepStrictEqual(fast, f.value) || JSON.stringify(fast) !== JSON.stringify(f.value)) {
     expect.fail(`fast and full readers disagree on ${JSON.stringify(text)}:\nfast: ${JSON.stringify(fast)}\nfull: ${JSON.stringify(f)}`);
   }
   return true;
