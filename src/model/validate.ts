@@ -50,6 +50,7 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
 
   checkPortClashes(model, err);
   checkSecurity(model, err, serviceNames);
+  const subsets = new SubsetCache();
 
   for (const [sname, svc] of Object.entries(model.services)) {
     const base = ['services', sname];
@@ -68,7 +69,7 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
     routes.forEach((r, ri) => {
       const rp = [...base, 'routes', ri];
       if (r.match) checkMatch(r.match, [...rp, 'match'], err);
-      checkBackends(model, r.backends, [...rp, 'backends'], sname, err, serviceNames);
+      checkBackends(model, r.backends, [...rp, 'backends'], sname, err, serviceNames, subsets);
     });
     checkShadowing({ count: routes.length, match: (i) => routes[i]!.match, key: (i) => canonicalMatch(routes[i]!.match), path: (i) => [...base, 'routes', i] }, warn);
   }
@@ -109,7 +110,7 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
         if (!svc) err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, serviceNames)));
         else if (svc.protocol === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
       }
-      if (r.backends) checkBackends(model, r.backends, [...rp, 'backends'], undefined, err, serviceNames);
+      if (r.backends) checkBackends(model, r.backends, [...rp, 'backends'], undefined, err, serviceNames, subsets);
       if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
     });
     // Each route's canonical match is computed once, not once per listener it is checked under.
@@ -188,6 +189,7 @@ function checkBackends(
   owner: string | undefined,
   err: (p: ModelPath, m: string, h?: string) => void,
   serviceNames: string[],
+  subsets: SubsetCache,
 ): void {
   const weighted = backends.filter((b) => b.weight !== undefined).length;
   if (weighted > 0 && weighted < backends.length) {
@@ -210,13 +212,43 @@ function checkBackends(
     }
     if (svc.protocol === 'tcp') err([...bp, 'service'], `service "${sname}" is tcp; HTTP routes need an http, http2 or grpc service`);
     if (b.subset) {
-      const n = svc.instances.filter((inst) => labelsMatch(b.subset!, inst.labels)).length;
-      if (n === 0) {
-        const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
-        err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels');
+      if (subsets.count(sname, svc, b.subset) === 0) {
+        err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, subsets.labelsHint(sname, svc));
       }
     }
   });
+}
+
+/**
+ * How many instances of a service a subset selects, and the labels a service's instances use,
+ * each computed once per validation: thousands of routes may name the same subsets of a service
+ * with a thousand instances.
+ */
+class SubsetCache {
+  private readonly counts = new Map<string, number>();
+  private readonly hints = new Map<string, string>();
+
+  count(sname: string, svc: ServiceModel, subset: Record<string, string>): number {
+    // labelsMatch depends only on the selector's (key, value) pairs, not on their order.
+    const pairs = Object.entries(subset).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const key = JSON.stringify([sname, pairs]);
+    let n = this.counts.get(key);
+    if (n === undefined) {
+      n = svc.instances.filter((inst) => labelsMatch(subset, inst.labels)).length;
+      this.counts.set(key, n);
+    }
+    return n;
+  }
+
+  labelsHint(sname: string, svc: ServiceModel): string {
+    let h = this.hints.get(sname);
+    if (h === undefined) {
+      const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
+      h = known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels';
+      this.hints.set(sname, h);
+    }
+    return h;
+  }
 }
 
 /** Routes checked together for shadowing, by position in their list (paths built only to warn). */

@@ -1,13 +1,13 @@
-// Two semantic checks in src/model/validate.ts were rewritten for speed on big models: port
-// clashes (no string built per claimed port, no scan of every claim per wildcard listener) and
+// Three semantic checks in src/model/validate.ts were rewritten for speed on big models: port
+// clashes (no string built per claimed port, no scan of every claim per wildcard listener),
 // route shadowing (no per-listener copy of every route, each route's canonical match computed
-// once). This test keeps the original, straightforward versions as references and checks that
+// once) and empty subsets (each (service, subset) counted once, not once per route). This test keeps the original, straightforward versions as references and checks that
 // both report the same problems, in the same order, with the same paths and messages, on
 // thousands of random models full of clashes and shadowed routes.
 import { describe, expect, it } from 'vitest';
 import type { ModelPath } from '../../src/model/diagnostics.js';
-import { type MatchModel, type Model, ModelSchema } from '../../src/model/schema.js';
-import { validateModel } from '../../src/model/validate.js';
+import { type BackendModel, type MatchModel, type Model, ModelSchema } from '../../src/model/schema.js';
+import { labelsMatch, validateModel } from '../../src/model/validate.js';
 import { rng } from '../unit/yaml-fuzz-gen.js';
 
 // ---- the reference: checkPortClashes as it was before the rewrite (verbatim) ----
@@ -114,6 +114,33 @@ function matchesEverything(m: MatchModel | undefined): boolean {
   return noConditions && (m.pathPrefix === undefined || m.pathPrefix === '/');
 }
 
+function referenceSubsets(model: Model, err: (p: ModelPath, m: string, h?: string) => void): void {
+  const check = (backends: BackendModel[] | undefined, path: ModelPath, owner: string | undefined): void => {
+    (backends ?? []).forEach((b, i) => {
+      const bp = [...path, i];
+      const sname = b.service ?? owner;
+      if (!sname) return;
+      const svc = model.services[sname];
+      if (!svc) return;
+      if (b.subset) {
+        const n = svc.instances.filter((inst) => labelsMatch(b.subset!, inst.labels)).length;
+        if (n === 0) {
+          const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
+          err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels');
+        }
+      }
+    });
+  };
+  for (const [sname, svc] of Object.entries(model.services)) {
+    (svc.routes ?? []).forEach((r, ri) => check(r.backends, ['services', sname, 'routes', ri, 'backends'], sname));
+  }
+  for (const [gname, gw] of Object.entries(model.gateways)) {
+    (gw.routes ?? []).forEach((r, ri) => {
+      if (r.backends) check(r.backends, ['gateways', gname, 'routes', ri, 'backends'], undefined);
+    });
+  }
+}
+
 // ---- random models that clash a lot ----
 
 function randomModel(r: () => number): Model {
@@ -125,6 +152,9 @@ function randomModel(r: () => number): Model {
   const appHosts = ['127.0.0.1', 'localhost', '10.0.0.1', 'app.local', '0.0.0.0'];
   const services: Record<string, unknown> = {};
   const names = ['a', 'b', 'c'];
+  const labelKeys = ['version', 'zone', 'app.io/tier'];
+  const labelValues = ['v1', 'v2', 'x'];
+  const subset = (): Record<string, string> | undefined => maybe(0.6, () => Object.fromEntries(labelKeys.filter(() => r() < 0.5).map((k) => [k, pick(labelValues)])));
   for (const s of names.slice(0, 1 + Math.floor(r() * 3))) {
     services[s] = {
       protocol: pick(['http', 'tcp']),
@@ -137,6 +167,7 @@ function randomModel(r: () => number): Model {
         adminPort: maybe(0.3, () => pick(ports)),
         bind: maybe(0.3, () => pick(ips)),
         tcpOutbound: maybe(0.3, () => Object.fromEntries(names.filter(() => r() < 0.5).map((n) => [n, pick(ports)]))),
+        labels: maybe(0.7, () => Object.fromEntries(labelKeys.filter(() => r() < 0.6).map((k) => [k, pick(labelValues)]))),
       })),
     };
   }
@@ -153,7 +184,8 @@ function randomModel(r: () => number): Model {
     { pathPrefix: '/a', headers: { 'x-a': { prefix: 'v' } } },
     { queryParams: { q: { present: true } } },
   ];
-  const route = (): Record<string, unknown> => ({ match: pick(matches), backends: [{ service: 'a' }] });
+  const backend = (): Record<string, unknown> => ({ service: r() < 0.8 ? pick(names) : undefined, subset: subset() });
+  const route = (): Record<string, unknown> => ({ match: pick(matches), backends: Array.from({ length: 1 + Math.floor(r() * 3) }, backend) });
   for (const s of Object.keys(services)) {
     if (r() < 0.5) (services[s] as Record<string, unknown>)['routes'] = Array.from({ length: Math.floor(r() * 5) }, route);
   }
@@ -202,5 +234,20 @@ describe('rewritten checks = reference', () => {
       warnings += want.length;
     }
     expect(warnings).toBeGreaterThan(1000);
+  });
+
+  it('same empty-subset errors, order, paths and hints on random models', () => {
+    let errors = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const model = randomModel(rng(seed));
+      const want: string[] = [];
+      referenceSubsets(model, (p, m, h) => want.push(`${JSON.stringify(p)} ${m} ${h ?? ''}`));
+      const got = validateModel(model, () => ({ file: 'm.yaml', line: 1, column: 1 }))
+        .filter((d) => d.message.includes('selects no instance'))
+        .map((d) => `${JSON.stringify(d.path)} ${d.message} ${d.hint ?? ''}`);
+      expect(got, `seed ${seed}`).toEqual(want);
+      errors += want.length;
+    }
+    expect(errors).toBeGreaterThan(1000);
   });
 });
