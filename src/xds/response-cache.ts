@@ -13,10 +13,8 @@
 // Keys are content keys, never object identities: a SotW body is keyed by its type and its
 // version (a content hash over the (name, version) pairs it carries), so two groups with
 // identical resources share one buffer, and a changed resource gives a new version, hence a
-// new key. The version of a named subscription is looked up by the exact (name, version) list
-// rather than hashed per response.
+// new key.
 import type { Resource } from './resource.js';
-import { versionOf } from './snapshot.js';
 import type { TypeUrl } from './type-urls.js';
 import { stringField } from './wire.js';
 
@@ -95,8 +93,6 @@ class ByteLru<V> {
 export interface ResponseCacheOptions {
   /** Bound on the assembled bodies kept (SotW and Delta together). Default 64 MiB. */
   maxBytes?: number;
-  /** Bound on the (name, version) list → version memo. Default 8 MiB of keys. */
-  maxVersionKeyBytes?: number;
 }
 
 export interface ResponseCacheStats {
@@ -110,7 +106,6 @@ export interface ResponseCacheStats {
 
 export class ResponseCache {
   private readonly bodies: ByteLru<SotwBody | Buffer>;
-  private readonly versions: ByteLru<string>;
   private hits = 0;
   private misses = 0;
   private notKept = 0;
@@ -123,24 +118,6 @@ export class ResponseCache {
     opts: ResponseCacheOptions = {},
   ) {
     this.bodies = new ByteLru(opts.maxBytes ?? 64 * 1024 * 1024);
-    this.versions = new ByteLru(opts.maxVersionKeyBytes ?? 8 * 1024 * 1024);
-  }
-
-  /**
-   * The version of a list of resources sorted by name: versionOf(list), memoised by the exact
-   * (type, name, version) list so that thousands of streams asking for the same names do not
-   * each hash them.
-   */
-  versionOf(typeUrl: TypeUrl, sorted: readonly Resource[]): string {
-    if (sorted.length === 0) return versionOf(sorted);
-    let key: string = typeUrl;
-    for (const r of sorted) key += pair(r);
-    let v = this.versions.get(key);
-    if (v === undefined) {
-      v = versionOf(sorted);
-      this.versions.set(key, v, key.length + ENTRY_OVERHEAD);
-    }
-    return v;
   }
 
   /**
@@ -209,28 +186,24 @@ export class ResponseCache {
 
   clear(): void {
     this.bodies.clear();
-    this.versions.clear();
     this.seenOnce.clear();
   }
 }
 
 /**
- * Content key of a Delta response: its type, system version, the (name, version) pairs it
- * sends and the names it removes. `allOf` short-cuts the common "the whole type, nothing
- * removed" answer: the type version already identifies that set.
+ * Content key of a Delta response: its type, system version, the resources it sends and the
+ * names it removes. A resource is named by its version alone: a content hash over its type,
+ * name and bytes. `allOf` short-cuts the common "the whole type, nothing removed" answer: the
+ * type version already identifies that set.
  */
 export function deltaKey(typeUrl: TypeUrl, version: string, toSend: readonly Resource[], removed: readonly string[], allOf: boolean): string {
   if (allOf) return `A${typeUrl}\0${version}`;
   let key = `D${typeUrl}\0${version}\0`;
-  for (const r of toSend) key += pair(r);
+  // Length-prefixed, so that no list of names or versions can read as another.
+  for (const r of toSend) key += `${r.version.length}:${r.version}`;
   key += '-';
   for (const n of removed) key += `${n.length}:${n}`;
   return key;
-}
-
-/** A (name, version) pair, length-prefixed so that no name can make two lists collide. */
-function pair(r: Resource): string {
-  return `${r.name.length}:${r.name}${r.version.length}:${r.version}`;
 }
 
 /** `body` followed by the nonce field (`field` 5 in both response kinds). */

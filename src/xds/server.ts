@@ -91,6 +91,9 @@ export class XdsServer {
       'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.max_ping_strikes': 0,
+      // Channelz (per-call and per-message bookkeeping for an introspection service meshgate
+      // does not expose) costs about 5 % of a connect storm.
+      'grpc.enable_channelz': 0,
     });
     const sotwDecode = decoderFor('envoy.service.discovery.v3.DiscoveryRequest');
     const deltaDecode = decoderFor('envoy.service.discovery.v3.DeltaDiscoveryRequest');

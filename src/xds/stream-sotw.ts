@@ -7,6 +7,7 @@ import type { SnapshotUpdate } from './cache.js';
 import type { Resource } from './resource.js';
 import { refsOf, retainedResources } from './retention.js';
 import { withNonce } from './response-cache.js';
+import { versionOf } from './snapshot.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
@@ -179,7 +180,7 @@ export class SotwStream extends XdsStreamBase {
       }
       list.sort(byName);
       chosen = list;
-      version = cache.versionOf(t, list);
+      version = versionOf(list);
     }
     const forced = s.force.size > 0 && (chosen ? chosen.some((r) => s.force.has(r.name)) : anyIn(s.force, current));
     const fromSnapshot = s.dueFromSnapshot;

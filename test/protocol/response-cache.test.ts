@@ -3,7 +3,6 @@
 // body is built once, and any change to what is sent gives a new version and new bytes.
 import { describe, expect, it } from 'vitest';
 import { ResponseCache, deltaKey, withNonce } from '../../src/xds/response-cache.js';
-import { versionOf } from '../../src/xds/snapshot.js';
 import { lengthDelimited, stringField } from '../../src/xds/wire.js';
 import { snapshotOf } from '../helpers/in-process.js';
 import { decodeDeltaResponse, decodeSotwResponse } from '../helpers/xds-client.js';
@@ -128,19 +127,6 @@ describe('ResponseCache', () => {
     expect(r).toMatchObject({ version_info: snap.typeVersion(TYPE.CLUSTER), type_url: TYPE.CLUSTER, nonce: '42', names: ['a', 'b', 'c'], control_plane: 'meshgate' });
     expect(cache.sotw(TYPE.CLUSTER, snap.typeVersion(TYPE.CLUSTER), () => expect.fail('cached')).bytes).toBe(again.bytes);
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2 });
-  });
-
-  it('versionOf is the content hash of the (name, version) list, memoised by that list', () => {
-    const a = snapshotOf(SHARED);
-    const b = snapshotOf([edsCluster('a'), edsCluster('b', '9s'), staticCluster('c', 3)]);
-    const cache = new ResponseCache(controlPlane);
-    const la = [...a.resources(TYPE.CLUSTER).values()];
-    const lb = [...b.resources(TYPE.CLUSTER).values()];
-    expect(cache.versionOf(TYPE.CLUSTER, la)).toBe(versionOf(la));
-    expect(cache.versionOf(TYPE.CLUSTER, la)).toBe(a.typeVersion(TYPE.CLUSTER));
-    expect(cache.versionOf(TYPE.CLUSTER, lb)).toBe(versionOf(lb));
-    expect(cache.versionOf(TYPE.CLUSTER, lb)).not.toBe(cache.versionOf(TYPE.CLUSTER, la));
-    expect(cache.versionOf(TYPE.CLUSTER, [])).toBe(versionOf([]));
   });
 
   it('Delta keys name exactly the content: resources, versions, removals and system version', () => {
