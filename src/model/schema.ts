@@ -184,17 +184,27 @@ export const Mesh = z.strictObject({
   defaultPolicy: z.enum(['allow', 'deny']).default('allow'),
 });
 
+/**
+ * Names are looked up as keys (`services[name]`): maps without a prototype, so that a reference
+ * to "constructor" (a valid name) finds nothing unless a service of that name exists.
+ */
+function withoutPrototype<T>(r: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, r);
+}
+
 export const ModelSchema = z.strictObject({
   version: z.literal(1, 'the model format version: 1'),
   mesh: Mesh.default({ trustDomain: 'meshgate.local', mtls: 'off', certificateTtl: 86_400_000, defaultPolicy: 'allow' }),
   services: z
     .record(Name, Service)
     .refine((r) => Object.keys(r).length <= LIMITS.services, `at most ${LIMITS.services} services`)
-    .default({}),
+    .default({})
+    .transform(withoutPrototype),
   gateways: z
     .record(Name, Gateway)
     .refine((r) => Object.keys(r).length <= LIMITS.gateways, `at most ${LIMITS.gateways} gateways`)
-    .default({}),
+    .default({})
+    .transform(withoutPrototype),
 });
 
 export type Model = z.output<typeof ModelSchema>;

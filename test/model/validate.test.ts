@@ -494,3 +494,24 @@ describe('protocols', () => {
     });
   });
 });
+
+describe('names that are also Object.prototype properties', () => {
+  it('a reference to "constructor" is an unknown service unless one is defined', () => {
+    const text = `version: 1
+services:
+  users:
+    instances:
+      - { id: u1, address: 10.0.0.1, port: 8080, app: 127.0.0.1:9000 }
+gateways:
+  edge:
+    listeners: [{ name: web, port: 8000 }]
+    routes:
+      - { match: { pathPrefix: / }, backend: constructor }
+`;
+    const r = check(text);
+    expect(r.valid).toBe(false);
+    expect(r.lines.join('\n')).toContain('gateways.edge.routes[0].backend: unknown service "constructor"');
+    const defined = text.replace('services:\n', 'services:\n  constructor:\n    instances:\n      - { id: c1, address: 10.0.0.2, port: 8080, app: 127.0.0.1:9001 }\n');
+    expect(check(defined).valid).toBe(true);
+  });
+});
