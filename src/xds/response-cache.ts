@@ -33,8 +33,9 @@ export interface SotwBody {
 /** Rough per-entry overhead beyond the body bytes (maps, arrays, key), for the byte bound. */
 const ENTRY_OVERHEAD = 256;
 const PER_RESOURCE_OVERHEAD = 64;
-/** Keys remembered as asked for once; beyond this the memory starts over. */
+/** Keys remembered as asked for once (count, and characters); beyond either it starts over. */
 const MAX_SEEN_ONCE = 8192;
+const MAX_SEEN_ONCE_CHARS = 8 * 1024 * 1024;
 
 /**
  * A Map used as an LRU (insertion order = recency), bounded by an estimate of the bytes its
@@ -111,6 +112,7 @@ export class ResponseCache {
   private notKept = 0;
   /** Keys asked for once: the second request for a key stores its body. */
   private readonly seenOnce = new Set<string>();
+  private seenOnceChars = 0;
 
   constructor(
     /** Pre-encoded ControlPlane fields: 6 in DiscoveryResponse, 7 in DeltaDiscoveryResponse. */
@@ -173,9 +175,16 @@ export class ResponseCache {
 
   /** Whether to keep the body of `key`: only from its second request on. */
   private admit(key: string): boolean {
-    if (this.seenOnce.delete(key)) return true;
-    if (this.seenOnce.size >= MAX_SEEN_ONCE) this.seenOnce.clear();
+    if (this.seenOnce.delete(key)) {
+      this.seenOnceChars -= key.length;
+      return true;
+    }
+    if (this.seenOnce.size >= MAX_SEEN_ONCE || this.seenOnceChars + key.length > MAX_SEEN_ONCE_CHARS) {
+      this.seenOnce.clear();
+      this.seenOnceChars = 0;
+    }
     this.seenOnce.add(key);
+    this.seenOnceChars += key.length;
     this.notKept++;
     return false;
   }
@@ -187,6 +196,7 @@ export class ResponseCache {
   clear(): void {
     this.bodies.clear();
     this.seenOnce.clear();
+    this.seenOnceChars = 0;
   }
 }
 
