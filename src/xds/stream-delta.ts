@@ -45,6 +45,13 @@ class DeltaTypeState {
 
 const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
 
+/** Types whose held resources an ACK of the key type may release (make-before-break). */
+const DEPENDENTS: Partial<Record<TypeUrl, readonly TypeUrl[]>> = {
+  [TYPE.LISTENER]: [TYPE.CLUSTER, TYPE.ROUTE, TYPE.SECRET],
+  [TYPE.ROUTE]: [TYPE.CLUSTER],
+  [TYPE.CLUSTER]: [TYPE.ENDPOINT, TYPE.SECRET],
+};
+
 export class DeltaStream extends XdsStreamBase {
   private readonly types = new Map<TypeUrl, DeltaTypeState>();
   /**
@@ -140,12 +147,7 @@ export class DeltaStream extends XdsStreamBase {
 
   private markReferencedTypesDue(acked: TypeUrl): void {
     if (this.fixedType) return;
-    const dependents: Record<string, TypeUrl[]> = {
-      [TYPE.LISTENER]: [TYPE.CLUSTER, TYPE.ROUTE, TYPE.SECRET],
-      [TYPE.ROUTE]: [TYPE.CLUSTER],
-      [TYPE.CLUSTER]: [TYPE.ENDPOINT, TYPE.SECRET],
-    };
-    for (const d of dependents[acked] ?? []) {
+    for (const d of DEPENDENTS[acked] ?? []) {
       const ds = this.types.get(d);
       if (ds?.requested && ds.shadow.size + ds.held.size > 0) ds.due = true;
     }

@@ -14,6 +14,13 @@ import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
 
 const EMPTY_RESOURCES: ReadonlyMap<string, Resource> = new Map();
 
+/** Types whose held resources an ACK of the key type may release (make-before-break). */
+const DEPENDENTS: Partial<Record<TypeUrl, readonly TypeUrl[]>> = {
+  [TYPE.LISTENER]: [TYPE.CLUSTER, TYPE.ROUTE, TYPE.SECRET],
+  [TYPE.ROUTE]: [TYPE.CLUSTER],
+  [TYPE.CLUSTER]: [TYPE.ENDPOINT, TYPE.SECRET],
+};
+
 class SotwTypeState {
   /** A request for this type has been received. */
   requested = false;
@@ -100,12 +107,7 @@ export class SotwStream extends XdsStreamBase {
 
   private markReferencedTypesDue(acked: TypeUrl): void {
     if (this.fixedType) return;
-    const dependents: Record<string, TypeUrl[]> = {
-      [TYPE.LISTENER]: [TYPE.CLUSTER, TYPE.ROUTE, TYPE.SECRET],
-      [TYPE.ROUTE]: [TYPE.CLUSTER],
-      [TYPE.CLUSTER]: [TYPE.ENDPOINT, TYPE.SECRET],
-    };
-    for (const d of dependents[acked] ?? []) {
+    for (const d of DEPENDENTS[acked] ?? []) {
       const ds = this.types.get(d);
       if (ds?.requested) ds.due = true;
     }
