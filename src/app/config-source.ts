@@ -30,6 +30,11 @@ export interface ConfigSource {
   readonly provider?: SnapshotProvider;
   /** The input's content hash without loading it (a cheap check that lets reload skip no-ops). */
   peekContentHash?(): string | null;
+  /**
+   * Work worth doing ahead while idle (certificates of proxies that have not connected yet),
+   * one small step per call; false when there is nothing left.
+   */
+  warmup?(): (() => boolean) | null;
   /** New snapshots for some groups from the last load (certificate rotation). */
   rebuild?(groups: readonly string[]): Map<string, Snapshot>;
 }

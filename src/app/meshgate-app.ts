@@ -161,10 +161,38 @@ export class MeshgateApp {
     this.lastAttempt = rec;
     this.ready = true;
     this.scheduleRotation();
+    this.startWarmup();
     this.reloads.inc({ result: 'applied' });
     // Bounded: at thousands of proxies the full list would make one log line tens of KB (/status has it).
     this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
     return rec;
+  }
+
+  private warmupGeneration = 0;
+
+  /**
+   * Do the source's warm-up (certificates of proxies not connected yet) in slices of ~2 ms
+   * between I/O callbacks, so it never holds up a stream; a new load restarts it.
+   */
+  private startWarmup(): void {
+    const step = this.opts.source.warmup?.();
+    const gen = ++this.warmupGeneration;
+    if (!step) return;
+    let done = 0;
+    const tick = (): void => {
+      if (gen !== this.warmupGeneration) return;
+      const t0 = performance.now();
+      while (performance.now() - t0 < 2) {
+        if (!step()) {
+          if (done) this.log.debug({ certificates: done }, 'issued certificates ahead of their proxies');
+          this.scheduleRotation();
+          return;
+        }
+        done++;
+      }
+      setImmediate(tick);
+    };
+    setImmediate(tick);
   }
 
   /** Renew certificates at about half of their lifetime: a timer for the next one due. */
@@ -200,6 +228,7 @@ export class MeshgateApp {
 
   async stop(): Promise<void> {
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    this.warmupGeneration++;
     this.watcher?.close();
     await Promise.all([this.xds.close(500), this.admin.close()]);
   }

@@ -118,6 +118,9 @@ export class MeshBuilder {
 
 const NO_SECRETS: Resource[] = [];
 
+/** At most this many certificates are issued ahead of their proxy's first connection. */
+export const WARMUP_MAX = 10_000;
+
 /**
  * Model → snapshots. Consistency problems here are bugs in the translator (or a missing
  * secret source for an mTLS model), reported as errors.
@@ -189,6 +192,30 @@ export class ModelSource implements ConfigSource {
       return r.snapshot;
     },
   };
+
+  /**
+   * Certificates of sidecars that have not connected yet, issued ahead while meshgate is idle,
+   * so that proxies connecting later (a scale-up, a connect storm after startup) find theirs
+   * ready. Bounded: at most WARMUP_MAX certificates are held ahead, so a model with 100 000
+   * instances does not hold 100 000 keys for proxies that may never connect.
+   */
+  warmup(): (() => boolean) | null {
+    const sec = this.security;
+    if (!sec || !this.lastBuilt) return null;
+    const it = this.builder.ir.sidecarIdentities();
+    let ahead = 0;
+    return () => {
+      for (;;) {
+        if (ahead >= WARMUP_MAX || sec.certs.size >= WARMUP_MAX) return false;
+        const n = it.next();
+        if (n.done) return false;
+        if (sec.prepare(n.value.group, n.value.identity)) {
+          ahead++;
+          return true;
+        }
+      }
+    };
+  }
 
   /** Internal errors of the last on-demand build that failed (translator bugs), for /status. */
   buildProblems: string[] = [];

@@ -119,6 +119,18 @@ export class MeshSecurity {
     return this.bundleCache;
   }
 
+  /**
+   * Issue a group's certificate ahead of its first connection (idle-time warm-up). Returns
+   * false if it already had a current one.
+   */
+  prepare(group: string, identity: string): boolean {
+    if (this.certs.has(group, identity)) return false;
+    const before = { issued: this.certs.issued, rotations: this.certs.rotations };
+    this.certs.get(group, identity);
+    this.count(before);
+    return true;
+  }
+
   /** Groups whose proxies hold an identity. */
   groupsWithIdentity(): Set<string> {
     return new Set(this.identities.keys());

@@ -88,6 +88,16 @@ export class WorkloadCertificates {
     return next;
   }
 
+  /** Whether the group holds a certificate for `identity` that is not yet due. */
+  has(group: string, identity: string): boolean {
+    const cur = this.certs.get(group);
+    return !!cur && cur.identity === identity && cur.rotateAt.getTime() > this.now();
+  }
+
+  get size(): number {
+    return this.certs.size;
+  }
+
   /** Force a new certificate (root rotation re-issues every leaf). */
   reissue(group: string): WorkloadCert | undefined {
     const cur = this.certs.get(group);

@@ -253,6 +253,16 @@ export class IrBuilder {
     return out.sort(byName);
   }
 
+  /** Every sidecar group with the identity it will have (mTLS on), without building any IR. */
+  *sidecarIdentities(): Generator<{ group: string; identity: string }> {
+    const m = this.m;
+    if (m.mesh.mtls === 'off') return;
+    for (const s of Object.keys(m.services)) {
+      const identity = serviceIdentity(m.mesh.trustDomain, s);
+      for (const i of m.services[s]!.instances) yield { group: sidecarGroup(s, i.id), identity };
+    }
+  }
+
   gatewayGroups(): string[] {
     return Object.keys(this.m.gateways).map(gatewayGroup);
   }

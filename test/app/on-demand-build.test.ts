@@ -1,6 +1,7 @@
 // Sidecar configuration is built when a proxy of the group connects, not at every load: a mesh
 // of thousands of instances costs a control plane only what its connected proxies need.
 // Gateways are built at every load. A group built once is rebuilt by every reload after.
+// Certificates of sidecars not connected yet are issued ahead while idle (bounded).
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,12 +42,17 @@ function token(tokens: NodeTokens, identity: string): string {
 }
 
 describe('on-demand sidecar configuration', () => {
-  it('builds only gateways at load, and issues no sidecar certificate before its proxy connects', () => {
+  it('builds only gateways at load; sidecar certificates are issued ahead while idle', async () => {
     expect(app.cache.groups()).toEqual(['gateway/edge']);
-    expect(security.certs.list().map((c) => c.group)).toEqual(['gateway/edge']);
+    const end = Date.now() + 10_000;
+    while (security.certs.size < 4 && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    expect(security.certs.list().map((c) => c.group)).toEqual(['gateway/edge', 'sidecar/orders/orders-a', 'sidecar/users/users-v1-a', 'sidecar/users/users-v2-a']);
+    expect(app.cache.groups()).toEqual(['gateway/edge']); // certificates only: no snapshot built
   });
 
-  it('builds a sidecar group (and issues its certificate) when its proxy connects, and serves it', async () => {
+  it('builds a sidecar group when its proxy connects, with the certificate issued ahead, and serves it', async () => {
+    const issued = security.certs.issued;
+    const serial = security.certs.list().find((c) => c.group === 'sidecar/orders/orders-a')!.serial;
     const c = new XdsTestClient(xds);
     clients.push(c);
     const s = c.sotw('ads', null);
@@ -57,7 +63,8 @@ describe('on-demand sidecar configuration', () => {
     const cds = await s.next();
     expect(cds.resources.map((r) => r.name)).toContain('inbound|orders');
     expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
-    expect(security.certs.list().map((c) => c.group).sort()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+    expect(security.certs.issued).toBe(issued);
+    expect(security.certs.list().find((c) => c.group === 'sidecar/orders/orders-a')!.serial).toBe(serial);
   });
 
   it('rebuilds the groups built so far on reload, and only those', async () => {
