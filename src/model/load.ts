@@ -16,7 +16,11 @@ import { fastParseYaml } from '../util/yaml-fast.js';
 import { locate, parseYaml, SourceError, toJs, type ParsedYaml, type YamlLimits } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
 import { type Model, ModelSchema } from './schema.js';
+import { ModelSchemaMemo } from './schema-memo.js';
 import { validateModel } from './validate.js';
+
+/** The schema results of the last valid model's parts, shared by every load in the process (keyed by content). */
+const schemaMemo = new ModelSchemaMemo();
 
 export const MODEL_YAML_LIMITS: YamlLimits = { maxBytes: 64 * 1024 * 1024, maxAliasCount: 100, maxDepth: 32 };
 
@@ -54,7 +58,9 @@ export function loadModelText(file: string, text: string): ModelLoad {
   if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
   const raw = fastParseYaml(text, MODEL_YAML_LIMITS);
   if (raw !== undefined) {
-    const result = ModelSchema.safeParse(raw);
+    // Parts unchanged since the last load are not checked again (schema-memo.ts).
+    const memoized = schemaMemo.parse(raw);
+    const result = memoized ? ({ success: true, data: memoized } as const) : ModelSchema.safeParse(raw);
     if (result.success) {
       // Positions only when a semantic check reports something (a warning on a valid model, or
       // an error): parse with positions once, then locate as the full path does.

@@ -1,0 +1,69 @@
+// The schema check of a valid model, part by part, reusing the previous load's result for each
+// service and gateway whose raw value is unchanged. A live edit of a 1000-service model
+// re-validates the service it touched; the result is exactly ModelSchema's (the parts are
+// checked with the same schemas; anything unusual is left to ModelSchema), and a reused part is
+// the very object the previous load returned, so the model diff (ir/model-diff.ts) finds it
+// unchanged at once.
+import { deepEqual } from '../ir/model-diff.js';
+import { Gateway, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
+
+const TOP_KEYS = new Set(['version', 'mesh', 'services', 'gateways']);
+
+interface Part<T> {
+  raw: unknown;
+  parsed: T;
+}
+
+type PartSchema<T> = { safeParse(v: unknown): { success: true; data: T } | { success: false } };
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Entries of a name → part map, each checked (or reused); undefined if any is not valid. */
+function parts<T>(raw: unknown, limit: number, schema: PartSchema<T>, prev: Map<string, Part<T>>, next: Map<string, Part<T>>): Record<string, T> | undefined {
+  if (raw === undefined) return Object.create(null) as Record<string, T>;
+  if (!isPlainObject(raw)) return undefined;
+  const keys = Object.keys(raw);
+  if (keys.length > limit) return undefined;
+  const out = Object.create(null) as Record<string, T>;
+  for (const k of keys) {
+    const v = raw[k];
+    const hit = prev.get(k);
+    if (hit && deepEqual(hit.raw, v)) {
+      out[k] = hit.parsed;
+      next.set(k, hit);
+      continue;
+    }
+    if (!Name.safeParse(k).success) return undefined;
+    const r = schema.safeParse(v);
+    if (!r.success) return undefined;
+    out[k] = r.data;
+    next.set(k, { raw: v, parsed: r.data });
+  }
+  return out;
+}
+
+export class ModelSchemaMemo {
+  private services = new Map<string, Part<Model['services'][string]>>();
+  private gateways = new Map<string, Part<Model['gateways'][string]>>();
+
+  /** ModelSchema.safeParse(raw) when it succeeds; undefined means "ask ModelSchema" (it may fail). */
+  parse(raw: unknown): Model | undefined {
+    if (!isPlainObject(raw)) return undefined;
+    for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) return undefined;
+    if (raw['version'] !== 1) return undefined;
+    const mesh = ModelSchema.shape.mesh.safeParse(raw['mesh']);
+    if (!mesh.success) return undefined;
+    const nextServices = new Map<string, Part<Model['services'][string]>>();
+    const nextGateways = new Map<string, Part<Model['gateways'][string]>>();
+    const services = parts(raw['services'], LIMITS.services, Service as PartSchema<Model['services'][string]>, this.services, nextServices);
+    if (!services) return undefined;
+    const gateways = parts(raw['gateways'], LIMITS.gateways, Gateway as PartSchema<Model['gateways'][string]>, this.gateways, nextGateways);
+    if (!gateways) return undefined;
+    this.services = nextServices;
+    this.gateways = nextGateways;
+    return { version: 1, mesh: mesh.data as Model['mesh'], services, gateways };
+  }
+}
+
