@@ -62,7 +62,9 @@ describe('benchmark suite (smoke)', () => {
   it('S1: translates both sizes', () => {
     const s = scenario('S1');
     for (const name of ['M1k-smoke', 'M10k-smoke']) {
-      expect(value(s, `${name}: full translate+encode (build)`).meshgate).toBeGreaterThan(0);
+      expect(value(s, `${name}: full translate+encode at load (gateway; sidecars on connect)`).meshgate).toBeGreaterThan(0);
+      expect(value(s, new RegExp(`^${name}: every proxy translate\\+encode`)).meshgate).toBeGreaterThan(0);
+      expect(value(s, `${name}: one-route change: build (at load)`).meshgate).toBeGreaterThan(0);
       expect(value(s, `${name}: load + validate the model text`).meshgate).toBeGreaterThan(0);
       expect(value(s, `${name}: proxies / resources`).meshgate).toBeGreaterThan(10);
     }
