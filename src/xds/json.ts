@@ -340,7 +340,7 @@ class Converter {
     const special = innerName.startsWith('google.protobuf.') && (WRAPPERS.has(innerName) || ['google.protobuf.Duration', 'google.protobuf.Timestamp', 'google.protobuf.Struct', 'google.protobuf.Value', 'google.protobuf.ListValue', 'google.protobuf.FieldMask'].includes(innerName));
     const body = special ? (rest['value'] as Json) : rest;
     const obj = this.message(inner, body, path, depth + 1);
-    const bytes = inner.encode(inner.fromObject(obj)).finish();
+    const bytes = inner.encode(obj).finish();
     return { type_url: typeUrlOf(innerName), value: bytes };
   }
 }
@@ -349,7 +349,9 @@ class Converter {
 export function encodeFromJson(type: protobuf.Type, json: unknown, refs: Refs = emptyRefs()): Uint8Array {
   const conv = new Converter(refs);
   const obj = conv.message(type, json as Json, '', 0);
-  return type.encode(type.fromObject(obj)).finish();
+  // The converter already produces what protobufjs' encoder reads (enum numbers, Buffers for
+  // bytes, encoded Anys, plain nested objects): fromObject would copy it all once more.
+  return type.encode(obj).finish();
 }
 
 // ---------------------------------------------------------------------------------------------
