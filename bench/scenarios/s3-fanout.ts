@@ -141,7 +141,7 @@ export async function runS3(ctx: RunContext, modes: Mode[] = ['sotw', 'delta']):
       if (p && Number.isFinite(p.p99Ms) && p.p99Ms > 0) metrics.push(metric(`${mode} ${c.name}: p99 ratio meshgate/peer`, 'x', r.p99Ms / p.p99Ms));
     });
   }
-  notes.push("meshgate's time includes the file watcher's hold-off (15 ms), reading and validating the whole model and translating what changed (incrementally); the peer's starts at its /load call, which includes reading and decoding its export (see detail.load)");
+  notes.push("meshgate's time includes the file watcher's hold-off (5 ms; 15 ms before 2026-11-22 03:00), reading and validating the whole model and translating what changed (incrementally); the peer's starts at its /load call, which includes reading and decoding its export (see detail.load)");
   notes.push('"edit one route" changes only RDS "outbound"; "add one service" adds a cluster, its assignment and a virtual host for every sidecar (and new sidecars nobody simulates)');
   return {
     id: 'S3',

@@ -297,7 +297,7 @@ export async function runS4(ctx: RunContext, modes: Mode[] = ['delta', 'sotw']):
   }
   detail['results'] = results;
   notes.push(`${nClients} clients are replicas of gateway "edge" (node id and cluster "edge"): each holds ${spec.services} clusters and ${spec.services} assignments × ${spec.instancesPerService} endpoints; the model also has ${spec.services * spec.instancesPerService} inbound-only sidecars (not connected: meshgate builds a sidecar's configuration and certificate only when it connects)`);
-  notes.push(`the model file is rewritten every ${TICK_MS} ms with the changes due; meshgate's watcher coalesces events (15 ms hold-off, 200 ms max delay) and each reload re-reads and validates the whole model and translates what changed`);
+  notes.push(`the model file is rewritten every ${TICK_MS} ms with the changes due; meshgate's watcher coalesces events (5 ms hold-off, 200 ms max delay) and each reload re-reads and validates the whole model and translates what changed`);
   return {
     id: 'S4',
     title: 'Endpoint churn',

@@ -14,7 +14,7 @@ export interface WatchOptions {
   pollMs: number;
 }
 
-export const DEFAULT_WATCH: WatchOptions = { holdOffMs: 15, maxDelayMs: 200, pollMs: 1000 };
+export const DEFAULT_WATCH: WatchOptions = { holdOffMs: 5, maxDelayMs: 200, pollMs: 1000 };
 
 export interface Watcher {
   close(): void;
