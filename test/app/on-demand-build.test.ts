@@ -76,8 +76,30 @@ describe('on-demand sidecar configuration', () => {
     expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
   });
 
+  it('a proxy that connects before its instance is in the model gets its configuration when a load adds the instance', async () => {
+    const c = new XdsTestClient(xds);
+    clients.push(c);
+    const s = c.sotw('ads', null);
+    s.send({
+      type_url: TYPE.CLUSTER,
+      node: { id: 'orders-b', cluster: 'orders', metadata: { fields: { [TOKEN_METADATA_KEY]: { string_value: token(security.tokens, 'spiffe://meshgate.local/service/orders') } } } },
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(s.received.length).toBe(0);
+    expect(app.cache.groups()).not.toContain('sidecar/orders/orders-b');
+    const line = '      - { id: orders-a, address: 127.0.0.1, port: 15111, app: 127.0.0.1:9111, outboundPort: 15211, adminPort: 9921 }\n';
+    const text = fs.readFileSync(file, 'utf8').replace(line, line + line.replace('orders-a', 'orders-b').replace('15111', '15112').replace('9111', '9112').replace('15211', '15212').replace('9921', '9922'));
+    fs.writeFileSync(file, text);
+    expect(app.reload().ok).toBe(true);
+    const cds = await s.next();
+    expect(cds.resources.map((r) => r.name)).toContain('inbound|orders');
+    expect(app.cache.groups()).toContain('sidecar/orders/orders-b');
+  });
+
   it('a node that matches no group builds nothing', () => {
+    const before = app.cache.groups();
     expect(app.cache.getOrBuild('sidecar/orders/nope')).toBeUndefined();
-    expect(app.cache.groups()).toEqual(['gateway/edge', 'sidecar/orders/orders-a']);
+    expect(app.cache.groups()).toEqual(before);
+    expect(before).not.toContain('sidecar/orders/nope');
   });
 });
