@@ -600,7 +600,6 @@ export class IrBuilder {
     }
     if (inst.outboundPort !== undefined) {
       const view = this.outboundView();
-      for (const u of view.upstreams) if (!upstreams.has(u.key)) upstreams.set(u.key, u);
       listeners.push({
         kind: 'http',
         name: 'outbound',
@@ -611,6 +610,10 @@ export class IrBuilder {
         routeConfigName: 'outbound',
         virtualHosts: view.virtualHosts,
       });
+    }
+    const tcpTargets = Object.keys(inst.tcpOutbound ?? {}).length;
+    if (inst.outboundPort !== undefined && tcpTargets > 0) {
+      for (const u of this.outboundView().upstreams) if (!upstreams.has(u.key)) upstreams.set(u.key, u);
     }
     for (const target of Object.keys(inst.tcpOutbound ?? {}).sort()) {
       const ref = this.refOf(target, null);
@@ -633,9 +636,29 @@ export class IrBuilder {
       identity: tls ? serviceIdentity(this.m.mesh.trustDomain, sname) : null,
       adminPort: inst.adminPort ?? null,
       listeners,
-      upstreams: sortUpstreams(upstreams),
+      upstreams: tcpTargets === 0 && inst.outboundPort !== undefined ? withLocal(this.outboundView().upstreams, upstreams.get(localKey)!) : sortUpstreams(upstreams),
     };
   }
+}
+
+/**
+ * `sorted` (by key) with `local` at its place: what sortUpstreams gives for the same set (an
+ * entry of `sorted` with local's key is left out, as the map-based path keeps the first), without
+ * a map and a sort per sidecar — every sidecar with an outbound listener is rebuilt when the
+ * shared view changes.
+ */
+function withLocal(sorted: readonly UpstreamIR[], local: UpstreamIR): UpstreamIR[] {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]!.key < local.key) lo = mid + 1;
+    else hi = mid;
+  }
+  const out = sorted.slice(0, lo);
+  out.push(local);
+  for (let i = lo; i < sorted.length; i++) if (sorted[i]!.key !== local.key) out.push(sorted[i]!);
+  return out;
 }
 
 /** Whether two models (canonicalised: unchanged services are the same objects) have different proxy groups. */
