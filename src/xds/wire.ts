@@ -30,9 +30,3 @@ export function stringField(field: number, value: string): Buffer {
 export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
   return Buffer.concat([stringField(1, typeUrl), lengthDelimited(2, value)]);
 }
-
-/** Tag + varint for a varint field (wire type 0); nothing for 0 (proto3 default). */
-export function varintField(field: number, value: number): Buffer {
-  if (value === 0) return Buffer.alloc(0);
-  return Buffer.concat([varint(field * 8), varint(value)]);
-}
