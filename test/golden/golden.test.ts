@@ -33,6 +33,7 @@ import { loadModelText } from '../../src/model/load.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
 import { resourceFromJson } from '../../src/xds/resource.js';
 import { ADS_ORDER, SHORT_NAME, TYPE } from '../../src/xds/type-urls.js';
+import { rng } from '../helpers/rng.js';
 
 const ROOT = path.dirname(fileURLToPath(import.meta.url));
 const UPDATE = process.env['UPDATE_GOLDEN'] === '1';
@@ -113,17 +114,6 @@ function writeExpected(expectedDir: string, files: Map<string, string>): void {
 
 // ---- order shuffling --------------------------------------------------------------------
 
-/** A small seeded PRNG (mulberry32): the shuffles are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Permute in place; never leaves a list of two or more items in its original order. */
 function permute<T>(items: T[], rnd: () => number): void {
@@ -168,7 +158,7 @@ function shuffleDocument(doc: Document, rnd: () => number): void {
 
 function shuffledText(text: string, seed: number): string {
   const doc = YAML.parseDocument(text);
-  shuffleDocument(doc, prng(seed));
+  shuffleDocument(doc, rng(seed));
   return doc.toString({ lineWidth: 0 });
 }
 

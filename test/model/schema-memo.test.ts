@@ -8,19 +8,11 @@ import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
 import { ModelSchemaMemo } from '../../src/model/schema-memo.js';
 import { ModelSchema } from '../../src/model/schema.js';
 import { fastParseYaml } from '../../src/util/yaml-fast.js';
+import { rng } from '../helpers/rng.js';
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 const fixtures = fs.readdirSync(GOLDEN).filter((d) => fs.existsSync(path.join(GOLDEN, d, 'mesh.yaml'))).sort();
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const VALUES: unknown[] = ['x', 'users', 0, -1, 8080, 70000, true, null, {}, [], '10.0.0.9', 'http2', 'tcp', '250ms', 'strict', { pathPrefix: '/a' }, [{ service: 'users', weight: 1 }]];
 

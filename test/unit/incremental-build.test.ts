@@ -13,6 +13,7 @@ import type { Model } from '../../src/model/schema.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
 import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
 import { TYPE } from '../../src/xds/type-urls.js';
+import { rng } from '../helpers/rng.js';
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 
@@ -55,15 +56,6 @@ function rawOf(file: string): Raw {
   return m;
 }
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
 
 const pick = <T,>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 

@@ -19,6 +19,7 @@ import { silentLogger } from '../../src/util/log.js';
 import { snapshotOf } from '../helpers/in-process.js';
 import { decodeDeltaResponse } from '../helpers/xds-client.js';
 import { cla, edsCluster, listener, route, secret, staticCluster, type Json } from '../protocol/fixtures.js';
+import { rng } from '../helpers/rng.js';
 
 class FakeCall extends EventEmitter implements DuplexCall {
   readonly written: Buffer[] = [];
@@ -143,17 +144,6 @@ describe('Delta pushes cost the change, not the type', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG, so that a failure names its seed and replays. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TYPES: TypeUrl[] = [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE, TYPE.SECRET];
 const UNIVERSE: Record<TypeUrl, string[]> = {

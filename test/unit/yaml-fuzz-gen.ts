@@ -2,17 +2,10 @@
 // against the full parser: mostly inside the shape the fast reader takes, with near misses
 // (odd scalars, keys, indentation, comments, flow collections, markers) mixed in.
 
-/** A small seeded PRNG (mulberry32), so failures reproduce. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
+
+export { rng };
+
 
 /** Plain and quoted scalars that different YAML readers (or YAML versions) disagree on. */
 export const TRICKY_SCALARS = [
