@@ -22,8 +22,9 @@ export interface ConfigSource {
   /** Which group a connecting proxy belongs to. */
   readonly resolver: GroupResolver;
   /**
-   * Load the input. `live`: the groups a proxy is connected to. A source with a `provider`
-   * builds snapshots for those only; the provider builds the others on demand.
+   * Load the input. `live`: the groups the cache holds (built before: a proxy of theirs
+   * connected). A source with a `provider` builds those (and its gateways) only; the provider
+   * builds the others when a proxy of theirs connects.
    */
   load(live?: () => Iterable<string>): ConfigLoad;
   /** Builds the snapshot of a group nobody was connected to when it was loaded. */

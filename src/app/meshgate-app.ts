@@ -56,7 +56,20 @@ export class MeshgateApp {
   constructor(private readonly opts: AppOptions) {
     this.log = opts.log.child({ component: 'app' });
     this.cache = new SnapshotCache(opts.source.resolver);
-    if (opts.source.provider) this.cache.setProvider(opts.source.provider);
+    const provider = opts.source.provider;
+    if (provider) {
+      this.cache.setProvider({
+        exists: (g) => provider.exists(g),
+        build: (g) => {
+          try {
+            return provider.build(g);
+          } catch (err) {
+            this.log.error({ err, group: g }, 'bug while building a group\'s configuration; its proxies get nothing until the next load');
+            return undefined;
+          }
+        },
+      });
+    }
     this.security = opts.security ?? null;
     const t0 = performance.now();
     protoRoot();
@@ -210,18 +223,23 @@ export class MeshgateApp {
   rotateDue(): string[] {
     const groups = this.security?.renewDue() ?? [];
     if (groups.length && this.opts.source.rebuild) {
-      // Groups without a snapshot in the cache get theirs (with the new certificate) when a proxy connects.
-      for (const [g, snap] of this.opts.source.rebuild(groups.filter((g) => this.cache.get(g)))) this.cache.set(g, snap);
+      this.publishSecrets(groups);
       this.log.info({ groups }, 'rotated workload certificates');
     }
     this.scheduleRotation();
     return groups;
   }
 
+  /** New snapshots, with the current secrets, for those of `groups` the cache holds. */
+  private publishSecrets(groups: readonly string[]): void {
+    // Groups without a snapshot in the cache get theirs (with the new secrets) when a proxy connects.
+    for (const [g, snap] of this.opts.source.rebuild?.(groups.filter((g) => this.cache.get(g))) ?? []) this.cache.set(g, snap);
+  }
+
   /** Rebuild every group that holds secrets (the trust bundle or leaves changed) and publish. */
   republishSecrets(): string[] {
     const groups = [...(this.security?.groupsWithIdentity() ?? [])].sort();
-    if (groups.length && this.opts.source.rebuild) for (const [g, snap] of this.opts.source.rebuild(groups.filter((g) => this.cache.get(g)))) this.cache.set(g, snap);
+    if (groups.length) this.publishSecrets(groups);
     this.scheduleRotation();
     return groups;
   }

@@ -41,8 +41,6 @@ export interface BuiltModel {
   model: Model;
   ir: MeshIR;
   snapshots: Map<string, Snapshot>;
-  /** Translated resources per group, before secrets are added (for certificate rotation). */
-  translated: Map<string, Resource[]>;
   /** Groups whose snapshot is a new object in this build (new, or something in it changed). */
   changed: Set<string>;
   /** The model's set of proxy groups differs from the previous build's. */
@@ -87,14 +85,12 @@ export class MeshBuilder {
     const groups = only ? [...new Set([...this.ir.gatewayGroups(), ...only])].filter((g) => this.ir.exists(g)).sort() : this.ir.groups();
     const proxies: ProxyIR[] = [];
     const snapshots = new Map<string, Snapshot>();
-    const translated = new Map<string, Resource[]>();
     const changed = new Set<string>();
     const errors: SourceError[] = [];
     for (const g of groups) {
       const p = this.ir.proxy(g)!;
       proxies.push(p);
       const resources = this.encoder.translateProxy(p);
-      translated.set(g, resources);
       const prev = this.snapshots.get(g)?.snapshot;
       const snap = this.snapshotFor(g, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
       if (snap !== prev) changed.add(g);
@@ -102,17 +98,16 @@ export class MeshBuilder {
     }
     if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
     const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
-    return { built: { model, ir, snapshots, translated, changed, groupsChanged: this.ir.groupsChanged }, errors };
+    return { built: { model, ir, snapshots, changed, groupsChanged: this.ir.groupsChanged }, errors };
   }
 
   /** One group's snapshot from the last build's model (a proxy of a group not built yet connected). */
-  snapshotOf(group: string, file: string, secrets?: SecretSource): { snapshot: Snapshot | undefined; resources: Resource[]; errors: SourceError[] } {
+  snapshotOf(group: string, file: string, secrets?: SecretSource): { snapshot: Snapshot | undefined; errors: SourceError[] } {
     const p = this.ir.proxy(group);
-    if (!p) return { snapshot: undefined, resources: [], errors: [] };
-    const resources = this.encoder.translateProxy(p);
+    if (!p) return { snapshot: undefined, errors: [] };
     const errors: SourceError[] = [];
-    const snapshot = this.snapshotFor(group, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
-    return { snapshot, resources, errors };
+    const snapshot = this.snapshotFor(group, this.encoder.translateProxy(p), p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
+    return { snapshot, errors };
   }
 }
 
@@ -176,18 +171,15 @@ export class ModelSource implements ConfigSource {
   }
 
   /**
-   * Snapshots of groups no proxy was connected to at the last load, built when one connects:
-   * a reload builds what connected proxies need, and certificates are issued on first use.
+   * Snapshots of groups not built at the last load, built when a proxy of theirs connects (see
+   * the README). A consistency problem here is a translator bug: it throws.
    */
   readonly provider: SnapshotProvider = {
     exists: (g) => this.lastBuilt !== null && this.builder.ir.exists(g),
     build: (g) => {
       if (!this.lastBuilt) return undefined;
       const r = this.builder.snapshotOf(g, this.watchTarget, this.secrets());
-      if (r.errors.length) {
-        this.buildProblems = r.errors.map((e) => e.format()).slice(0, 20);
-        return undefined;
-      }
+      if (r.errors.length) throw new Error(r.errors.map((e) => e.message).join('; '));
       if (r.snapshot) this.lastBuilt.snapshots.set(g, r.snapshot);
       return r.snapshot;
     },
@@ -216,9 +208,6 @@ export class ModelSource implements ConfigSource {
       }
     };
   }
-
-  /** Internal errors of the last on-demand build that failed (translator bugs), for /status. */
-  buildProblems: string[] = [];
 
   load(live?: () => Iterable<string>): ConfigLoad {
     const r = loadModelFile(this.watchTarget);

@@ -92,7 +92,7 @@ export class MeshSecurity {
 
   /** Encoded secrets per group, reused while the certificate and the bundle are unchanged. */
   private readonly encoded = new Map<string, { serial: string; bundle: string; resources: Resource[] }>();
-  private bundleCache: { key: string; pem: string; resource: Resource } | null = null;
+  private bundleCache: { key: string; resource: Resource } | null = null;
 
   /** The SDS secrets of one proxy: its certificate and key, and the trust bundle. */
   secretsFor(p: ProxyIR): Resource[] {
@@ -113,8 +113,7 @@ export class MeshSecurity {
   private bundle(): { key: string; resource: Resource } {
     const key = [this.ca.root, ...this.extraRoots].map((r) => r.fingerprint256).join(',');
     if (this.bundleCache?.key !== key) {
-      const pem = this.certs.trustBundlePem(this.extraRoots);
-      this.bundleCache = { key, pem, resource: resourceFromJson(TYPE.SECRET, trustBundleSecret(pem)) };
+      this.bundleCache = { key, resource: resourceFromJson(TYPE.SECRET, trustBundleSecret(this.certs.trustBundlePem(this.extraRoots))) };
     }
     return this.bundleCache;
   }

@@ -40,6 +40,7 @@ interface Entry {
  */
 export interface SnapshotProvider {
   exists(group: string): boolean;
+  /** The group's snapshot; undefined if it cannot have one. */
   build(group: string): Snapshot | undefined;
 }
 
