@@ -196,8 +196,10 @@ export class IrBuilder {
   private mtls = false;
   private sortedServiceNames: string[] = [];
   private readonly upstreamMemo = new Map<string, { instances: ServiceModel['instances']; protocol: string; mesh: Model['mesh']; ir: UpstreamIR }>();
-  private readonly serviceRoutesMemo = new Map<string, RoutesMemo & { svc: ServiceModel }>();
-  private readonly authzMemo = new Map<string, { svc: ServiceModel; mesh: Model['mesh']; ir: AuthzIR | null }>();
+  private readonly serviceRoutesMemo = new Map<string, RoutesMemo>();
+  private readonly authzMemo = new Map<string, { allow: ServiceModel['allow']; mesh: Model['mesh']; ir: AuthzIR | null }>();
+  /** Each gateway listener's virtual hosts, kept while its routes are the same memo objects. */
+  private readonly gatewayHostsMemo = new Map<string, { routes: readonly RoutesMemo[]; hosts: readonly string[]; vhosts: VirtualHostIR[] }>();
   private readonly gatewayRouteMemo = new WeakMap<object, RoutesMemo & { gname: string; index: number }>();
   private readonly inboundHostsMemo = new Map<string, VirtualHostIR[]>();
   private readonly instanceIndex = new WeakMap<ServiceModel, Map<string, InstanceModel>>();
@@ -233,8 +235,9 @@ export class IrBuilder {
   /** Drop memo entries of services and proxies that no longer exist. */
   private sweep(model: Model): void {
     for (const [k, e] of this.upstreamMemo) if (model.services[e.ir.service]?.instances !== e.instances) this.upstreamMemo.delete(k);
-    for (const [k, e] of this.serviceRoutesMemo) if (model.services[k] !== e.svc) this.serviceRoutesMemo.delete(k);
-    for (const [k, e] of this.authzMemo) if (model.services[k] !== e.svc) this.authzMemo.delete(k);
+    for (const [k, e] of this.serviceRoutesMemo) if (!model.services[k] || !sameList(e.deps, serviceRoutesDeps(model.services[k]))) this.serviceRoutesMemo.delete(k);
+    for (const [k, e] of this.authzMemo) if (model.services[k]?.allow !== e.allow) this.authzMemo.delete(k);
+    for (const k of this.gatewayHostsMemo.keys()) if (!model.gateways[k.slice(0, k.indexOf('/'))]) this.gatewayHostsMemo.delete(k);
     for (const k of this.inboundHostsMemo.keys()) if (!model.services[k]) this.inboundHostsMemo.delete(k);
     for (const g of this.proxyMemo.keys()) if (!this.exists(g)) this.proxyMemo.delete(g);
   }
@@ -310,7 +313,8 @@ export class IrBuilder {
     const svc = this.service(service);
     const mesh = this.m.mesh;
     const hit = this.authzMemo.get(service);
-    if (hit && hit.svc === svc && hit.mesh === mesh) return hit.ir;
+    // Who may call depends on the allow rules and the mesh only (not on the instances).
+    if (hit && hit.allow === svc.allow && hit.mesh === mesh) return hit.ir;
     let ir: AuthzIR | null = null;
     if (this.mtls) {
       const td = mesh.trustDomain;
@@ -326,7 +330,7 @@ export class IrBuilder {
         };
       }
     }
-    this.authzMemo.set(service, { svc, mesh, ir });
+    this.authzMemo.set(service, { allow: svc.allow, mesh, ir });
     return ir;
   }
 
@@ -387,8 +391,9 @@ export class IrBuilder {
   /** The routes every caller of `name` uses, ending in a catch-all to the whole service. */
   private serviceRoutes(name: string): RoutesMemo {
     const svc = this.service(name);
+    const deps = serviceRoutesDeps(svc);
     const hit = this.serviceRoutesMemo.get(name);
-    if (hit && hit.svc === svc) return hit;
+    if (hit && sameList(hit.deps, deps)) return hit;
     const refs = new Map<string, UpstreamRef>();
     const routes: HttpRouteIR[] = (svc.routes ?? []).map((r, i) => ({
       origin: r.name ? `${name}/${r.name}` : `services.${name}.routes[${i}]`,
@@ -411,20 +416,23 @@ export class IrBuilder {
         timeoutMs: this.timeout(undefined, svc),
       });
     }
-    const memo = { svc, deps: [svc], routes, refs };
+    const memo = { deps, routes, refs };
     this.serviceRoutesMemo.set(name, memo);
     return memo;
   }
 
-  /** The services a gateway route depends on (their routes, timeouts and upstreams). */
-  private routeServices(r: GatewayRouteModel): ServiceModel[] {
-    if (r.backend) return [this.service(r.backend)];
-    return (r.backends ?? []).map((b) => this.service(b.service!));
+  /**
+   * What a gateway route's IR depends on: the routes of the service it composes with, or the
+   * timeouts of the services it sends to (their upstreams are resolved per build, not here).
+   */
+  private routeDeps(r: GatewayRouteModel): unknown[] {
+    if (r.backend) return [this.serviceRoutes(r.backend)];
+    return (r.backends ?? []).map((b) => this.timeout(undefined, this.service(b.service!)));
   }
 
   /** One gateway route, composed with its service's routes: the IR routes and upstreams it needs. */
   private gatewayRoute(gname: string, r: GatewayRouteModel, i: number): RoutesMemo {
-    const deps = this.routeServices(r);
+    const deps = this.routeDeps(r);
     const hit = this.gatewayRouteMemo.get(r);
     if (hit && hit.gname === gname && hit.index === i && sameList(hit.deps, deps)) return hit;
     const origin = r.name ? `${gname}/${r.name}` : `gateways.${gname}.routes[${i}]`;
@@ -490,15 +498,25 @@ export class IrBuilder {
         listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: ref.key });
         continue;
       }
-      const routes: HttpRouteIR[] = [];
+      const memos: RoutesMemo[] = [];
       (gw.routes ?? []).forEach((r, i) => {
         if (r.listeners && !r.listeners.includes(l.name)) return;
         const gr = this.gatewayRoute(gname, r, i);
-        for (const x of gr.routes) routes.push(x);
+        memos.push(gr);
         this.resolve(gr.refs.values(), upstreams);
       });
-      const vh: VirtualHostIR = { name: l.name, domains: [...new Set(l.hosts ?? ['*'])].sort(), routes };
-      listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: [vh] });
+      // The same routes (an edit elsewhere, or of an endpoint): the same virtual hosts, so the
+      // encoder reuses the route configuration instead of assembling and hashing it again.
+      const key = `${gname}/${l.name}`;
+      const hosts = l.hosts ?? ['*'];
+      let hit = this.gatewayHostsMemo.get(key);
+      if (!hit || !sameList(hit.routes, memos) || !sameList(hit.hosts, hosts)) {
+        const routes: HttpRouteIR[] = [];
+        for (const m of memos) for (const x of m.routes) routes.push(x);
+        hit = { routes: memos, hosts, vhosts: [{ name: l.name, domains: [...new Set(hosts)].sort(), routes }] };
+        this.gatewayHostsMemo.set(key, hit);
+      }
+      listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: hit.vhosts });
     }
     return {
       group: gatewayGroup(gname),
@@ -528,7 +546,9 @@ export class IrBuilder {
         virtualHosts.push(prev && prev.routes === sr.routes ? prev : { name, domains: [name], routes: sr.routes });
         this.resolve(sr.refs.values(), upstreams);
       }
-      this.outbound = { services, virtualHosts, upstreams: sortUpstreams(upstreams) };
+      // Only instances changed: the same virtual hosts, so the outbound route configuration is reused.
+      const prevHostsList = this.outbound?.virtualHosts;
+      this.outbound = { services, virtualHosts: prevHostsList && sameList(prevHostsList, virtualHosts) ? prevHostsList : virtualHosts, upstreams: sortUpstreams(upstreams) };
     }
     this.outboundCurrent = true;
     return this.outbound;
@@ -676,6 +696,11 @@ function groupSetChanged(a: Model, b: Model): boolean {
     for (let i = 0; i < y.instances.length; i++) if (x.instances[i]!.id !== y.instances[i]!.id) return true;
   }
   return false;
+}
+
+/** What a service's routes (as every caller sees them) depend on: its routes, timeout and protocol. */
+function serviceRoutesDeps(svc: ServiceModel): unknown[] {
+  return [svc.routes, svc.timeout, svc.protocol];
 }
 
 function isCatchAll(m: MatchIR): boolean {

@@ -196,6 +196,26 @@ describe('incremental build reuses what an edit does not touch', () => {
     expect([...next.changed].sort()).toEqual(['gateway/edge', 'sidecar/s0/s0-0', 'sidecar/s0/s0-1', 'sidecar/s0/s0-2', 'sidecar/s3/s3-1']);
   });
 
+  it('an instance edit keeps the route IR (gateway, outbound) and the service\'s authorization, so nothing is re-encoded for them', () => {
+    const b = new MeshBuilder();
+    const secrets = secretSource();
+    const raw0 = base();
+    raw0['services']['s3'].allow = [{ services: ['s0'] }];
+    buildSnapshots(load(raw0)!, b, 'mesh.yaml', secrets);
+    const gwHosts = (): unknown => (b.ir.proxy('gateway/edge')!.listeners[0] as { virtualHosts: unknown }).virtualHosts;
+    const outHosts = (): unknown => (b.ir.proxy('sidecar/s0/s0-0')!.listeners.find((l) => l.name === 'outbound') as { virtualHosts: unknown }).virtualHosts;
+    const authz = (): unknown => b.ir.proxy('sidecar/s3/s3-0')!.listeners[0]!.authz;
+    const before = { gw: gwHosts(), out: outHosts(), authz: authz(), gwProxy: b.ir.proxy('gateway/edge') };
+    const raw = structuredClone(raw0);
+    raw['services']['s3'].instances[1].port = 9999;
+    buildSnapshots(load(raw)!, b, 'mesh.yaml', secrets);
+    expect(b.ir.proxy('gateway/edge')).not.toBe(before.gwProxy); // its upstreams changed
+    expect(gwHosts()).toBe(before.gw);
+    expect(outHosts()).toBe(before.out);
+    expect(authz()).not.toBeNull();
+    expect(authz()).toBe(before.authz);
+  });
+
   it('an unchanged model changes nothing and reuses every snapshot', () => {
     const b = new MeshBuilder();
     const secrets = secretSource();
