@@ -170,15 +170,3 @@ export class ResourceEncoder {
     return out;
   }
 }
-
-/** Every proxy of a mesh IR (render, tests, benchmarks). */
-export function translateMesh(ir: { proxies: readonly ProxyIR[] }, enc: ResourceEncoder): Map<string, Resource[]> {
-  enc.beginBuild();
-  const out = new Map<string, Resource[]>();
-  for (const p of ir.proxies) out.set(p.group, enc.translateProxy(p));
-  return out;
-}
-
-export function translateProxy(p: ProxyIR, enc: ResourceEncoder): Resource[] {
-  return enc.translateProxy(p);
-}

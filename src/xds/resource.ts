@@ -1,6 +1,6 @@
 // One Envoy resource, encoded once: its bytes, content-hash version, the pre-framed fields
 // that SotW and Delta responses concatenate, and the names of the resources it refers to.
-import { createHash, hash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { emptyRefs, encodeFromJson, ProtoJsonError } from './json.js';
 import { messageType } from './protos.js';
 import { TYPE, type TypeUrl } from './type-urls.js';
@@ -36,11 +36,8 @@ const NAME_FIELD: Record<TypeUrl, string> = {
   [TYPE.SECRET]: 'name',
 };
 
-export function contentHash(...parts: (string | Uint8Array)[]): string {
-  if (parts.every((p) => typeof p === 'string')) return hash('sha256', parts.join(''), 'base64url').slice(0, 22);
-  const h = createHash('sha256');
-  for (const p of parts) h.update(p);
-  return h.digest('base64url').slice(0, 22);
+export function contentHash(...parts: string[]): string {
+  return hash('sha256', parts.join(''), 'base64url').slice(0, 22);
 }
 
 const NO_REFS: ResourceRefs = Object.freeze({ clusters: [], routes: [], secrets: [], endpoints: [] });

@@ -2,7 +2,9 @@
 // same JSON: versions are content hashes, and goldens pin them.
 import { describe, expect, it } from 'vitest';
 import { isIp } from '../../src/ir/build.js';
-import type { EndpointIR, UpstreamIR } from '../../src/ir/types.js';
+import type { EndpointIR, HttpListenerIR, UpstreamIR } from '../../src/ir/types.js';
+import { ResourceEncoder } from '../../src/translate/index.js';
+import { translateRouteConfig } from '../../src/translate/route.js';
 import { translateCluster } from '../../src/translate/cluster.js';
 import { addressBytes, loadAssignment, loadAssignmentBytes } from '../../src/translate/endpoint.js';
 import { translateListener } from '../../src/translate/listener.js';
@@ -70,5 +72,31 @@ describe('spliced templates', () => {
 
   it('refuses a template that sets the spliced field', () => {
     expect(() => spliceTemplate(TYPE.LISTENER, 'x', { name: 'x', address: {} }, 'address')).toThrow(/spliced field/);
+  });
+});
+
+describe('route configurations assembled from per-route bytes', () => {
+  it('equal protobufjs encoding translateRouteConfig as a whole (gateway, authz, empty)', () => {
+    const route = (n: number, cluster: string) => ({
+      origin: `r${n}`,
+      match: { path: { kind: 'prefix' as const, value: `/p${n}/` }, headers: [{ name: 'x-v', match: { kind: 'exact' as const, value: 'a' } }], query: [], methods: n % 2 ? ['GET'] : null },
+      backends: n % 3 ? [{ upstream: cluster, weight: 1 }] : [{ upstream: cluster, weight: 90 }, { upstream: `${cluster}|v=2`, weight: 10 }],
+      rewritePathPrefix: n % 4 ? null : '/',
+      rewriteHost: null,
+      timeoutMs: n % 5 ? 2500 : null,
+    });
+    const authz = { rules: [{ name: 'allow-000', principals: ['spiffe://x/service/a'], pathPrefix: '/p', methods: ['GET'] }] };
+    const listeners: HttpListenerIR[] = [
+      { kind: 'http', name: 'web', direction: 'gateway', bind: { host: '0.0.0.0', port: 80 }, tls: null, authz: null, routeConfigName: 'web', virtualHosts: [{ name: 'web', domains: ['*'], routes: Array.from({ length: 50 }, (_, i) => route(i, `s${i % 7}`)) }] },
+      { kind: 'http', name: 'inbound', direction: 'inbound', bind: { host: '10.0.0.1', port: 80 }, tls: { mode: 'strict', trustDomain: 'x' }, authz, routeConfigName: 'inbound', virtualHosts: [{ name: 'inbound', domains: ['*'], routes: [route(1, 'inbound|a')] }] },
+      { kind: 'http', name: 'outbound', direction: 'outbound', bind: { host: '127.0.0.1', port: 15001 }, tls: null, authz: null, routeConfigName: 'outbound', virtualHosts: [] },
+    ];
+    for (const l of listeners) {
+      const want = resourceFromJson(TYPE.ROUTE, translateRouteConfig(l));
+      const got = new ResourceEncoder().routeConfig(l);
+      expect(got.body.equals(want.body), l.name).toBe(true);
+      expect(got.version).toBe(want.version);
+      expect(got.refs).toEqual(want.refs);
+    }
   });
 });
