@@ -192,8 +192,12 @@ export class LoadGen {
   }
 
   /** Start a measurement window now; returns its start time. */
-  window(): number {
-    const since = nowMs();
+  /**
+   * Open a measurement window at `since` (default: now): only responses received from then on
+   * count. A window set a little in the future, with the change applied once it has begun,
+   * cannot count a push that was already on its way.
+   */
+  window(since = nowMs()): number {
     this.broadcast({ cmd: 'window', since });
     return since;
   }

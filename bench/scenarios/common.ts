@@ -130,8 +130,11 @@ export function settleStep(ctx: RunContext): number {
 export async function measureChange(ctx: RunContext, lg: LoadGen, server: ServerHandle, mask: number, apply: () => Promise<number> | number, timeoutMs: number, quietMs = 300): Promise<ChangeResult> {
   await settle(server, settleStep(ctx));
   const before = await lg.query();
-  lg.window();
-  await sleep(20); // the window command reaches every worker before the change
+  // The window begins 20 ms ahead (time for the command to reach every worker) and the
+  // change is applied only after it has begun: a response that arrived before the change
+  // (a late push, or a push on its way) is not counted as the change's, nor satisfies the await.
+  const since = lg.window(nowMs() + 20);
+  while (nowMs() < since) await sleep(Math.max(1, since - nowMs()));
   const cpu0 = server.cpuMs();
   const t0 = await apply();
   try {
@@ -150,6 +153,8 @@ export async function measureChange(ctx: RunContext, lg: LoadGen, server: Server
   TYPE_NAMES.forEach((n, t) => {
     acksByType[n] = sum(r.clients.map((c) => c.winAcks[t]!));
   });
+  const early = sum(r.clients.map((c) => c.responses)) - sum(before.clients.map((c) => c.responses)) - sum(Object.values(acksByType));
+  if (early > 0) ctx.log(`  ! ${early} responses arrived after the server settled but before the change; not counted`);
   const bytes = sum(r.clients.map((c) => c.winBytes));
   const wall = Math.max(1, r.lastActivity - t0);
   return {

@@ -68,8 +68,8 @@ function changeOf(i: number, services: number): { svc: number; round: number } {
 async function churn(ctx: RunContext, lg: LoadGen, sink: ChurnSink, clients: number, rate: number, seconds: number, start: number): Promise<RateResult> {
   await settle(sink.server, settleStep(ctx));
   const before = await lg.query();
-  lg.window();
-  await sleep(20);
+  const since = lg.window(nowMs() + 20); // begins once every worker has the command
+  while (nowMs() < since) await sleep(Math.max(1, since - nowMs()));
   const reloads0 = sink.reloads().length;
   const cpu0 = sink.server.cpuMs();
   const rss = sampleRss(() => sink.server.memory().rss);
