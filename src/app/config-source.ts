@@ -14,6 +14,10 @@ export interface ConfigLoad {
   groupsChanged?: boolean;
 }
 
+export interface LoadJob {
+  step(deadline: number): ConfigLoad | null;
+}
+
 export interface ConfigSource {
   /** For logs and /status, e.g. "resources directory ./envoy/resources". */
   readonly description: string;
@@ -27,6 +31,12 @@ export interface ConfigSource {
    * builds the others when a proxy of theirs connects.
    */
   load(live?: () => Iterable<string>): ConfigLoad;
+  /**
+   * load() in slices: the returned job's step(deadline) works until `deadline`
+   * (performance.now()) and returns the load once it is complete, else null. Lets a reload of
+   * thousands of proxies leave the event loop free between slices.
+   */
+  loadInSlices?(live?: () => Iterable<string>): LoadJob;
   /** Builds the snapshot of a group nobody was connected to when it was loaded. */
   readonly provider?: SnapshotProvider;
   /** The input's content hash without loading it (a cheap check that lets reload skip no-ops). */

@@ -8,9 +8,12 @@ import { XdsMetrics } from '../xds/metrics.js';
 import { protoRoot } from '../xds/protos.js';
 import { XdsServer } from '../xds/server.js';
 import type { StreamLimits } from '../xds/stream-base.js';
-import type { ConfigSource } from './config-source.js';
+import type { ConfigLoad, ConfigSource, LoadJob } from './config-source.js';
 import { RootRotation } from './root-rotation.js';
 import type { MeshSecurity } from './security.js';
+
+/** A sliced reload or wake-up works this long (ms) before it lets the event loop run. */
+const SLICE_MS = 5;
 
 export interface AppOptions {
   source: ConfigSource;
@@ -24,6 +27,8 @@ export interface AppOptions {
   keepaliveTimeoutMs?: number;
   /** The CA, certificates and identity proofs (mTLS models). */
   security?: MeshSecurity;
+  /** How long (ms) a sliced reload or wake-up works before it lets the event loop run (default SLICE_MS). */
+  sliceMs?: number;
   /** Serve xDS over TLS with these credentials. */
   xdsCredentials?: import('@grpc/grpc-js').ServerCredentials;
 }
@@ -120,32 +125,129 @@ export class MeshgateApp {
     const adminPort = await this.admin.listen(this.opts.adminListen);
     const xdsPort = await this.xds.listen(this.opts.xdsListen);
     if (this.opts.watch !== false) {
-      this.watcher = watchPath(this.opts.source.watchTarget, () => this.reload());
+      this.watcher = watchPath(this.opts.source.watchTarget, () => this.reloadInSlices());
     }
     return { xdsPort, adminPort };
   }
 
-  /** Load the source; apply it only if it has no errors. Returns the record of this attempt. */
+  /**
+   * Load the source at once; apply it only if it has no errors. Returns the record of this
+   * attempt. A sliced reload in progress is abandoned (this one reads the newest input).
+   */
   reload(): LoadRecord {
+    this.reloadGeneration++;
+    this.reloading = false;
     const t0 = performance.now();
-    // Content already handled (applied or rejected): nothing to parse, build or log again.
-    const peek = this.opts.source.peekContentHash?.();
-    if (peek && this.lastAttempt && peek === this.lastAttempt.contentHash) {
-      this.reloads.inc({ result: 'unchanged' });
-      return this.lastAttempt;
-    }
-    let load;
+    if (this.unchangedInput()) return this.lastAttempt!;
+    let load: ConfigLoad;
     try {
       // Rebuilt: every group built so far (a proxy of it connected, or it was dumped) that still exists.
       load = this.opts.source.load(() => this.cache.groups());
     } catch (err) {
-      this.log.error({ err }, 'bug while loading configuration; keeping the last good configuration');
-      load = { snapshots: new Map(), errors: [], warnings: [], contentHash: '' };
-      const rec: LoadRecord = { at: new Date().toISOString(), ok: false, contentHash: '', errors: [`internal error: ${(err as Error).message}`], warnings: [], changedGroups: [] };
-      this.lastAttempt = rec;
-      this.reloads.inc({ result: 'rejected' });
-      return rec;
+      return this.loadBug(err);
     }
+    return this.apply(load, t0, 1, false);
+  }
+
+  /**
+   * The watcher's reload: the model is read and checked at once, its snapshots are built in
+   * slices of about SLICE_MS, and the proxies are woken in slices too (SnapshotCache.wakeQueued),
+   * with the event loop free in between: streams keep answering, and a reload of thousands of
+   * sidecars never holds them up for its whole length. A change noticed meanwhile is loaded
+   * when this one is applied (so a steady stream of changes cannot starve it).
+   */
+  reloadInSlices(): void {
+    const src = this.opts.source;
+    if (!src.loadInSlices) {
+      this.reload();
+      return;
+    }
+    if (this.reloading) {
+      this.reloadWanted = true;
+      return;
+    }
+    const t0 = performance.now();
+    if (this.unchangedInput()) return;
+    const gen = ++this.reloadGeneration;
+    let job: LoadJob;
+    try {
+      job = src.loadInSlices(() => this.cache.groups());
+    } catch (err) {
+      this.loadBug(err);
+      return;
+    }
+    this.reloading = true;
+    let slices = 0;
+    const tick = (): void => {
+      if (gen !== this.reloadGeneration) return; // superseded by reload() or stop()
+      slices++;
+      let load: ConfigLoad | null;
+      try {
+        load = job.step(performance.now() + this.sliceMs);
+      } catch (err) {
+        this.reloading = false;
+        this.loadBug(err);
+        this.nextWantedReload();
+        return;
+      }
+      if (!load) {
+        setImmediate(tick);
+        return;
+      }
+      this.reloading = false;
+      this.apply(load, t0, slices, true);
+      this.wakeInSlices();
+      this.nextWantedReload();
+    };
+    tick();
+  }
+
+  private get sliceMs(): number {
+    return this.opts.sliceMs ?? SLICE_MS;
+  }
+
+  private reloadGeneration = 0;
+  private reloading = false;
+  private reloadWanted = false;
+  private waking = false;
+
+  private nextWantedReload(): void {
+    if (!this.reloadWanted) return;
+    this.reloadWanted = false;
+    setImmediate(() => this.reloadInSlices());
+  }
+
+  /** Wake the proxies of groups a sliced reload changed, SLICE_MS at a time. */
+  private wakeInSlices(): void {
+    if (this.waking) return;
+    this.waking = true;
+    const tick = (): void => {
+      if (this.cache.wakeQueued(performance.now() + this.sliceMs)) setImmediate(tick);
+      else this.waking = false;
+    };
+    tick();
+  }
+
+  /** Content already handled (applied or rejected): nothing to parse, build or log again. */
+  private unchangedInput(): boolean {
+    const peek = this.opts.source.peekContentHash?.();
+    if (peek && this.lastAttempt && peek === this.lastAttempt.contentHash) {
+      this.reloads.inc({ result: 'unchanged' });
+      return true;
+    }
+    return false;
+  }
+
+  private loadBug(err: unknown): LoadRecord {
+    this.log.error({ err }, 'bug while loading configuration; keeping the last good configuration');
+    const rec: LoadRecord = { at: new Date().toISOString(), ok: false, contentHash: '', errors: [`internal error: ${(err as Error).message}`], warnings: [], changedGroups: [] };
+    this.lastAttempt = rec;
+    this.reloads.inc({ result: 'rejected' });
+    return rec;
+  }
+
+  /** Apply a complete load (or record why not); `deferWakes`: the caller wakes the proxies. */
+  private apply(load: ConfigLoad, t0: number, slices: number, deferWakes: boolean): LoadRecord {
     const rec: LoadRecord = {
       at: new Date().toISOString(),
       ok: load.errors.length === 0,
@@ -168,7 +270,7 @@ export class MeshgateApp {
       this.reloads.inc({ result: 'unchanged' });
       return this.lastApplied;
     }
-    rec.changedGroups = this.cache.replaceAll(load.snapshots, { groupsChanged: load.groupsChanged === true });
+    rec.changedGroups = this.cache.replaceAll(load.snapshots, { groupsChanged: load.groupsChanged === true, deferWakes });
     for (const w of rec.warnings) this.log.warn(w);
     this.lastApplied = rec;
     this.lastAttempt = rec;
@@ -177,7 +279,7 @@ export class MeshgateApp {
     this.startWarmup();
     this.reloads.inc({ result: 'applied' });
     // Bounded: at thousands of proxies the full list would make one log line tens of KB (/status has it).
-    this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: +(performance.now() - t0).toFixed(1) }, 'configuration applied');
+    this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: +(performance.now() - t0).toFixed(1), slices }, 'configuration applied');
     return rec;
   }
 
@@ -246,6 +348,7 @@ export class MeshgateApp {
 
   async stop(): Promise<void> {
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    this.reloadGeneration++;
     this.warmupGeneration++;
     this.watcher?.close();
     await Promise.all([this.xds.close(500), this.admin.close()]);

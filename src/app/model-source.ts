@@ -15,7 +15,7 @@ import { SourceError } from '../util/yaml-source.js';
 import type { GroupResolver, SnapshotProvider } from '../xds/cache.js';
 import { Snapshot } from '../xds/snapshot.js';
 import { SHORT_NAME } from '../xds/type-urls.js';
-import type { ConfigLoad, ConfigSource } from './config-source.js';
+import type { ConfigLoad, ConfigSource, LoadJob } from './config-source.js';
 
 /** A gateway proxy: node cluster = gateway name. A sidecar: node cluster = service, node id = instance id. */
 export const resolveModelProxy: GroupResolver = (node, has) => {
@@ -80,14 +80,29 @@ export class MeshBuilder {
    * or of every group. Groups not built keep no state here; snapshotOf() builds one later.
    */
   build(next: Model, file: string, secrets?: SecretSource, only?: Iterable<string>): { built: BuiltModel; errors: SourceError[] } {
+    const list = only ? [...only] : undefined;
+    return this.begin(next, file, secrets, list ? () => list : undefined).step(Number.POSITIVE_INFINITY)!;
+  }
+
+  /**
+   * build(), one group at a time: step(deadline) builds groups until `deadline`
+   * (performance.now()) and returns the result once all are built, so that a reload of
+   * thousands of sidecars can leave the event loop free between slices. The IR is updated to
+   * `next` at once (a proxy connecting meanwhile is built from it). `only` is asked again at
+   * the end, so a group built on demand while the job ran is in the result too.
+   */
+  begin(next: Model, file: string, secrets?: SecretSource, only?: () => Iterable<string>): BuildJob {
     const model = this.ir.update(next);
     this.encoder.beginBuild();
-    const groups = only ? [...new Set([...this.ir.gatewayGroups(), ...only])].filter((g) => this.ir.exists(g)).sort() : this.ir.groups();
+    const wanted = (): string[] => (only ? [...new Set([...this.ir.gatewayGroups(), ...only()])].filter((g) => this.ir.exists(g)).sort() : this.ir.groups());
+    const groups = wanted();
     const proxies: ProxyIR[] = [];
     const snapshots = new Map<string, Snapshot>();
     const changed = new Set<string>();
     const errors: SourceError[] = [];
-    for (const g of groups) {
+    const groupsChanged = this.ir.groupsChanged;
+    let i = 0;
+    const buildGroup = (g: string): void => {
       const p = this.ir.proxy(g)!;
       proxies.push(p);
       const resources = this.encoder.translateProxy(p);
@@ -95,10 +110,20 @@ export class MeshBuilder {
       const snap = this.snapshotFor(g, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
       if (snap !== prev) changed.add(g);
       snapshots.set(g, snap);
-    }
-    if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
-    const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
-    return { built: { model, ir, snapshots, changed, groupsChanged: this.ir.groupsChanged }, errors };
+    };
+    return {
+      step: (deadline) => {
+        while (i < groups.length) {
+          buildGroup(groups[i++]!);
+          if (i < groups.length && performance.now() >= deadline) return null;
+        }
+        if (only) for (const g of wanted()) if (!snapshots.has(g)) buildGroup(g);
+        if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
+        proxies.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
+        const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
+        return { built: { model, ir, snapshots, changed, groupsChanged }, errors };
+      },
+    };
   }
 
   /** One group's snapshot from the last build's model (a proxy of a group not built yet connected). */
@@ -112,6 +137,12 @@ export class MeshBuilder {
 }
 
 const NO_SECRETS: Resource[] = [];
+
+/** A build in progress (MeshBuilder.begin). */
+export interface BuildJob {
+  /** Build until `deadline` (performance.now()); the result once every group is built, else null. */
+  step(deadline: number): { built: BuiltModel; errors: SourceError[] } | null;
+}
 
 /** At most this many certificates are issued ahead of their proxy's first connection. */
 export const WARMUP_MAX = 10_000;
@@ -210,26 +241,39 @@ export class ModelSource implements ConfigSource {
   }
 
   load(live?: () => Iterable<string>): ConfigLoad {
+    return this.loadInSlices(live).step(Number.POSITIVE_INFINITY)!;
+  }
+
+  /** Read and check the model at once; build its snapshots in slices (MeshBuilder.begin). */
+  loadInSlices(live?: () => Iterable<string>): LoadJob {
     const r = loadModelFile(this.watchTarget);
     this.lastDiagnostics = r.diagnostics;
     const contentHash = createHash('sha256').update(r.text).digest('hex');
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
-    if (!r.model || errors.length) return { snapshots: new Map(), errors, warnings, contentHash };
+    const done = (load: ConfigLoad): LoadJob => ({ step: () => load });
+    if (!r.model || errors.length) return done({ snapshots: new Map(), errors, warnings, contentHash });
     if (r.model.mesh.mtls !== 'off' && !this.security) {
       const e = new SourceError('mesh.mtls needs a certificate authority, but this source has none (construct ModelSource with a MeshSecurity)', { file: this.watchTarget, line: 1, column: 1 }, 'mesh.mtls');
-      return { snapshots: new Map(), errors: [e], warnings, contentHash };
+      return done({ snapshots: new Map(), errors: [e], warnings, contentHash });
     }
     this.security?.setTtl(r.model.mesh.certificateTtl);
-    const { built, errors: buildErrors } = buildSnapshots(r.model, this.builder, this.watchTarget, this.secrets(), live ? live() : undefined);
-    if (buildErrors.length === 0) {
-      this.lastBuilt = built;
-      const ir = this.builder.ir;
-      this.security?.retain({ has: (g) => ir.exists(g) });
-    } else if (this.lastBuilt) {
-      // Not applied: groups built on demand from now on must come from the last good model.
-      this.builder.ir.update(this.lastBuilt.model);
-    }
-    return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash, groupsChanged: built.groupsChanged };
+    const job = this.builder.begin(r.model, this.watchTarget, this.secrets(), live);
+    return {
+      step: (deadline) => {
+        const res = job.step(deadline);
+        if (!res) return null;
+        const { built, errors: buildErrors } = res;
+        if (buildErrors.length === 0) {
+          this.lastBuilt = built;
+          const ir = this.builder.ir;
+          this.security?.retain({ has: (g) => ir.exists(g) });
+        } else if (this.lastBuilt) {
+          // Not applied: groups built on demand from now on must come from the last good model.
+          this.builder.ir.update(this.lastBuilt.model);
+        }
+        return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash, groupsChanged: built.groupsChanged };
+      },
+    };
   }
 }

@@ -58,6 +58,10 @@ export class SnapshotCache {
   private readonly groupOf = new Map<CacheWatcher, string | undefined>();
   private readonly listeners = new Set<(group: string, snapshot: Snapshot) => void>();
   private provider: SnapshotProvider | null = null;
+  /** The snapshot each watcher was last given: what the next update's `changed` is computed from. */
+  private readonly delivered = new WeakMap<CacheWatcher, Snapshot>();
+  /** Groups whose new snapshot was set but whose watchers have not all been woken yet (in order). */
+  private readonly wakeQueue = new Set<string>();
 
   constructor(private readonly resolver: GroupResolver = resolveByIdThenCluster) {}
 
@@ -105,7 +109,7 @@ export class SnapshotCache {
     const group = this.resolver(w.node, (g) => this.has(g));
     const e = group === undefined ? undefined : this.entryFor(group);
     this.attach(w, group);
-    if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
+    if (e) this.deliverWhole(w, e);
     return () => this.detach(w);
   }
 
@@ -131,9 +135,9 @@ export class SnapshotCache {
       this.regroupAll();
       return true;
     }
-    const changed = diffSnapshots(prev.snapshot, snapshot);
-    const ws = this.watchersByGroup.get(group);
-    if (ws) for (const w of [...ws]) w.onUpdate({ snapshot, changed, setAt });
+    // Woken now; a wake-up still queued for this group by replaceAll has nothing left to do.
+    this.wakeQueue.delete(group);
+    this.wakeGroup(group);
     return true;
   }
 
@@ -142,9 +146,9 @@ export class SnapshotCache {
    * proxies keep the configuration they have (nothing is pushed to them) until they are
    * matched by another group.
    */
-  replaceAll(next: ReadonlyMap<string, Snapshot>, opts: { groupsChanged?: boolean } = {}): string[] {
+  replaceAll(next: ReadonlyMap<string, Snapshot>, opts: { groupsChanged?: boolean; deferWakes?: boolean } = {}): string[] {
     const changedGroups: string[] = [];
-    const updated: Array<{ group: string; prev: Snapshot; entry: Entry }> = [];
+    const updated: string[] = [];
     // The provider's set of groups changed: proxies waiting for a group, or matched by a
     // broader one, may now belong elsewhere.
     let membershipChanged = opts.groupsChanged === true;
@@ -163,18 +167,68 @@ export class SnapshotCache {
       const entry = { snapshot: snap, setAt: performance.now() };
       this.entries.set(g, entry);
       for (const fn of this.listeners) fn(g, snap);
-      if (prev) updated.push({ group: g, prev: prev.snapshot, entry });
+      if (prev) updated.push(g);
       else membershipChanged = true;
     }
     // Regroup before waking anyone, so that a node moving to another group is never pushed
     // the new snapshot of the group it is leaving. Moved nodes got their whole new snapshot.
-    const moved = membershipChanged ? this.regroupAll() : new Set<CacheWatcher>();
-    for (const { group, prev, entry } of updated) {
-      const changed = diffSnapshots(prev, entry.snapshot);
-      const ws = this.watchersByGroup.get(group);
-      if (ws) for (const w of [...ws]) if (!moved.has(w)) w.onUpdate({ snapshot: entry.snapshot, changed, setAt: entry.setAt });
-    }
+    if (membershipChanged) this.regroupAll();
+    for (const g of updated) this.wakeQueue.add(g);
+    if (!opts.deferWakes) this.wakeQueued(Number.POSITIVE_INFINITY);
     return changedGroups.sort();
+  }
+
+  /**
+   * Wake the watchers of queued groups until `deadline` (performance.now()); true if some are
+   * left. replaceAll with `deferWakes` leaves them queued, so that the caller can spread
+   * thousands of pushes over several turns of the event loop instead of one long one. Every
+   * group's new snapshot is already current (a proxy that connects or asks gets it); a
+   * watcher woken later is told what changed since what it was last given, so nothing is lost
+   * when a group changes again before its turn.
+   */
+  wakeQueued(deadline: number): boolean {
+    // At least one group per call, whatever the deadline: every call makes progress.
+    for (const g of this.wakeQueue) {
+      this.wakeQueue.delete(g);
+      this.wakeGroup(g);
+      if (this.wakeQueue.size > 0 && performance.now() >= deadline) return true;
+    }
+    return false;
+  }
+
+  /** Groups waiting to be woken (replaceAll with deferWakes). */
+  get pendingWakes(): number {
+    return this.wakeQueue.size;
+  }
+
+  /** Tell each watcher of `group` what changed since the snapshot it was last given. */
+  private wakeGroup(group: string): void {
+    const e = this.entries.get(group);
+    const ws = this.watchersByGroup.get(group);
+    if (!e || !ws) return;
+    let lastFrom: Snapshot | undefined;
+    let lastChanged: Map<TypeUrl, Set<string>> | null = null;
+    for (const w of [...ws]) {
+      const from = this.delivered.get(w);
+      if (from === e.snapshot) continue;
+      if (!from) {
+        this.deliverWhole(w, e);
+        continue;
+      }
+      // The watchers of a group were normally all given the same snapshot: one diff for all.
+      if (from !== lastFrom) {
+        lastFrom = from;
+        lastChanged = diffSnapshots(from, e.snapshot);
+      }
+      this.delivered.set(w, e.snapshot);
+      w.onUpdate({ snapshot: e.snapshot, changed: lastChanged, setAt: e.setAt });
+    }
+  }
+
+  /** Give a watcher a whole snapshot (a new group for it: everything is to be compared). */
+  private deliverWhole(w: CacheWatcher, e: Entry): void {
+    this.delivered.set(w, e.snapshot);
+    w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
   }
 
   private attach(w: CacheWatcher, group: string | undefined): void {
@@ -205,7 +259,7 @@ export class SnapshotCache {
       this.detach(w);
       const e = group === undefined ? undefined : this.entryFor(group);
       this.attach(w, group);
-      if (e) w.onUpdate({ snapshot: e.snapshot, changed: null, setAt: e.setAt });
+      if (e) this.deliverWhole(w, e);
     }
     return moved;
   }

@@ -262,3 +262,92 @@ describe('SnapshotCache', () => {
     expect(seen.sort()).toEqual(['a:2', 'a:3', 'b:1']);
   });
 });
+
+describe('SnapshotCache: deferred wake-ups (a reload that wakes thousands of proxies in slices)', () => {
+  const C = TYPE.CLUSTER;
+
+  it('replaceAll with deferWakes makes the snapshots current at once and wakes nobody until wakeQueued', () => {
+    const cache = new SnapshotCache();
+    cache.replaceAll(new Map([['a', snap(['1'])], ['b', snap(['1'])]]));
+    const wa = new Recorder('a');
+    const wb = new Recorder('b');
+    cache.watch(wa);
+    cache.watch(wb);
+    const a2 = snap(['1', '2']);
+    const b2 = snap(['1', '3']);
+    expect(cache.replaceAll(new Map([['a', a2], ['b', b2]]), { deferWakes: true })).toEqual(['a', 'b']);
+    expect(cache.get('a')).toBe(a2);
+    expect(wa.updates).toHaveLength(1);
+    expect(wb.updates).toHaveLength(1);
+    expect(cache.pendingWakes).toBe(2);
+    expect(cache.wakeQueued(Number.POSITIVE_INFINITY)).toBe(false);
+    expect(cache.pendingWakes).toBe(0);
+    expect(wa.last!.snapshot).toBe(a2);
+    expect(wa.changedNames()).toEqual({ [C]: ['2'] });
+    expect(wb.changedNames()).toEqual({ [C]: ['3'] });
+  });
+
+  it('wakeQueued with a deadline already past still wakes one group per call (always progress)', () => {
+    const cache = new SnapshotCache();
+    cache.replaceAll(new Map(['a', 'b', 'c'].map((g) => [g, snap(['1'])])));
+    const ws = ['a', 'b', 'c'].map((g) => new Recorder(g));
+    for (const w of ws) cache.watch(w);
+    cache.replaceAll(new Map(['a', 'b', 'c'].map((g) => [g, snap(['1', '2'])])), { deferWakes: true });
+    expect(cache.wakeQueued(0)).toBe(true);
+    expect(ws.map((w) => w.updates.length)).toEqual([2, 1, 1]);
+    expect(cache.wakeQueued(0)).toBe(true);
+    expect(cache.wakeQueued(0)).toBe(false);
+    expect(ws.map((w) => w.updates.length)).toEqual([2, 2, 2]);
+  });
+
+  it('a group changed twice before its turn: one update, with every name changed since what the watcher was given', () => {
+    const cache = new SnapshotCache();
+    cache.replaceAll(new Map([['a', snap(['1'])]]));
+    const w = new Recorder('a');
+    cache.watch(w);
+    cache.replaceAll(new Map([['a', snap(['1', '2'])]]), { deferWakes: true });
+    const third = snap(['1', '2', '3'], 'changed');
+    cache.replaceAll(new Map([['a', third]]), { deferWakes: true });
+    cache.wakeQueued(Number.POSITIVE_INFINITY);
+    expect(w.updates).toHaveLength(2);
+    expect(w.last!.snapshot).toBe(third);
+    expect(w.changedNames()).toEqual({ [C]: ['2', '3', 'tagged'] });
+  });
+
+  it('set() on a group waiting to be woken wakes it now, once; replaceAll without deferWakes wakes what was queued before', () => {
+    const cache = new SnapshotCache();
+    cache.replaceAll(new Map([['a', snap(['1'])], ['b', snap(['1'])]]));
+    const wa = new Recorder('a');
+    const wb = new Recorder('b');
+    cache.watch(wa);
+    cache.watch(wb);
+    cache.replaceAll(new Map([['a', snap(['1', '2'])], ['b', snap(['1', '2'])]]), { deferWakes: true });
+    cache.set('a', snap(['1', '2', '4']));
+    expect(wa.updates).toHaveLength(2);
+    expect(wa.changedNames()).toEqual({ [C]: ['2', '4'] });
+    expect(cache.pendingWakes).toBe(1);
+    cache.replaceAll(new Map([['a', cache.get('a')!], ['b', cache.get('b')!]]));
+    expect(cache.pendingWakes).toBe(0);
+    expect(wa.updates).toHaveLength(2);
+    expect(wb.updates).toHaveLength(2);
+    expect(wb.changedNames()).toEqual({ [C]: ['2'] });
+  });
+
+  it('a watcher that joins a group while its wake-up is queued gets the whole snapshot, and nothing again at its turn', () => {
+    const cache = new SnapshotCache();
+    cache.replaceAll(new Map([['a', snap(['1'])]]));
+    const old = new Recorder('a');
+    cache.watch(old);
+    const next = snap(['1', '2']);
+    cache.replaceAll(new Map([['a', next]]), { deferWakes: true });
+    const late = new Recorder('a');
+    cache.watch(late);
+    expect(late.updates).toHaveLength(1);
+    expect(late.last!.snapshot).toBe(next);
+    expect(late.last!.changed).toBeNull();
+    cache.wakeQueued(Number.POSITIVE_INFINITY);
+    expect(late.updates).toHaveLength(1);
+    expect(old.updates).toHaveLength(2);
+    expect(old.changedNames()).toEqual({ [C]: ['2'] });
+  });
+});

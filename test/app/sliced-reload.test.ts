@@ -1,0 +1,167 @@
+// The watcher's reload runs in slices: the model is read and checked at once, then the
+// snapshots are built a few groups at a time and the proxies woken a few groups at a time, with
+// the event loop free in between. The result must be exactly a whole reload's, a change written
+// meanwhile must be loaded after it, and a whole reload() supersedes a sliced one in progress.
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { addSidecarService, editRouteTimeout, type ModelDoc, sidecarMesh } from '../../bench/models.js';
+import { MeshgateApp } from '../../src/app/meshgate-app.js';
+import { ModelSource } from '../../src/app/model-source.js';
+import { silentLogger } from '../../src/util/log.js';
+import type { CacheWatcher, NodeInfo, SnapshotUpdate } from '../../src/xds/cache.js';
+
+const SPEC = { name: 'sliced', services: 12, instancesPerService: 5, shards: 2, mtls: 'off' as const };
+
+let dir: string;
+let file: string;
+let doc: ModelDoc;
+let app: MeshgateApp;
+
+const hash = (text: string): string => createHash('sha256').update(text).digest('hex');
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Event-loop turns until `done()`; throws after many. */
+async function turnsUntil(done: () => boolean): Promise<number> {
+  for (let n = 0; n < 100_000; n++) {
+    if (done()) return n;
+    await turn();
+  }
+  throw new Error('never done');
+}
+
+/** Every group's snapshot version as a fresh process would build it from `text`. */
+function fresh(text: string, groups: string[]): Record<string, string> {
+  const f = path.join(dir, `fresh-${hash(text).slice(0, 8)}.yaml`);
+  fs.writeFileSync(f, text);
+  const src = new ModelSource(f);
+  expect(src.load().errors).toEqual([]);
+  return Object.fromEntries(groups.map((g) => [g, src.provider.build(g)!.version]));
+}
+
+function current(groups: string[]): Record<string, string> {
+  return Object.fromEntries(groups.map((g) => [g, app.cache.get(g)!.version]));
+}
+
+class Watcher implements CacheWatcher {
+  readonly updates: SnapshotUpdate[] = [];
+  readonly node: NodeInfo;
+  constructor(group: string) {
+    const [, svc, id] = group.split('/');
+    this.node = { id: id!, cluster: svc!, userAgent: 'test', metadata: {} };
+  }
+  onUpdate(u: SnapshotUpdate): void {
+    this.updates.push(u);
+  }
+}
+
+const sidecars = (): string[] => doc.proxies().map((p) => p.group);
+
+beforeEach(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-sliced-'));
+  file = path.join(dir, 'mesh.yaml');
+  doc = sidecarMesh(SPEC);
+  fs.writeFileSync(file, doc.text());
+  // sliceMs 0: every slice builds one group and wakes one group, so the test sees many slices
+  // whatever the machine's speed.
+  app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger(), watch: false, sliceMs: 0 });
+  await app.start();
+  for (const g of sidecars()) expect(app.cache.getOrBuild(g)).toBeDefined();
+});
+
+afterEach(async () => {
+  await app.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sliced reload', () => {
+  it('builds in many slices with the event loop running between them, and applies exactly what a whole load builds', async () => {
+    const before = app.lastApplied!.contentHash;
+    editRouteTimeout(doc, 's0', '9s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.reloadInSlices();
+    // One group per slice: nothing is applied when the call returns.
+    expect(app.lastApplied!.contentHash).toBe(before);
+    const turns = await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    expect(turns).toBeGreaterThan(sidecars().length / 2);
+    expect(app.lastApplied!.changedGroups).toEqual([...sidecars()].sort());
+    expect(current(sidecars())).toEqual(fresh(text, sidecars()));
+  });
+
+  it('wakes the proxies in slices after applying, each with what changed', async () => {
+    const groups = sidecars();
+    const ws = groups.map((g) => new Watcher(g));
+    for (const w of ws) app.cache.watch(w);
+    expect(ws.every((w) => w.updates.length === 1)).toBe(true);
+    editRouteTimeout(doc, 's0', '11s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.reloadInSlices();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    // Applied: every snapshot is current, the wake-ups are still under way.
+    expect(app.cache.pendingWakes).toBeGreaterThan(0);
+    expect(ws.filter((w) => w.updates.length === 2).length).toBeLessThan(groups.length);
+    await turnsUntil(() => app.cache.pendingWakes === 0);
+    for (const [i, w] of ws.entries()) {
+      expect(w.updates).toHaveLength(2);
+      expect(w.updates[1]!.snapshot).toBe(app.cache.get(groups[i]!));
+      expect([...w.updates[1]!.changed!.keys()].map((t) => t.split('.').pop())).toEqual(['RouteConfiguration']);
+    }
+  });
+
+  it('a change written while a sliced reload runs is loaded right after it', async () => {
+    editRouteTimeout(doc, 's0', '12s');
+    fs.writeFileSync(file, doc.text());
+    app.reloadInSlices();
+    const name = addSidecarService(doc);
+    const last = doc.text();
+    fs.writeFileSync(file, last);
+    app.reloadInSlices(); // noticed meanwhile: queued, not started
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(last));
+    const groups = [...sidecars().filter((g) => !g.startsWith(`sidecar/${name}/`))];
+    expect(current(groups)).toEqual(fresh(last, groups));
+  });
+
+  it('reload() supersedes a sliced reload in progress, which then never applies', async () => {
+    editRouteTimeout(doc, 's0', '13s');
+    const middle = doc.text();
+    fs.writeFileSync(file, middle);
+    app.reloadInSlices();
+    editRouteTimeout(doc, 's0', '14s');
+    const last = doc.text();
+    fs.writeFileSync(file, last);
+    expect(app.reload().contentHash).toBe(hash(last));
+    for (let i = 0; i < sidecars().length * 3; i++) await turn();
+    expect(app.lastApplied!.contentHash).toBe(hash(last));
+    expect(app.lastAttempt!.contentHash).toBe(hash(last));
+    expect(current(sidecars())).toEqual(fresh(last, sidecars()));
+  });
+
+  it('a group first built while a sliced reload runs is part of what it applies', async () => {
+    // A new service with an instance nobody has built; its proxy "connects" mid-reload.
+    const name = addSidecarService(doc);
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.reloadInSlices();
+    const group = sidecars().find((g) => g.startsWith(`sidecar/${name}/`))!;
+    expect(app.cache.getOrBuild(group)).toBeDefined();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    await turnsUntil(() => app.cache.pendingWakes === 0);
+    const built = app.cache.groups();
+    expect(built).toContain(group);
+    expect(built).toHaveLength(sidecars().length - SPEC.instancesPerService + 1);
+    expect(current(built)).toEqual(fresh(text, built));
+  });
+
+  it('a model with errors is rejected by a sliced reload as by a whole one, keeping the last good configuration', async () => {
+    const good = current(sidecars());
+    fs.writeFileSync(file, `${doc.text()}  broken: [\n`);
+    app.reloadInSlices();
+    await turnsUntil(() => app.lastAttempt?.ok === false);
+    expect(app.lastAttempt!.errors.join('\n')).toMatch(/mesh\.yaml:\d+:\d+/);
+    expect(current(sidecars())).toEqual(good);
+  });
+});
