@@ -2,8 +2,11 @@
 // returns the new model with every part that is deep-equal to the previous model's replaced by
 // the previous object. Downstream memos (IR, translation, snapshots) then compare by identity:
 // an unchanged service, instance, gateway route or mesh block is the very same object, so the
-// work a reload does grows with the edit, not with the model. Cost: one deep comparison of the
-// model (plain JSON data, no allocation while equal).
+// work a reload does grows with the edit, not with the model. Cost: a part that is already the
+// previous object (the schema memo, model/schema-memo.ts, returns the same object for an
+// unchanged service or gateway) is kept without looking inside it; any other part is compared
+// deeply (plain JSON data, no allocation while equal). A reload that changed one service costs one
+// identity check per other service.
 import { Instance, Service, type GatewayModel, type InstanceModel, type Model, type ServiceModel } from '../model/schema.js';
 
 /**
@@ -61,7 +64,7 @@ function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined,
 }
 
 function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): ServiceModel {
-  if (!prev) return next;
+  if (!prev || prev === next) return prev ?? next;
   // Keep unchanged instances, routes and rules, so per-instance work is reused.
   const instances = reuseElements(prev.instances, next.instances, sameInstance)!;
   if (instances === prev.instances && SERVICE_KEYS.every((k) => deepEqual(prev[k], next[k]))) return prev;
@@ -72,7 +75,7 @@ function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): S
 }
 
 function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
-  if (!prev) return next;
+  if (!prev || prev === next) return prev ?? next;
   if (deepEqual(prev, next)) return prev;
   const out: GatewayModel = { ...next, listeners: reuseElements(prev.listeners, next.listeners)! };
   if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
@@ -81,7 +84,7 @@ function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): G
 
 /** `next` with every part equal to `prev`'s replaced by `prev`'s object (see the file header). */
 export function canonicalize(prev: Model | null, next: Model): Model {
-  if (!prev) return next;
+  if (!prev || prev === next) return prev ?? next;
   // Unchanged collections stay the same objects too (callers skip work on them).
   let services: Model['services'] = {};
   let sameServices = Object.keys(prev.services).length === Object.keys(next.services).length;
