@@ -1,11 +1,116 @@
 // Semantic checks on a schema-valid model: references, clashes, impossible or shadowed routes,
 // regexes. Pure: takes the model and a position lookup, returns diagnostics.
+//
+// The checks come in two kinds, so that validate-incremental.ts can re-check only what a reload
+// changed:
+//   - checks of one service (checkService, checkAllowRules) or one gateway (checkGateway). They
+//     read the rest of the model only through ModelFacts (does service X exist, is it tcp, does
+//     this subset of it select an instance, does gateway Y exist), whose reads can be recorded;
+//     anything else they read of the model is only to word a report;
+//   - model-wide checks (proxy names, instance ids, port clashes, the mesh block), whose inputs
+//     are enumerated by the same functions the incremental checks use (instanceClaims,
+//     gatewayClaims, usesAuthorization).
 import { RE2JS } from 're2js';
 import type { SourcePosition } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
-import type { BackendModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
+import type { BackendModel, GatewayModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
 
 type At = (path: ModelPath, key?: boolean) => SourcePosition;
+
+type Report = (p: ModelPath, m: string, h?: string) => void;
+
+/** What a check of one service or gateway may learn about another: the value of one fact. */
+export type FactValue = boolean | ServiceKind;
+/** 'none': no such service. */
+export type ServiceKind = 'none' | 'tcp' | 'other';
+/** Which part of the model a fact is about. */
+export type FactSubject = 'service' | 'gateway';
+
+/** Told each fact a check reads, and whose checks are running (validate-incremental.ts keeps them). */
+export interface FactRecorder {
+  /** The checks of this service or gateway start: the reads until the next call are theirs. */
+  checking(kind: FactSubject, name: string): void;
+  read(subject: FactSubject, name: string, fact: string, value: FactValue): void;
+}
+
+/**
+ * The facts about a model that the checks of one service or gateway depend on, each named by a
+ * string (`exists`, `kind`, `subset <selector>`) so that it can be recorded and read again on
+ * another model (`value`).
+ */
+export class ModelFacts {
+  recorder: FactRecorder | null = null;
+  private readonly subsets = new Map<string, boolean>();
+  private readonly hints = new Map<string, string>();
+  private serviceNameList: string[] | null = null;
+  private gatewayNameList: string[] | null = null;
+
+  constructor(readonly model: Model) {}
+
+  hasService(name: string): boolean {
+    return this.read('service', name, 'exists') as boolean;
+  }
+
+  serviceKind(name: string): ServiceKind {
+    return this.read('service', name, 'kind') as ServiceKind;
+  }
+
+  hasGateway(name: string): boolean {
+    return this.read('gateway', name, 'exists') as boolean;
+  }
+
+  /** Whether `subset` selects at least one instance of service `name` (which exists). */
+  subsetSelects(name: string, subset: Record<string, string>): boolean {
+    // labelsMatch depends only on the selector's (key, value) pairs, not on their order.
+    const pairs = Object.entries(subset).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return this.read('service', name, `subset ${JSON.stringify(pairs)}`) as boolean;
+  }
+
+  /** A fact's value in this model (recorded, if a recorder is set). */
+  read(subject: FactSubject, name: string, fact: string): FactValue {
+    const v = this.value(subject, name, fact);
+    this.recorder?.read(subject, name, fact, v);
+    return v;
+  }
+
+  private value(subject: FactSubject, name: string, fact: string): FactValue {
+    if (subject === 'gateway') return this.model.gateways[name] !== undefined;
+    const svc = this.model.services[name];
+    if (fact === 'exists') return svc !== undefined;
+    if (fact === 'kind') return svc === undefined ? 'none' : svc.protocol === 'tcp' ? 'tcp' : 'other';
+    // `subset [[k, v], ...]`: counted once per validation, as thousands of routes may name the
+    // same subsets of a service with a thousand instances.
+    const key = `${name} ${fact}`;
+    let n = this.subsets.get(key);
+    if (n === undefined) {
+      const selector = Object.fromEntries(JSON.parse(fact.slice('subset '.length)) as Array<[string, string]>);
+      n = svc !== undefined && svc.instances.some((inst) => labelsMatch(selector, inst.labels));
+      this.subsets.set(key, n);
+    }
+    return n;
+  }
+
+  /** For hints only (never decides whether something is reported). */
+  serviceNames(): string[] {
+    return (this.serviceNameList ??= Object.keys(this.model.services));
+  }
+
+  gatewayNames(): string[] {
+    return (this.gatewayNameList ??= Object.keys(this.model.gateways));
+  }
+
+  /** The labels a service's instances use, for the hint of a subset that selects none. */
+  labelsHint(sname: string): string {
+    let h = this.hints.get(sname);
+    if (h === undefined) {
+      const svc = this.model.services[sname]!;
+      const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
+      h = known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels';
+      this.hints.set(sname, h);
+    }
+    return h;
+  }
+}
 
 export function labelsMatch(selector: Record<string, string>, labels: Record<string, string> | undefined): boolean {
   for (const [k, v] of Object.entries(selector)) if ((labels ?? {})[k] !== v) return false;
@@ -22,19 +127,24 @@ export function re2Error(pattern: string): string | undefined {
   }
 }
 
-export function validateModel(model: Model, at: At): Diagnostic[] {
+/**
+ * Every semantic problem of a schema-valid model, in the order the checks find them. With a
+ * recorder, also tells it, per service and gateway, the facts its checks read (see ModelFacts).
+ */
+export function validateModel(model: Model, at: At, recorder: FactRecorder | null = null): Diagnostic[] {
   const out: Diagnostic[] = [];
-  const err = (path: ModelPath, message: string, hint?: string): void => {
+  const err: Report = (path, message, hint) => {
     out.push({ severity: 'error', message, path, position: at(path), ...(hint ? { hint } : {}) });
   };
-  const warn = (path: ModelPath, message: string, hint?: string): void => {
+  const warn: Report = (path, message, hint) => {
     out.push({ severity: 'warning', message, path, position: at(path), ...(hint ? { hint } : {}) });
   };
-  const serviceNames = Object.keys(model.services);
+  const facts = new ModelFacts(model);
+  facts.recorder = recorder;
 
   // Names that identify proxies must not collide.
   for (const g of Object.keys(model.gateways)) {
-    if (model.services[g]) err(['gateways', g], `gateway "${g}" has the same name as a service; a proxy's node cluster must say which it is`);
+    if (model.services[g]) err(['gateways', g], proxyNameClash(g));
   }
   const instanceIds = new Map<string, ModelPath>();
   for (const [sname, svc] of Object.entries(model.services)) {
@@ -49,104 +159,128 @@ export function validateModel(model: Model, at: At): Diagnostic[] {
   }
 
   checkPortClashes(model, err);
-  checkSecurity(model, err, serviceNames);
-  const subsets = new SubsetCache();
-
+  checkMesh(model, err);
   for (const [sname, svc] of Object.entries(model.services)) {
-    const base = ['services', sname];
-    if (svc.protocol === 'tcp' && svc.routes?.length) {
-      err([...base, 'routes'], 'a tcp service cannot have HTTP routes', 'remove routes, or set protocol to http, http2 or grpc');
-    }
-    svc.instances.forEach((inst, i) => {
-      for (const [target, _port] of Object.entries(inst.tcpOutbound ?? {})) {
-        const p = [...base, 'instances', i, 'tcpOutbound', target];
-        const t = model.services[target];
-        if (!t) err(p, `unknown service "${target}"`, hint(didYouMean(target, serviceNames)));
-        else if (t.protocol !== 'tcp') err(p, `service "${target}" is ${t.protocol}, not tcp; the app reaches it through outboundPort by name`);
-      }
-    });
-    const routes = svc.routes ?? [];
-    routes.forEach((r, ri) => {
-      const rp = [...base, 'routes', ri];
-      if (r.match) checkMatch(r.match, [...rp, 'match'], err);
-      checkBackends(model, r.backends, [...rp, 'backends'], sname, err, serviceNames, subsets);
-    });
-    checkShadowing({ count: routes.length, match: (i) => routes[i]!.match, key: (i) => canonicalMatch(routes[i]!.match), path: (i) => [...base, 'routes', i] }, warn);
+    recorder?.checking('service', sname);
+    checkAllowRules(sname, svc, facts, err);
   }
-
+  for (const [sname, svc] of Object.entries(model.services)) {
+    recorder?.checking('service', sname);
+    checkService(sname, svc, facts, err, warn);
+  }
   for (const [gname, gw] of Object.entries(model.gateways)) {
-    const base = ['gateways', gname];
-    const listenerNames = new Set<string>();
-    gw.listeners.forEach((l, li) => {
-      const lp = [...base, 'listeners', li];
-      if (listenerNames.has(l.name)) err([...lp, 'name'], `duplicate listener name "${l.name}"`);
-      listenerNames.add(l.name);
-      if (l.protocol === 'tcp') {
-        if (!l.backend) err(lp, 'a tcp listener needs "backend": the service it forwards to');
-        else {
-          const svc = model.services[l.backend];
-          if (!svc) err([...lp, 'backend'], `unknown service "${l.backend}"`, hint(didYouMean(l.backend, serviceNames)));
-          else if (svc.protocol !== 'tcp') err([...lp, 'backend'], `service "${l.backend}" is ${svc.protocol}; a tcp listener forwards to a tcp service`);
-        }
-        if (l.hosts) err([...lp, 'hosts'], 'hosts apply to http listeners only');
-      } else if (l.backend) {
-        err([...lp, 'backend'], 'an http listener routes with the gateway\'s "routes"; "backend" is for tcp listeners');
-      }
-    });
-    const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
-    const routes = gw.routes ?? [];
-    if (httpListeners.length > 0 && routes.length === 0) warn([...base, 'listeners'], 'http listeners without routes answer every request with 404');
-    routes.forEach((r, ri) => {
-      const rp = [...base, 'routes', ri];
-      for (const [li, ln] of (r.listeners ?? []).entries()) {
-        if (!listenerNames.has(ln)) err([...rp, 'listeners', li], `unknown listener "${ln}"`, hint(didYouMean(ln, listenerNames)));
-        else if (!httpListeners.includes(ln)) err([...rp, 'listeners', li], `listener "${ln}" is tcp; routes attach to http listeners`);
-      }
-      if (r.match) checkMatch(r.match, [...rp, 'match'], err);
-      if (r.backend && r.backends) err(rp, 'set either "backend" or "backends", not both');
-      else if (!r.backend && !r.backends) err(rp, 'a route needs "backend" (a service) or "backends" (weighted services or subsets)');
-      if (r.backend) {
-        const svc = model.services[r.backend];
-        if (!svc) err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, serviceNames)));
-        else if (svc.protocol === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
-      }
-      if (r.backends) checkBackends(model, r.backends, [...rp, 'backends'], undefined, err, serviceNames, subsets);
-      if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
-    });
-    // Each route's canonical match is computed once, not once per listener it is checked under.
-    const keys: Array<string | undefined> = [];
-    const keyOf = (ri: number): string => (keys[ri] ??= canonicalMatch(routes[ri]!.match));
-    for (const ln of httpListeners) {
-      const mine: number[] = [];
-      routes.forEach((r, ri) => {
-        if (!r.listeners || r.listeners.includes(ln)) mine.push(ri);
-      });
-      checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, warn);
-    }
+    recorder?.checking('gateway', gname);
+    checkGateway(gname, gw, facts, err, warn);
   }
   return out;
 }
 
-function checkSecurity(model: Model, err: (p: ModelPath, m: string, h?: string) => void, serviceNames: string[]): void {
+export function proxyNameClash(g: string): string {
+  return `gateway "${g}" has the same name as a service; a proxy's node cluster must say which it is`;
+}
+
+/** Whether a service's authorization needs mTLS (mesh.mtls off with any such service is an error). */
+export function usesAuthorization(svc: ServiceModel): boolean {
+  return Boolean(svc.allow);
+}
+
+/** The mesh block, and whether authorization is used without mTLS (which reads every service). */
+function checkMesh(model: Model, err: Report): void {
   const ttl = model.mesh.certificateTtl;
   if (ttl < 10_000 || ttl > 366 * 86_400_000) err(['mesh', 'certificateTtl'], 'a certificate lifetime from 10s to 366 days');
-  const gatewayNames = Object.keys(model.gateways);
-  const usesAuthz = model.mesh.defaultPolicy === 'deny' || Object.values(model.services).some((s) => s.allow);
+  const usesAuthz = model.mesh.defaultPolicy === 'deny' || Object.values(model.services).some(usesAuthorization);
   if (usesAuthz && model.mesh.mtls === 'off') {
     err(['mesh', 'mtls'], 'authorization needs mTLS: callers are identified by their certificates', 'set mesh.mtls to strict (or permissive)');
   }
-  for (const [sname, svc] of Object.entries(model.services)) {
-    (svc.allow ?? []).forEach((rule, i) => {
-      const p = ['services', sname, 'allow', i];
-      if (!rule.services && !rule.gateways) err(p, 'an allow rule names its callers: "services" and/or "gateways"');
-      (rule.services ?? []).forEach((n, j) => {
-        if (!model.services[n]) err([...p, 'services', j], `unknown service "${n}"`, hint(didYouMean(n, serviceNames)));
-      });
-      (rule.gateways ?? []).forEach((n, j) => {
-        if (!model.gateways[n]) err([...p, 'gateways', j], `unknown gateway "${n}"`, hint(didYouMean(n, gatewayNames)));
-      });
-      if (svc.protocol === 'tcp' && (rule.pathPrefix || rule.methods)) err(p, 'a tcp service can only be narrowed by caller, not by path or method');
+}
+
+/** One service's allow rules: callers that exist, narrowing a tcp service allows. */
+export function checkAllowRules(sname: string, svc: ServiceModel, facts: ModelFacts, err: Report): void {
+  (svc.allow ?? []).forEach((rule, i) => {
+    const p = ['services', sname, 'allow', i];
+    if (!rule.services && !rule.gateways) err(p, 'an allow rule names its callers: "services" and/or "gateways"');
+    (rule.services ?? []).forEach((n, j) => {
+      if (!facts.hasService(n)) err([...p, 'services', j], `unknown service "${n}"`, hint(didYouMean(n, facts.serviceNames())));
     });
+    (rule.gateways ?? []).forEach((n, j) => {
+      if (!facts.hasGateway(n)) err([...p, 'gateways', j], `unknown gateway "${n}"`, hint(didYouMean(n, facts.gatewayNames())));
+    });
+    if (svc.protocol === 'tcp' && (rule.pathPrefix || rule.methods)) err(p, 'a tcp service can only be narrowed by caller, not by path or method');
+  });
+}
+
+/** One service: its tcp outbound targets, its routes (matches, backends, shadowing). */
+export function checkService(sname: string, svc: ServiceModel, facts: ModelFacts, err: Report, warn: Report): void {
+  const base = ['services', sname];
+  if (svc.protocol === 'tcp' && svc.routes?.length) {
+    err([...base, 'routes'], 'a tcp service cannot have HTTP routes', 'remove routes, or set protocol to http, http2 or grpc');
+  }
+  svc.instances.forEach((inst, i) => {
+    for (const [target, _port] of Object.entries(inst.tcpOutbound ?? {})) {
+      const p = [...base, 'instances', i, 'tcpOutbound', target];
+      const kind = facts.serviceKind(target);
+      if (kind === 'none') err(p, `unknown service "${target}"`, hint(didYouMean(target, facts.serviceNames())));
+      else if (kind !== 'tcp') err(p, `service "${target}" is ${facts.model.services[target]!.protocol}, not tcp; the app reaches it through outboundPort by name`);
+    }
+  });
+  const routes = svc.routes ?? [];
+  routes.forEach((r, ri) => {
+    const rp = [...base, 'routes', ri];
+    if (r.match) checkMatch(r.match, [...rp, 'match'], err);
+    checkBackends(r.backends, [...rp, 'backends'], sname, facts, err);
+  });
+  checkShadowing({ count: routes.length, match: (i) => routes[i]!.match, key: (i) => canonicalMatch(routes[i]!.match), path: (i) => [...base, 'routes', i] }, warn);
+}
+
+/** One gateway: its listeners, its routes (listeners, matches, backends, rewrites, shadowing). */
+export function checkGateway(gname: string, gw: GatewayModel, facts: ModelFacts, err: Report, warn: Report): void {
+  const base = ['gateways', gname];
+  const listenerNames = new Set<string>();
+  gw.listeners.forEach((l, li) => {
+    const lp = [...base, 'listeners', li];
+    if (listenerNames.has(l.name)) err([...lp, 'name'], `duplicate listener name "${l.name}"`);
+    listenerNames.add(l.name);
+    if (l.protocol === 'tcp') {
+      if (!l.backend) err(lp, 'a tcp listener needs "backend": the service it forwards to');
+      else {
+        const kind = facts.serviceKind(l.backend);
+        if (kind === 'none') err([...lp, 'backend'], `unknown service "${l.backend}"`, hint(didYouMean(l.backend, facts.serviceNames())));
+        else if (kind !== 'tcp') err([...lp, 'backend'], `service "${l.backend}" is ${facts.model.services[l.backend]!.protocol}; a tcp listener forwards to a tcp service`);
+      }
+      if (l.hosts) err([...lp, 'hosts'], 'hosts apply to http listeners only');
+    } else if (l.backend) {
+      err([...lp, 'backend'], 'an http listener routes with the gateway\'s "routes"; "backend" is for tcp listeners');
+    }
+  });
+  const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
+  const routes = gw.routes ?? [];
+  if (httpListeners.length > 0 && routes.length === 0) warn([...base, 'listeners'], 'http listeners without routes answer every request with 404');
+  routes.forEach((r, ri) => {
+    const rp = [...base, 'routes', ri];
+    for (const [li, ln] of (r.listeners ?? []).entries()) {
+      if (!listenerNames.has(ln)) err([...rp, 'listeners', li], `unknown listener "${ln}"`, hint(didYouMean(ln, listenerNames)));
+      else if (!httpListeners.includes(ln)) err([...rp, 'listeners', li], `listener "${ln}" is tcp; routes attach to http listeners`);
+    }
+    if (r.match) checkMatch(r.match, [...rp, 'match'], err);
+    if (r.backend && r.backends) err(rp, 'set either "backend" or "backends", not both');
+    else if (!r.backend && !r.backends) err(rp, 'a route needs "backend" (a service) or "backends" (weighted services or subsets)');
+    if (r.backend) {
+      const kind = facts.serviceKind(r.backend);
+      if (kind === 'none') err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, facts.serviceNames())));
+      else if (kind === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
+    }
+    if (r.backends) checkBackends(r.backends, [...rp, 'backends'], undefined, facts, err);
+    if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
+  });
+  // Each route's canonical match is computed once, not once per listener it is checked under.
+  const keys: Array<string | undefined> = [];
+  const keyOf = (ri: number): string => (keys[ri] ??= canonicalMatch(routes[ri]!.match));
+  for (const ln of httpListeners) {
+    const mine: number[] = [];
+    routes.forEach((r, ri) => {
+      if (!r.listeners || r.listeners.includes(ln)) mine.push(ri);
+    });
+    checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, warn);
   }
 }
 
@@ -154,7 +288,7 @@ function hint(guess: string | undefined): string | undefined {
   return guess ? `did you mean "${guess}"?` : undefined;
 }
 
-function checkMatch(m: MatchModel, path: ModelPath, err: (p: ModelPath, m: string, h?: string) => void): void {
+function checkMatch(m: MatchModel, path: ModelPath, err: Report): void {
   const kinds = (['pathPrefix', 'path', 'pathRegex'] as const).filter((k) => m[k] !== undefined);
   if (kinds.length > 1) err(path, `set only one of pathPrefix, path, pathRegex (found ${kinds.join(' and ')})`);
   if (m.pathRegex !== undefined) {
@@ -182,15 +316,7 @@ function regexOf(vm: ValueMatchModel): string | undefined {
   return typeof vm === 'object' && 'regex' in vm ? vm.regex : undefined;
 }
 
-function checkBackends(
-  model: Model,
-  backends: BackendModel[],
-  path: ModelPath,
-  owner: string | undefined,
-  err: (p: ModelPath, m: string, h?: string) => void,
-  serviceNames: string[],
-  subsets: SubsetCache,
-): void {
+function checkBackends(backends: BackendModel[], path: ModelPath, owner: string | undefined, facts: ModelFacts, err: Report): void {
   const weighted = backends.filter((b) => b.weight !== undefined).length;
   if (weighted > 0 && weighted < backends.length) {
     err(path, 'give every backend a weight, or none (equal split)');
@@ -205,50 +331,16 @@ function checkBackends(
       err(bp, 'missing "service": which service does this backend send to?');
       return;
     }
-    const svc: ServiceModel | undefined = model.services[sname];
-    if (!svc) {
-      err([...bp, 'service'], `unknown service "${sname}"`, hint(didYouMean(sname, serviceNames)));
+    const kind = facts.serviceKind(sname);
+    if (kind === 'none') {
+      err([...bp, 'service'], `unknown service "${sname}"`, hint(didYouMean(sname, facts.serviceNames())));
       return;
     }
-    if (svc.protocol === 'tcp') err([...bp, 'service'], `service "${sname}" is tcp; HTTP routes need an http, http2 or grpc service`);
-    if (b.subset) {
-      if (subsets.count(sname, svc, b.subset) === 0) {
-        err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, subsets.labelsHint(sname, svc));
-      }
+    if (kind === 'tcp') err([...bp, 'service'], `service "${sname}" is tcp; HTTP routes need an http, http2 or grpc service`);
+    if (b.subset && !facts.subsetSelects(sname, b.subset)) {
+      err([...bp, 'subset'], `subset ${JSON.stringify(b.subset)} selects no instance of "${sname}"`, facts.labelsHint(sname));
     }
   });
-}
-
-/**
- * How many instances of a service a subset selects, and the labels a service's instances use,
- * each computed once per validation: thousands of routes may name the same subsets of a service
- * with a thousand instances.
- */
-class SubsetCache {
-  private readonly counts = new Map<string, number>();
-  private readonly hints = new Map<string, string>();
-
-  count(sname: string, svc: ServiceModel, subset: Record<string, string>): number {
-    // labelsMatch depends only on the selector's (key, value) pairs, not on their order.
-    const pairs = Object.entries(subset).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const key = JSON.stringify([sname, pairs]);
-    let n = this.counts.get(key);
-    if (n === undefined) {
-      n = svc.instances.filter((inst) => labelsMatch(subset, inst.labels)).length;
-      this.counts.set(key, n);
-    }
-    return n;
-  }
-
-  labelsHint(sname: string, svc: ServiceModel): string {
-    let h = this.hints.get(sname);
-    if (h === undefined) {
-      const known = [...new Set(svc.instances.flatMap((inst) => Object.entries(inst.labels ?? {}).map(([k, v]) => `${k}=${v}`)))].sort();
-      h = known.length ? `labels in use: ${known.join(', ')}` : 'its instances have no labels';
-      this.hints.set(sname, h);
-    }
-    return h;
-  }
 }
 
 /** Routes checked together for shadowing, by position in their list (paths built only to warn). */
@@ -303,7 +395,7 @@ function matchesEverything(m: MatchModel | undefined): boolean {
  * Who claims a port. Its path and description are built only when a clash is reported: a big
  * model claims tens of thousands of ports and (almost) never clashes.
  */
-interface PortUser {
+export interface PortUser {
   /** Path of the owning instance or gateway: ['services', name, 'instances', i] or ['gateways', name]. */
   owner: ModelPath;
   /** Rest of the path below the owner. */
@@ -344,18 +436,64 @@ const OUTBOUND_FIELD = ['outboundPort'];
 const ADMIN_FIELD = ['adminPort'];
 const APP_FIELD = ['app'];
 
-function checkPortClashes(model: Model, err: (p: ModelPath, m: string, h?: string) => void): void {
+/**
+ * Where a claimed port is: on a host (an IP or name, as a listener binds it), or on the loopback
+ * of the network namespace of instance address `host` ('lo': "<address>/lo" in messages). Two
+ * claims clash when they are in the same space on the same host and port, or when one is on
+ * 0.0.0.0 and the other on an IPv4 literal (isIpLiteral) with the same port.
+ */
+export type ClaimSpace = 'host' | 'lo';
+export type ClaimSink = (space: ClaimSpace, host: string, port: number, user: PortUser) => void;
+
+export function isIpLiteral(host: string): boolean {
+  return IPV4_RE.test(host);
+}
+
+/** The ports instance `owner` (['services', name, 'instances', i]) claims, in check order. */
+export function instanceClaims(owner: ModelPath, inst: InstanceModel, sink: ClaimSink): void {
+  const name = inst.id;
+  const host = inst.address;
+  sink('host', inst.bind ?? host, inst.port, { owner, field: PORT_FIELD, kind: 'inbound', name });
+  // The outbound listener binds loopback in the instance's network namespace; instances
+  // that share an address share that namespace (the loopback demo does).
+  if (inst.outboundPort !== undefined) loopback(host, inst.outboundPort, { owner, field: OUTBOUND_FIELD, kind: 'outbound', name }, sink);
+  if (inst.tcpOutbound) {
+    for (const [t, port] of Object.entries(inst.tcpOutbound)) loopback(host, port, { owner, field: ['tcpOutbound', t], kind: 'tcpOutbound', name, extra: t }, sink);
+  }
+  if (inst.adminPort !== undefined) loopback(host, inst.adminPort, { owner, field: ADMIN_FIELD, kind: 'admin', name }, sink);
+  const colon = inst.app.lastIndexOf(':');
+  const appHost = inst.app.slice(0, colon);
+  const appPort = Number(inst.app.slice(colon + 1));
+  const app: PortUser = { owner, field: APP_FIELD, kind: 'app', name };
+  if (appHost === '127.0.0.1' || appHost === 'localhost') loopback(host, appPort, app, sink);
+  else sink('host', appHost, appPort, app);
+}
+
+/** The ports gateway `gname` claims, in check order. */
+export function gatewayClaims(gname: string, gw: GatewayModel, sink: ClaimSink): void {
+  gw.listeners.forEach((l, li) => {
+    sink('host', l.address ?? '0.0.0.0', l.port, { owner: ['gateways', gname], field: ['listeners', li, 'port'], kind: 'listener', name: l.name, extra: gname });
+  });
+  if (gw.adminPort !== undefined) sink('host', '127.0.0.1', gw.adminPort, { owner: ['gateways', gname], field: ADMIN_FIELD, kind: 'gatewayAdmin', name: gname });
+}
+
+/** A claim on the loopback of `address`'s network namespace: the host's own loopback for local addresses. */
+function loopback(address: string, port: number, user: PortUser, sink: ClaimSink): void {
+  if (netns(address) === '127.0.0.1') sink('host', '127.0.0.1', port, user);
+  else sink('lo', address, port, user);
+}
+
+function checkPortClashes(model: Model, err: Report): void {
   // (host, port) → first user (port → host → user). Wildcard 0.0.0.0 clashes with any
   // IP-literal binding on the port.
   const used = new Map<number, Map<string, PortUser>>();
   const wildcard = new Map<number, PortUser>();
   /** Port → the first user (in claim order) that bound it on an IP literal. */
   const firstIpUser = new Map<number, PortUser>();
-  const isIp = (h: string): boolean => IPV4_RE.test(h);
   const claim = (host: string, port: number, user: PortUser): void => {
     let onPort = used.get(port);
     if (!onPort) used.set(port, (onPort = new Map()));
-    const ip = isIp(host);
+    const ip = isIpLiteral(host);
     const prev = onPort.get(host) ?? (ip ? wildcard.get(port) : undefined);
     if (prev) {
       err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
@@ -377,44 +515,20 @@ function checkPortClashes(model: Model, err: (p: ModelPath, m: string, h?: strin
   // are kept apart, by address, without building a string per claim.
   const usedLo = new Map<number, Map<string, PortUser>>();
   const claimLo = (address: string, port: number, user: PortUser): void => {
-    const host = netns(address);
-    if (host === '127.0.0.1') return claim(host, port, user);
     let onPort = usedLo.get(port);
     if (!onPort) usedLo.set(port, (onPort = new Map()));
     const prev = onPort.get(address);
     if (prev) {
-      err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
+      err(userPath(user), `port clash: ${userWhat(user)} uses ${netns(address)}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
       return;
     }
     onPort.set(address, user);
   };
+  const sink: ClaimSink = (space, host, port, user) => (space === 'host' ? claim(host, port, user) : claimLo(host, port, user));
   for (const [sname, svc] of Object.entries(model.services)) {
-    svc.instances.forEach((inst, i) => {
-      const owner = ['services', sname, 'instances', i];
-      const name = inst.id;
-      const host = inst.address;
-      claim(inst.bind ?? host, inst.port, { owner, field: PORT_FIELD, kind: 'inbound', name });
-      // The outbound listener binds loopback in the instance's network namespace; instances
-      // that share an address share that namespace (the loopback demo does).
-      if (inst.outboundPort !== undefined) claimLo(host, inst.outboundPort, { owner, field: OUTBOUND_FIELD, kind: 'outbound', name });
-      if (inst.tcpOutbound) {
-        for (const [t, port] of Object.entries(inst.tcpOutbound)) claimLo(host, port, { owner, field: ['tcpOutbound', t], kind: 'tcpOutbound', name, extra: t });
-      }
-      if (inst.adminPort !== undefined) claimLo(host, inst.adminPort, { owner, field: ADMIN_FIELD, kind: 'admin', name });
-      const colon = inst.app.lastIndexOf(':');
-      const appHost = inst.app.slice(0, colon);
-      const appPort = Number(inst.app.slice(colon + 1));
-      const app: PortUser = { owner, field: APP_FIELD, kind: 'app', name };
-      if (appHost === '127.0.0.1' || appHost === 'localhost') claimLo(host, appPort, app);
-      else claim(appHost, appPort, app);
-    });
+    svc.instances.forEach((inst, i) => instanceClaims(['services', sname, 'instances', i], inst, sink));
   }
-  for (const [gname, gw] of Object.entries(model.gateways)) {
-    gw.listeners.forEach((l, li) => {
-      claim(l.address ?? '0.0.0.0', l.port, { owner: ['gateways', gname], field: ['listeners', li, 'port'], kind: 'listener', name: l.name, extra: gname });
-    });
-    if (gw.adminPort !== undefined) claim('127.0.0.1', gw.adminPort, { owner: ['gateways', gname], field: ADMIN_FIELD, kind: 'gatewayAdmin', name: gname });
-  }
+  for (const [gname, gw] of Object.entries(model.gateways)) gatewayClaims(gname, gw, sink);
 }
 
 const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;
