@@ -6,7 +6,7 @@ import path from 'node:path';
 import { IrBuilder } from '../ir/build.js';
 import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
-import { loadModelFile } from '../model/load.js';
+import { loadModelFile, loadModelText, MODEL_YAML_LIMITS } from '../model/load.js';
 import type { Model } from '../model/schema.js';
 import { ResourceEncoder } from '../translate/index.js';
 import type { Resource } from '../xds/resource.js';
@@ -138,6 +138,10 @@ export class MeshBuilder {
 
 const NO_SECRETS: Resource[] = [];
 
+function fileSignature(st: fs.Stats): string {
+  return `${st.ino}:${st.size}:${st.mtimeMs}`;
+}
+
 /** A build in progress (MeshBuilder.begin). */
 export interface BuildJob {
   /** Build until `deadline` (performance.now()); the result once every group is built, else null. */
@@ -177,13 +181,38 @@ export class ModelSource implements ConfigSource {
     return sec ? (p) => sec.secretsFor(p) : undefined;
   }
 
+  /**
+   * The file's content hash. The text read for it is kept, with the file's identity, for the
+   * load that usually follows (the app peeks, then loads only if the content is new): one read
+   * and one hash of a multi-megabyte model per reload instead of two.
+   */
   peekContentHash(): string | null {
+    this.peeked = null;
     try {
-      return createHash('sha256').update(fs.readFileSync(this.watchTarget, 'utf8')).digest('hex');
+      const st = fs.statSync(this.watchTarget);
+      const text = fs.readFileSync(this.watchTarget, 'utf8');
+      const hash = createHash('sha256').update(text).digest('hex');
+      // Only a regular file within the limit is kept: anything else is read and reported by load.
+      if (st.isFile() && st.size <= MODEL_YAML_LIMITS.maxBytes) this.peeked = { text, hash, sig: fileSignature(st) };
+      return hash;
     } catch {
       return null;
     }
   }
+
+  /** The text peekContentHash read, if the file is still the one it read (same inode, size, mtime). */
+  private takePeeked(): { text: string; hash: string } | null {
+    const p = this.peeked;
+    this.peeked = null;
+    if (!p) return null;
+    try {
+      return fileSignature(fs.statSync(this.watchTarget)) === p.sig ? p : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private peeked: { text: string; hash: string; sig: string } | null = null;
 
   /** New snapshots for `groups` with fresh secrets (certificate rotation), from the last build. */
   rebuild(groups: readonly string[]): Map<string, Snapshot> {
@@ -246,9 +275,10 @@ export class ModelSource implements ConfigSource {
 
   /** Read and check the model at once; build its snapshots in slices (MeshBuilder.begin). */
   loadInSlices(live?: () => Iterable<string>): LoadJob {
-    const r = loadModelFile(this.watchTarget);
+    const peeked = this.takePeeked();
+    const r = peeked ? loadModelText(this.watchTarget, peeked.text) : loadModelFile(this.watchTarget);
     this.lastDiagnostics = r.diagnostics;
-    const contentHash = createHash('sha256').update(r.text).digest('hex');
+    const contentHash = peeked?.hash ?? createHash('sha256').update(r.text).digest('hex');
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
     const done = (load: ConfigLoad): LoadJob => ({ step: () => load });

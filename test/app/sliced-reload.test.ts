@@ -165,3 +165,29 @@ describe('sliced reload', () => {
     expect(current(sidecars())).toEqual(good);
   });
 });
+
+describe('ModelSource: the text peekContentHash read is what the following load uses, only while the file is the same', () => {
+  it('peek then load: the load is of the peeked content; a file replaced in between is read again', () => {
+    const src = new ModelSource(file);
+    const first = fs.readFileSync(file, 'utf8');
+    expect(src.peekContentHash()).toBe(hash(first));
+    expect(src.load().contentHash).toBe(hash(first));
+    // Peek, then the file is replaced (new inode, new size): the load reads the new file.
+    expect(src.peekContentHash()).toBe(hash(first));
+    editRouteTimeout(doc, 's1', '21s');
+    const next = doc.text();
+    fs.writeFileSync(`${file}.tmp`, next);
+    fs.renameSync(`${file}.tmp`, file);
+    const r = src.load();
+    expect(r.contentHash).toBe(hash(next));
+    expect(r.errors).toEqual([]);
+    // A load without a peek before it reads the file.
+    expect(src.load().contentHash).toBe(hash(next));
+  });
+
+  it('a file that is not within the limits is not kept by the peek: the load reports it', () => {
+    const src = new ModelSource(dir); // a directory, not a file
+    expect(src.peekContentHash()).toBeNull();
+    expect(src.load().errors.map((e) => e.message).join()).toMatch(/not a regular file/);
+  });
+});
