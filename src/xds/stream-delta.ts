@@ -316,7 +316,8 @@ export class DeltaStream extends XdsStreamBase {
     };
     if (t === TYPE.CLUSTER && !this.fixedType) {
       const eds = this.state(TYPE.ENDPOINT);
-      for (const c of toSend) for (const e of c.refs.endpoints) eds.force.add(e);
+      // The proxy holds no assignment yet: every one it asks for is sent anyway.
+      if (eds.known.size > 0) for (const c of toSend) for (const e of c.refs.endpoints) eds.force.add(e);
       if (eds.force.size > 0 && eds.requested) eds.due = true;
       // A new cluster has nothing serving under its name until its endpoints arrive.
       for (const c of newClusters) this.startWarming(c.refs.endpoints);

@@ -160,7 +160,9 @@ export class SotwStream extends XdsStreamBase {
     // whose version the snapshot already has: nothing is listed or hashed for it.
     let chosen: readonly Resource[] | null = null;
     let version: string;
-    if (s.wildcard && retained.size === 0 && s.names.size === 0 && current === snap.resources(t)) {
+    if (retained.size === 0 && current === snap.resources(t) && (s.wildcard ? s.names.size === 0 : namesCover(s.names, current))) {
+      // The whole type: a wildcard, or names that include every resource of it (a gateway
+      // asking for thousands of assignments by name; names of missing resources add nothing).
       version = snap.typeVersion(t);
     } else {
       const list: Resource[] = [];
@@ -220,10 +222,12 @@ export class SotwStream extends XdsStreamBase {
     const eds = this.state(TYPE.ENDPOINT);
     const needed = neededEndpoints(clusters);
     for (const n of [...eds.force]) if (!needed.has(n)) eds.force.delete(n);
+    // Before any assignment was sent, the first EDS response sends every requested one anyway.
+    const force = eds.sent !== null;
     for (const c of clusters) {
       const before = previous?.get(c.name);
       if (before?.version === c.version) continue;
-      for (const e of c.refs.endpoints) eds.force.add(e);
+      if (force) for (const e of c.refs.endpoints) eds.force.add(e);
       // A new cluster has nothing serving under its name until its endpoints arrive.
       if (!before) this.startWarming(c.refs.endpoints);
     }
@@ -277,6 +281,13 @@ function namesWithin(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unk
     memo.set(b, v);
   }
   return v;
+}
+
+/** Whether `names` has every name of `m` (what `m` holds is then exactly what the names select). */
+function namesCover(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
+  if (names.size < m.size) return false;
+  for (const n of m.keys()) if (!names.has(n)) return false;
+  return true;
 }
 
 function anyIn(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {

@@ -327,3 +327,21 @@ describe('SotW: pushes', () => {
     expect(status).toMatchObject({ versionSent: last.typeVersion(TYPE.CLUSTER), versionAcked: last.typeVersion(TYPE.CLUSTER), pending: false });
   });
 });
+
+describe('SotW: names that select the whole type', () => {
+  it('are answered with the whole type and its version, the same as the list would give; a subset or extra missing names are answered by name', async () => {
+    const srv = await h.start();
+    const snap = srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['Y', 'X']);
+    const all = await nextAndAck(s);
+    expect(all).toMatchObject({ type_url: TYPE.ENDPOINT, names: ['X', 'Y'], version_info: snap.typeVersion(TYPE.ENDPOINT) });
+    expect(all.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']));
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y', 'Z-missing']);
+    await s.expectNoResponse(); // the same resources, the same version: nothing to send
+    s.subscribe(TYPE.ENDPOINT, ['Y']);
+    const one = await nextAndAck(s);
+    expect(one).toMatchObject({ names: ['Y'], version_info: versionFor(snap, TYPE.ENDPOINT, ['Y']) });
+    expect(one.version_info).not.toBe(snap.typeVersion(TYPE.ENDPOINT));
+  });
+});
