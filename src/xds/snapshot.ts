@@ -1,7 +1,13 @@
 // An immutable, consistent set of resources for one proxy group. Built once, shared by every
 // stream that serves the group. Per-type versions are content hashes over the sorted
 // (name, version) pairs, so identical input gives identical versions after a restart.
-import { contentHash, type Resource } from './resource.js';
+//
+// A type's resources are a TypeSet (sorted by name, hashed, reference checks memoised), interned
+// by the identity of the array it was built from: the encoder hands every proxy whose resources
+// of a type are the same the very same array (the outbound view's assignments, a service's
+// route configurations), so when a view 2000 sidecars share changes, each distinct set is
+// sorted, hashed and checked once, not 2000 times.
+import { contentHash, type Resource, type ResourceRefs } from './resource.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
 
 export interface SnapshotProblem {
@@ -10,79 +16,286 @@ export interface SnapshotProblem {
   message: string;
 }
 
+/**
+ * Resources grouped per type, in any order within a type. Every array must stay unchanged once
+ * given to a Snapshot: type sets are interned by array identity.
+ */
+export type ResourcesByType = Readonly<Partial<Record<TypeUrl, readonly Resource[]>>>;
+
+/** Reference kinds and the type each names. */
+const REF_KINDS: ReadonlyArray<readonly [keyof ResourceRefs, TypeUrl]> = [
+  ['clusters', TYPE.CLUSTER],
+  ['routes', TYPE.ROUTE],
+  ['secrets', TYPE.SECRET],
+  ['endpoints', TYPE.ENDPOINT],
+];
+
+const TYPE_INDEX = new Map<TypeUrl, number>(ADS_ORDER.map((t, i) => [t, i]));
+if (ADS_ORDER.join() !== [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE, TYPE.SECRET].join()) throw new Error('bug: Snapshot lists the types in ADS order');
+/** For each REF_KINDS entry, the index (ADS order) of the type it names. */
+const REF_TARGET: readonly number[] = REF_KINDS.map(([, t]) => TYPE_INDEX.get(t)!);
+
+const EMPTY: ReadonlyMap<string, Resource> = new Map();
+const NO_RESOURCES: readonly Resource[] = [];
+const NO_NAMES: readonly string[] = [];
+
+/**
+ * One type's resources: by name in name order, and the type version. Immutable. Which names
+ * its resources refer to, and whether they all resolve in a given set of the target type, are
+ * worked out once per set (and per target set), whatever the number of snapshots holding it.
+ */
+class TypeSet {
+  /** Distinct names referred to, per REF_KINDS entry; made on first check. */
+  private needs: ReadonlyArray<readonly string[]> | null = null;
+  /** Target set → the names of that set's kind this set refers to that it lacks. */
+  private missing: WeakMap<TypeSet, readonly string[]> | null = null;
+  /** What versionOf hashes for this set (name, version pairs in name order), and where each pair starts. */
+  private pairs: { text: string; starts: number[] } | null = null;
+
+  constructor(
+    readonly typeUrl: TypeUrl,
+    /** The array it was built from (what a later snapshot's input is compared with). */
+    readonly input: readonly Resource[],
+    readonly byName: ReadonlyMap<string, Resource>,
+    readonly version: string,
+    /** Built as `base` plus one resource (extendList): its names include all of base's. */
+    readonly parts: { base: TypeSet; extra: Resource } | null = null,
+  ) {}
+
+  /** Whether every reference of kind REF_KINDS[k] made by this set's resources names a resource of `target`. */
+  resolvesIn(k: number, target: TypeSet): boolean {
+    if (this.parts) {
+      // Base's answer is shared by every set extending it; the extra resource is checked here.
+      for (const n of this.parts.extra.refs[REF_KINDS[k]![0]]) if (!target.byName.has(n)) return false;
+      return this.parts.base.resolvesIn(k, target);
+    }
+    const needs = this.namesNeeded(k);
+    if (needs.length === 0) return true;
+    // A few names are looked up directly (cheaper than the memo; typically a set held by one
+    // proxy, e.g. its listeners naming its route configurations and secrets).
+    if (needs.length <= FEW_NAMES && !target.parts) {
+      for (const n of needs) if (!target.byName.has(n)) return false;
+      return true;
+    }
+    if (!target.parts) return this.missingIn(k, target).length === 0;
+    // A target extending a set has all of its names: what that set lacks (a shared answer,
+    // e.g. a sidecar's own cluster) is looked up in the target itself.
+    for (const n of this.missingIn(k, target.parts.base)) if (!target.byName.has(n)) return false;
+    return true;
+  }
+
+  /** The names of kind REF_KINDS[k] this set refers to that `target` lacks (memoised per target). */
+  private missingIn(k: number, target: TypeSet): readonly string[] {
+    const hit = this.missing?.get(target);
+    if (hit) return hit;
+    let missing: string[] | null = null;
+    for (const n of this.namesNeeded(k)) if (!target.byName.has(n)) (missing ??= []).push(n);
+    const out = missing ?? NO_NAMES;
+    (this.missing ??= new WeakMap()).set(target, out);
+    return out;
+  }
+
+  private namesNeeded(k: number): readonly string[] {
+    if (!this.needs) {
+      this.needs = REF_KINDS.map(([kind]) => {
+        let names: Set<string> | null = null;
+        for (const r of this.input) for (const n of r.refs[kind]) (names ??= new Set()).add(n);
+        return names ? [...names] : NO_NAMES;
+      });
+    }
+    return this.needs[k]!;
+  }
+
+  /** This set with `extra` in its place (replacing a resource of the same name), built without sorting or re-joining. */
+  extendedBy(input: readonly Resource[], extra: Resource): TypeSet {
+    if (extra.typeUrl !== this.typeUrl) throw new Error(`bug: a ${shortName(extra.typeUrl)} resource "${extra.name}" given as ${shortName(this.typeUrl)}`);
+    const m = new Map<string, Resource>();
+    let at = -1;
+    let replaces = false;
+    let i = 0;
+    for (const [n, r] of this.byName) {
+      if (at < 0 && extra.name <= n) {
+        at = i;
+        m.set(extra.name, extra);
+        replaces = extra.name === n;
+      }
+      if (n !== extra.name) m.set(n, r);
+      i++;
+    }
+    if (at < 0) {
+      at = i;
+      m.set(extra.name, extra);
+    }
+    const { text, starts } = this.pairText();
+    const version = contentHash(text.slice(0, starts[at]!) + pairOf(extra) + text.slice(starts[replaces ? at + 1 : at]!));
+    return new TypeSet(this.typeUrl, input, m, version, { base: this, extra });
+  }
+
+  private pairText(): { text: string; starts: number[] } {
+    if (!this.pairs) {
+      const parts: string[] = [];
+      const starts: number[] = [];
+      let at = 0;
+      for (const r of this.byName.values()) {
+        const p = pairOf(r);
+        starts.push(at);
+        parts.push(p);
+        at += p.length;
+      }
+      starts.push(at);
+      this.pairs = { text: parts.join(''), starts };
+    }
+    return this.pairs;
+  }
+}
+
+/** What versionOf hashes for one resource. */
+const pairOf = (r: Resource): string => `${r.name}\0${r.version}\n`;
+
+const EMPTY_VERSION = contentHash('');
+
+/** Up to this many names, references are checked without memoising. */
+const FEW_NAMES = 4;
+
+/** The empty set of each type (ADS order). */
+const EMPTY_SETS: readonly TypeSet[] = ADS_ORDER.map((t) => new TypeSet(t, NO_RESOURCES, EMPTY, EMPTY_VERSION));
+
+/** Interned sets per type (ADS order): input array → its set. Weak: a set lives as long as its array. */
+const INTERNED: ReadonlyArray<WeakMap<readonly Resource[], TypeSet>> = ADS_ORDER.map(() => new WeakMap());
+
+/** Arrays made by extendList: the array they extend and the resource added. */
+const EXTENSIONS = new WeakMap<readonly Resource[], { base: readonly Resource[]; extra: Resource }>();
+
+/**
+ * `base` (sorted by name, never changed afterwards) with `extra` at its place by name, replacing
+ * a resource of the same name. A snapshot given the returned array builds that type from base's
+ * set (interned once for every array extending it) instead of sorting and hashing it all, and
+ * checks references against base's set once for all of them: e.g. a sidecar's clusters, the
+ * outbound view's clusters plus its app's.
+ */
+export function extendList(base: readonly Resource[], extra: Resource): readonly Resource[] {
+  let lo = 0;
+  let hi = base.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (base[mid]!.name < extra.name) lo = mid + 1;
+    else hi = mid;
+  }
+  const out = base.slice(0, lo);
+  out.push(extra);
+  for (let i = base[lo]?.name === extra.name ? lo + 1 : lo; i < base.length; i++) out.push(base[i]!);
+  EXTENSIONS.set(out, { base, extra });
+  return out;
+}
+
+function buildSet(t: TypeUrl, list: readonly Resource[]): TypeSet {
+  for (const r of list) if (r.typeUrl !== t) throw new Error(`bug: a ${shortName(r.typeUrl)} resource "${r.name}" given as ${shortName(t)}`);
+  const sorted = [...list].sort(byName);
+  const m = new Map<string, Resource>();
+  for (const r of sorted) {
+    if (m.has(r.name)) throw new DuplicateResourceError(t, r.name);
+    m.set(r.name, r);
+  }
+  return new TypeSet(t, list, m, versionOf(sorted));
+}
+
+/**
+ * The set of `list` (type index i): the base snapshot's when it was built from the same array
+ * or from the same resources, else the interned one, else a new one. `intern`: the array is the
+ * caller's and stays unchanged (not one this module made for a single snapshot).
+ */
+function typeSet(i: number, list: readonly Resource[], baseSet: TypeSet | undefined, intern: boolean): TypeSet {
+  if (list.length === 0) return EMPTY_SETS[i]!;
+  if (baseSet?.input === list) return baseSet;
+  const interned = intern ? INTERNED[i]!.get(list) : undefined;
+  if (interned) return interned;
+  let set: TypeSet;
+  if (baseSet && sameItems(baseSet.input, list)) set = baseSet;
+  else {
+    const ext = intern ? EXTENSIONS.get(list) : undefined;
+    const extended = ext ? typeSet(i, ext.base, undefined, true) : undefined;
+    set = ext && extended !== EMPTY_SETS[i] ? extended!.extendedBy(list, ext.extra) : buildSet(ADS_ORDER[i]!, list);
+  }
+  if (intern) INTERNED[i]!.set(list, set);
+  return set;
+}
+
+/** Grouped input is a plain object; anything else (an array, a set, a generator) is iterated. (TypeScript checks its keys.) */
+function isGrouped(x: Iterable<Resource> | ResourcesByType): x is ResourcesByType {
+  const proto = Object.getPrototypeOf(x) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
 export class Snapshot {
-  private readonly byType = new Map<TypeUrl, ReadonlyMap<string, Resource>>();
-  private readonly typeVersions = new Map<TypeUrl, string>();
-  /** Each type's resources in the order they were given (what derive() compares). */
-  private readonly inputs = new Map<TypeUrl, readonly Resource[]>();
-  /** Types derive() took over unchanged from the previous snapshot. */
-  private readonly reused = new Set<TypeUrl>();
+  /** One set per type, in ADS order. */
+  private readonly sets: readonly TypeSet[];
+  /** Bit i: type i is the very set of the base snapshot, which had no problems. */
+  private readonly checkedInBase: number;
   /** problems() found none (set once it ran). */
-  private checkedClean = false;
-  /** Built on a clean base, and no name of a reused type's possible targets went away. */
-  private readonly onlyNewTypesNeedChecks: boolean;
+  private clean = false;
   /** Identity of the whole snapshot: a hash over every type version. */
   readonly version: string;
 
   /**
-   * `base`: a previous snapshot of the same group. Types whose resources are the very same
-   * objects in the same order are taken over from it (no sorting, no hashing), so a snapshot
-   * where one type changed costs little more than that type.
+   * `resources`: the resources in any order, or grouped per type (ResourcesByType, a plain
+   * object whose arrays never change afterwards: they are interned by identity). `base`: a
+   * previous snapshot of the same group; types whose input is the very same array, or the same
+   * resources in the same order, are taken over from it (no sorting, no hashing), so a snapshot
+   * where one type changed costs little more than that type. `secrets`: the SDS type, given
+   * apart from the translated resources (mesh security supplies them; with grouped input, an
+   * array that never changes afterwards either).
    */
-  constructor(resources: Iterable<Resource>, base?: Snapshot) {
-    const groups = new Map<TypeUrl, Resource[]>();
-    for (const t of ADS_ORDER) groups.set(t, []);
-    for (const r of resources) {
-      const list = groups.get(r.typeUrl);
-      if (!list) throw new Error(`unsupported type ${r.typeUrl}`);
-      list.push(r);
+  constructor(resources: Iterable<Resource> | ResourcesByType, base?: Snapshot, secrets?: readonly Resource[]) {
+    let sets: TypeSet[];
+    if (!isGrouped(resources)) {
+      const groups: Resource[][] = ADS_ORDER.map(() => []);
+      const add = (r: Resource): void => {
+        const i = TYPE_INDEX.get(r.typeUrl);
+        if (i === undefined) throw new Error(`unsupported type ${r.typeUrl}`);
+        groups[i]!.push(r);
+      };
+      for (const r of resources) add(r);
+      if (secrets) for (const r of secrets) add(r);
+      sets = groups.map((list, i) => typeSet(i, list, base?.sets[i], false));
+    } else {
+      const b = base?.sets;
+      sets = [
+        typeSet(0, resources[TYPE.CLUSTER] ?? NO_RESOURCES, b?.[0], true),
+        typeSet(1, resources[TYPE.ENDPOINT] ?? NO_RESOURCES, b?.[1], true),
+        typeSet(2, resources[TYPE.LISTENER] ?? NO_RESOURCES, b?.[2], true),
+        typeSet(3, resources[TYPE.ROUTE] ?? NO_RESOURCES, b?.[3], true),
+        typeSet(4, secrets ?? resources[TYPE.SECRET] ?? NO_RESOURCES, b?.[4], true),
+      ];
     }
-    for (const [t, list] of groups) {
-      this.inputs.set(t, list);
-      const prev = base?.inputs.get(t);
-      if (base && prev && sameItems(prev, list)) {
-        this.byType.set(t, base.byType.get(t)!);
-        this.typeVersions.set(t, base.typeVersions.get(t)!);
-        this.reused.add(t);
-        continue;
-      }
-      const sorted = [...list].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-      const m = new Map<string, Resource>();
-      for (const r of sorted) {
-        if (m.has(r.name)) throw new DuplicateResourceError(t, r.name);
-        m.set(r.name, r);
-      }
-      this.byType.set(t, m);
-      this.typeVersions.set(t, versionOf(sorted));
-    }
-    this.version = contentHash(...ADS_ORDER.map((t) => this.typeVersions.get(t) ?? ''));
-    let lostName = false;
-    if (base && this.reused.size > 0) {
-      for (const t of ADS_ORDER) {
-        if (this.reused.has(t)) continue;
-        const now = this.byType.get(t)!;
-        for (const n of base.resources(t).keys()) if (!now.has(n)) lostName = true;
-      }
-    }
-    this.onlyNewTypesNeedChecks = base !== undefined && base.checkedClean && this.reused.size > 0 && !lostName;
+    let checked = 0;
+    if (base?.clean) for (let i = 0; i < sets.length; i++) if (sets[i] === base.sets[i]) checked |= 1 << i;
+    this.sets = sets;
+    this.checkedInBase = checked;
+    this.version = contentHash(sets[0]!.version + sets[1]!.version + sets[2]!.version + sets[3]!.version + sets[4]!.version);
   }
 
+  private set(typeUrl: TypeUrl): TypeSet | undefined {
+    const i = TYPE_INDEX.get(typeUrl);
+    return i === undefined ? undefined : this.sets[i];
+  }
+
+  /** The resources of one type by name, in name order; the same map object on every call. */
   resources(typeUrl: TypeUrl): ReadonlyMap<string, Resource> {
-    return this.byType.get(typeUrl) ?? EMPTY;
+    return this.set(typeUrl)?.byName ?? EMPTY;
   }
 
   get(typeUrl: TypeUrl, name: string): Resource | undefined {
-    return this.byType.get(typeUrl)?.get(name);
+    return this.set(typeUrl)?.byName.get(name);
   }
 
   typeVersion(typeUrl: TypeUrl): string {
-    return this.typeVersions.get(typeUrl) ?? EMPTY_VERSION;
+    return this.set(typeUrl)?.version ?? EMPTY_VERSION;
   }
 
   /** Number of resources of every type. */
   size(): number {
     let n = 0;
-    for (const m of this.byType.values()) n += m.size;
+    for (const s of this.sets) n += s.byName.size;
     return n;
   }
 
@@ -92,27 +305,41 @@ export class Snapshot {
    * route naming a missing cluster. Each would leave Envoy warming or answering 503.
    */
   problems(): SnapshotProblem[] {
+    // A pair of sets (referrer, target) that both come from a base without problems resolves;
+    // any other pair is checked, memoised on the pair, so sets shared by many snapshots are
+    // checked once. Only a snapshot with a problem is walked resource by resource.
+    const sets = this.sets;
+    for (let i = 0; i < sets.length; i++) {
+      const s = sets[i]!;
+      for (let k = 0; k < REF_KINDS.length; k++) {
+        const j = REF_TARGET[k]!;
+        if ((this.checkedInBase >> i) & (this.checkedInBase >> j) & 1) continue;
+        if (!s.resolvesIn(k, sets[j]!)) return this.listProblems();
+      }
+    }
+    this.clean = true;
+    return [];
+  }
+
+  private listProblems(): SnapshotProblem[] {
     const out: SnapshotProblem[] = [];
-    // Built on a base without problems where no name went away: only the types that changed
-    // can have new problems (reused resources point at names that all still exist).
-    for (const t of ADS_ORDER) {
-      if (this.onlyNewTypesNeedChecks && this.reused.has(t)) continue;
-      for (const r of this.resources(t).values()) {
+    for (const s of this.sets) {
+      const t = s.typeUrl;
+      for (const r of s.byName.values()) {
         for (const c of r.refs.clusters) {
           if (!this.get(TYPE.CLUSTER, c)) out.push({ typeUrl: t, resource: r.name, message: `refers to cluster "${c}", which is not defined` });
         }
         for (const rc of r.refs.routes) {
           if (!this.get(TYPE.ROUTE, rc)) out.push({ typeUrl: t, resource: r.name, message: `refers to route configuration "${rc}" (RDS), which is not defined` });
         }
-        for (const s of r.refs.secrets) {
-          if (!this.get(TYPE.SECRET, s)) out.push({ typeUrl: t, resource: r.name, message: `refers to secret "${s}" (SDS), which is not defined` });
+        for (const sec of r.refs.secrets) {
+          if (!this.get(TYPE.SECRET, sec)) out.push({ typeUrl: t, resource: r.name, message: `refers to secret "${sec}" (SDS), which is not defined` });
         }
         for (const e of r.refs.endpoints) {
           if (!this.get(TYPE.ENDPOINT, e)) out.push({ typeUrl: t, resource: r.name, message: `is an EDS cluster but ClusterLoadAssignment "${e}" is not defined` });
         }
       }
     }
-    this.checkedClean = out.length === 0;
     return out;
   }
 }
@@ -127,7 +354,7 @@ export class DuplicateResourceError extends Error {
   }
 }
 
-const EMPTY: ReadonlyMap<string, Resource> = new Map();
+const byName = (a: Resource, b: Resource): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function sameItems(a: readonly Resource[], b: readonly Resource[]): boolean {
   if (a.length !== b.length) return false;
@@ -138,7 +365,6 @@ function sameItems(a: readonly Resource[], b: readonly Resource[]): boolean {
   }
   return true;
 }
-const EMPTY_VERSION = contentHash('');
 
 /** Version of a list of resources (sorted by name by the caller). */
 export function versionOf(list: Iterable<Resource>): string {

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ProtoJsonError } from '../../src/xds/json.js';
 import { resourceFromJson, type Resource } from '../../src/xds/resource.js';
-import { diffSnapshots, DuplicateResourceError, Snapshot } from '../../src/xds/snapshot.js';
+import { diffSnapshots, DuplicateResourceError, extendList, type ResourcesByType, Snapshot } from '../../src/xds/snapshot.js';
 import { ADS_ORDER, TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
 
 const HCM_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
@@ -299,5 +299,145 @@ describe('snapshots built on a previous one (incremental)', () => {
     const base = new Snapshot([...c('a'), lis]);
     const derived = new Snapshot([...c('a', 1), lis], base);
     expect(derived.problems().length).toBe(1);
+  });
+});
+
+describe('snapshots of grouped resources (type sets interned by array identity)', () => {
+  const c = (n: string, port = 8080): Resource[] => [resourceFromJson(TYPE.CLUSTER, edsCluster(n)), resourceFromJson(TYPE.ENDPOINT, cla(n, port))];
+  const rl = (name: string, clusters: string[]): Resource => resourceFromJson(TYPE.ROUTE, routeConfig(name, clusters));
+  const byType = (rs: readonly Resource[]): Record<TypeUrl, Resource[]> => {
+    const out = Object.fromEntries(ADS_ORDER.map((t) => [t, [] as Resource[]])) as Record<TypeUrl, Resource[]>;
+    for (const r of rs) out[r.typeUrl].push(r);
+    return out;
+  };
+  const same = (a: Snapshot, b: Snapshot): void => {
+    expect(a.version).toBe(b.version);
+    for (const t of ADS_ORDER) {
+      expect(a.typeVersion(t), t).toBe(b.typeVersion(t));
+      expect([...a.resources(t).keys()], t).toEqual([...b.resources(t).keys()]);
+    }
+  };
+
+  it('equals the snapshot of the same resources given in one list, shuffled or not', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const grouped = new Snapshot(byType(shuffled(completeSet(), seed)));
+      same(grouped, new Snapshot(completeSet()));
+      expect(grouped.problems()).toEqual([]);
+    }
+    // Secrets given apart are the SDS type.
+    const all = byType(completeSet());
+    const secrets = all[TYPE.SECRET];
+    same(new Snapshot({ ...all, [TYPE.SECRET]: [] }, undefined, secrets), new Snapshot(completeSet()));
+    same(new Snapshot(completeSet().filter((r) => r.typeUrl !== TYPE.SECRET), undefined, secrets), new Snapshot(completeSet()));
+  });
+
+  it('snapshots given the same array of a type share that type: one map, one version', () => {
+    const shared = byType(completeSet());
+    const a = new Snapshot({ ...shared, [TYPE.LISTENER]: [resourceFromJson(TYPE.LISTENER, listener('a', 'main', 'server-cert'))] });
+    const b = new Snapshot({ ...shared, [TYPE.LISTENER]: [resourceFromJson(TYPE.LISTENER, listener('b', 'main', 'server-cert'))] });
+    for (const t of [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.ROUTE, TYPE.SECRET]) expect(a.resources(t), t).toBe(b.resources(t));
+    expect(a.resources(TYPE.LISTENER)).not.toBe(b.resources(TYPE.LISTENER));
+    // The same resources in a new array: an equal set, built again (no base given).
+    const copy = new Snapshot({ ...shared, [TYPE.CLUSTER]: [...shared[TYPE.CLUSTER]] });
+    expect(copy.typeVersion(TYPE.CLUSTER)).toBe(a.typeVersion(TYPE.CLUSTER));
+    expect(copy.resources(TYPE.CLUSTER)).not.toBe(a.resources(TYPE.CLUSTER));
+  });
+
+  it('a problem in a shared type is reported by every snapshot holding it, and only by those', () => {
+    const routes = [rl('main', ['api', 'web'])];
+    const lis = [resourceFromJson(TYPE.LISTENER, listener('l', 'main'))];
+    const withBoth = [...c('api'), ...c('web')];
+    const withApi = c('api');
+    const ok = new Snapshot({ ...byType(withBoth), [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes });
+    const bad1 = new Snapshot({ ...byType(withApi), [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes });
+    const bad2 = new Snapshot({ ...byType(c('api', 9)), [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes });
+    expect(ok.problems()).toEqual([]);
+    for (const s of [bad1, bad2, bad1]) {
+      expect(s.problems()).toEqual([{ typeUrl: TYPE.ROUTE, resource: 'main', message: 'refers to cluster "web", which is not defined' }]);
+    }
+    expect(ok.problems()).toEqual([]);
+  });
+
+  it('a shared type naming many resources is checked per set it is held with (memoised on the pair)', () => {
+    const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
+    const routes = [rl('main', names)];
+    const lis = [resourceFromJson(TYPE.LISTENER, listener('l', 'main'))];
+    const all = byType(names.flatMap((n) => c(n)));
+    const five = byType(names.slice(0, 5).flatMap((n) => c(n)));
+    const snaps = [all, five, all, five].map((cs) => new Snapshot({ ...cs, [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes }));
+    for (let round = 0; round < 2; round++) {
+      expect(snaps.map((s) => s.problems().map((p) => p.message))).toEqual([[], ['refers to cluster "c6", which is not defined'], [], ['refers to cluster "c6", which is not defined']]);
+    }
+  });
+
+  it('a type that changed is checked again even when the other types are taken over from a clean base', () => {
+    const routes = [rl('main', ['api', 'web'])];
+    const lis = [resourceFromJson(TYPE.LISTENER, listener('l', 'main'))];
+    const clusters = byType([...c('api'), ...c('web')]);
+    const base = new Snapshot({ ...clusters, [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes });
+    expect(base.problems()).toEqual([]);
+    // Clusters lose "web": the unchanged route configuration now points at nothing.
+    const lost = new Snapshot({ ...byType(c('api')), [TYPE.LISTENER]: lis, [TYPE.ROUTE]: routes }, base);
+    expect(lost.resources(TYPE.ROUTE)).toBe(base.resources(TYPE.ROUTE));
+    expect(lost.problems().map((p) => p.message)).toEqual(['refers to cluster "web", which is not defined']);
+    // The route configuration changes to name a missing cluster; the clusters are taken over.
+    const renamed = new Snapshot({ ...clusters, [TYPE.LISTENER]: lis, [TYPE.ROUTE]: [rl('main', ['api', 'nope'])] }, base);
+    expect(renamed.resources(TYPE.CLUSTER)).toBe(base.resources(TYPE.CLUSTER));
+    expect(renamed.problems().map((p) => p.message)).toEqual(['refers to cluster "nope", which is not defined']);
+    // The listener names a route configuration that is gone.
+    const noRoute = new Snapshot({ ...clusters, [TYPE.LISTENER]: lis, [TYPE.ROUTE]: [rl('other', ['api'])] }, base);
+    expect(noRoute.problems().map((p) => p.message)).toEqual(['refers to route configuration "main" (RDS), which is not defined']);
+  });
+
+  it('an array of the wrong type, or duplicate names in one array, throw', () => {
+    expect(() => new Snapshot({ [TYPE.CLUSTER]: c('api') })).toThrow(/ClusterLoadAssignment|EDS/);
+    const dup = [resourceFromJson(TYPE.SECRET, secret('s')), resourceFromJson(TYPE.SECRET, secret('s'))];
+    expect(() => new Snapshot({}, undefined, dup)).toThrow(DuplicateResourceError);
+  });
+
+  describe('extendList', () => {
+    const shared = [...c('b'), ...c('d'), ...c('f')].filter((r) => r.typeUrl === TYPE.CLUSTER);
+    const eps = [...c('b'), ...c('d'), ...c('f')].filter((r) => r.typeUrl === TYPE.ENDPOINT);
+    const own = (n: string, timeout = '1s'): Resource => resourceFromJson(TYPE.CLUSTER, { name: n, type: 'STATIC', connect_timeout: timeout });
+
+    it('is the list with the resource at its place by name, replacing one of the same name', () => {
+      expect(extendList(shared, own('a')).map((r) => r.name)).toEqual(['a', 'b', 'd', 'f']);
+      expect(extendList(shared, own('e')).map((r) => r.name)).toEqual(['b', 'd', 'e', 'f']);
+      expect(extendList(shared, own('z')).map((r) => r.name)).toEqual(['b', 'd', 'f', 'z']);
+      const replaced = extendList(shared, own('d'));
+      expect(replaced.map((r) => r.name)).toEqual(['b', 'd', 'f']);
+      expect(replaced[1]!.refs.endpoints).toEqual([]); // the STATIC one
+      expect(extendList([], own('a')).map((r) => r.name)).toEqual(['a']);
+    });
+
+    it('a snapshot of an extended list equals one of a plain list with the same resources', () => {
+      for (const extra of [own('a'), own('e'), own('z'), own('d'), own('d', '2s')]) {
+        const list = extendList(shared, extra);
+        const ext = new Snapshot({ [TYPE.CLUSTER]: list, [TYPE.ENDPOINT]: eps });
+        const plain = new Snapshot({ [TYPE.CLUSTER]: [...list], [TYPE.ENDPOINT]: eps });
+        same(ext, plain);
+        expect([...ext.resources(TYPE.CLUSTER).values()]).toEqual([...plain.resources(TYPE.CLUSTER).values()]);
+        expect(ext.get(TYPE.CLUSTER, extra.name)).toBe(extra);
+        expect(ext.problems()).toEqual(plain.problems());
+      }
+      const empty = new Snapshot({ [TYPE.CLUSTER]: extendList([], own('a')) });
+      same(empty, new Snapshot([own('a')]));
+    });
+
+    it('references are checked against the shared part once and the extra resource every time', () => {
+      const routes = [rl('main', ['b', 'own'])];
+      const a = new Snapshot({ [TYPE.CLUSTER]: extendList(shared, own('own')), [TYPE.ENDPOINT]: eps, [TYPE.ROUTE]: routes });
+      const b = new Snapshot({ [TYPE.CLUSTER]: extendList(shared, own('other')), [TYPE.ENDPOINT]: eps, [TYPE.ROUTE]: routes });
+      expect(a.problems()).toEqual([]);
+      expect(b.problems().map((p) => p.message)).toEqual(['refers to cluster "own", which is not defined']);
+      expect(a.problems()).toEqual([]);
+      // The extra resource's own references: an EDS cluster without its assignment.
+      const eds = resourceFromJson(TYPE.CLUSTER, edsCluster('x'));
+      const missing = new Snapshot({ [TYPE.CLUSTER]: extendList(shared, eds), [TYPE.ENDPOINT]: eps });
+      expect(missing.problems().map((p) => p.message)).toEqual(['is an EDS cluster but ClusterLoadAssignment "x" is not defined']);
+      // The shared part's references: its assignments are missing here.
+      const noEps = new Snapshot({ [TYPE.CLUSTER]: extendList(shared, own('own')), [TYPE.ENDPOINT]: eps.slice(1) });
+      expect(noEps.problems().map((p) => p.message)).toEqual(['is an EDS cluster but ClusterLoadAssignment "b" is not defined']);
+    });
   });
 });
