@@ -8,6 +8,7 @@ import { labelsMatch } from '../model/validate.js';
 import {
   type EndpointIR,
   gatewayGroup,
+  type HttpListenerIR,
   type HttpRouteIR,
   type AuthzIR,
   type ListenerIR,
@@ -168,11 +169,21 @@ interface RoutesMemo {
   refs: Map<string, UpstreamRef>;
 }
 
+/** What a sidecar group names in the current model. */
+interface SidecarRef {
+  kind: 'sidecar';
+  service: string;
+  svc: ServiceModel;
+  inst: InstanceModel;
+}
+
 interface OutboundView {
   /** The service objects (sorted by name) the view was built from. */
   services: readonly ServiceModel[];
   virtualHosts: VirtualHostIR[];
   upstreams: UpstreamIR[];
+  /** The outbound listener per port: one object for every sidecar listening there (kept while virtualHosts is). */
+  listeners: Map<number, HttpListenerIR>;
 }
 
 function sameList(a: readonly unknown[], b: readonly unknown[]): boolean {
@@ -204,7 +215,13 @@ export class IrBuilder {
   private readonly inboundHostsMemo = new Map<string, VirtualHostIR[]>();
   private readonly instanceIndex = new WeakMap<ServiceModel, Map<string, InstanceModel>>();
   private readonly localMemo = new WeakMap<InstanceModel, UpstreamIR>();
+  /** A sidecar's inbound listener, kept while what it is built from is the same (translation memoises on it). */
+  private readonly inboundMemo = new WeakMap<InstanceModel, { sname: string; protocol: string; tls: ListenerIR['tls']; authz: AuthzIR | null; ir: ListenerIR }>();
   private readonly proxyMemo = new Map<string, { deps: readonly unknown[]; ir: ProxyIR }>();
+  private readonly depsScratch: unknown[] = [];
+  private readonly identityMemo = new Map<string, { trustDomain: string; identity: string }>();
+  /** Each sidecar group's service and instance, kept while the service is the same object. */
+  private readonly sidecarRefs = new Map<string, SidecarRef>();
   private outbound: OutboundView | null = null;
   /** The last update() changed which proxy groups exist. */
   groupsChanged = true;
@@ -239,7 +256,9 @@ export class IrBuilder {
     for (const [k, e] of this.authzMemo) if (model.services[k]?.allow !== e.allow) this.authzMemo.delete(k);
     for (const k of this.gatewayHostsMemo.keys()) if (!model.gateways[k.slice(0, k.indexOf('/'))]) this.gatewayHostsMemo.delete(k);
     for (const k of this.inboundHostsMemo.keys()) if (!model.services[k]) this.inboundHostsMemo.delete(k);
+    for (const k of this.identityMemo.keys()) if (!model.services[k]) this.identityMemo.delete(k);
     for (const g of this.proxyMemo.keys()) if (!this.exists(g)) this.proxyMemo.delete(g);
+    for (const g of this.sidecarRefs.keys()) if (!this.exists(g)) this.sidecarRefs.delete(g);
   }
 
   private get m(): Model {
@@ -275,13 +294,17 @@ export class IrBuilder {
     return ref !== null;
   }
 
-  private parseGroup(group: string): { kind: 'gateway'; name: string } | { kind: 'sidecar'; service: string; svc: ServiceModel; inst: InstanceModel } | null {
+  private parseGroup(group: string): { kind: 'gateway'; name: string } | SidecarRef | null {
     const m = this.m;
     if (group.startsWith('gateway/')) {
       const name = group.slice(8);
       return Object.prototype.hasOwnProperty.call(m.gateways, name) ? { kind: 'gateway', name } : null;
     }
     if (!group.startsWith('sidecar/')) return null;
+    // Every reload asks for every live sidecar group: what a group names is worked out again
+    // only when its service changed.
+    const hit = this.sidecarRefs.get(group);
+    if (hit && m.services[hit.service] === hit.svc) return hit;
     const slash = group.indexOf('/', 8);
     if (slash < 0) return null;
     const service = group.slice(8, slash);
@@ -293,18 +316,23 @@ export class IrBuilder {
       this.instanceIndex.set(svc, idx);
     }
     const inst = idx.get(group.slice(slash + 1));
-    return inst ? { kind: 'sidecar', service, svc, inst } : null;
+    if (!inst) return null;
+    const ref: SidecarRef = { kind: 'sidecar', service, svc, inst };
+    this.sidecarRefs.set(group, ref);
+    return ref;
   }
 
   /** One proxy's IR; the same object as last time when nothing it depends on changed. */
   proxy(group: string): ProxyIR | undefined {
     const ref = this.parseGroup(group);
     if (!ref) return undefined;
-    const deps = ref.kind === 'gateway' ? this.gatewayDeps(ref.name) : this.sidecarDeps(ref.service, ref.svc, ref.inst);
+    // A sidecar's dependencies go to a scratch array, copied only when they changed: every
+    // reload asks for every live sidecar, and most are unchanged.
+    const deps = ref.kind === 'gateway' ? this.gatewayDeps(ref.name) : this.sidecarDeps(ref.service, ref.svc, ref.inst, this.depsScratch);
     const hit = this.proxyMemo.get(group);
     if (hit && sameList(hit.deps, deps)) return hit.ir;
     const ir = ref.kind === 'gateway' ? this.gateway(ref.name) : this.sidecar(ref.service, ref.svc, ref.inst);
-    this.proxyMemo.set(group, { deps, ir });
+    this.proxyMemo.set(group, { deps: deps === this.depsScratch ? [...deps] : deps, ir });
     return ir;
   }
 
@@ -527,6 +555,7 @@ export class IrBuilder {
       adminPort: gw.adminPort ?? null,
       listeners,
       upstreams: sortUpstreams(upstreams),
+      upstreamParts: null,
     };
   }
 
@@ -546,9 +575,18 @@ export class IrBuilder {
         virtualHosts.push(prev && prev.routes === sr.routes ? prev : { name, domains: [name], routes: sr.routes });
         this.resolve(sr.refs.values(), upstreams);
       }
-      // Only instances changed: the same virtual hosts, so the outbound route configuration is reused.
-      const prevHostsList = this.outbound?.virtualHosts;
-      this.outbound = { services, virtualHosts: prevHostsList && sameList(prevHostsList, virtualHosts) ? prevHostsList : virtualHosts, upstreams: sortUpstreams(upstreams) };
+      // Only instances changed: the same virtual hosts, so the outbound route configuration is
+      // reused; only routes changed: the same upstream list, so every sidecar's clusters and
+      // assignments are the same arrays (translation and snapshots compare them by identity).
+      const last = this.outbound;
+      const sameHosts = last !== null && sameList(last.virtualHosts, virtualHosts);
+      const sorted = sortUpstreams(upstreams);
+      this.outbound = {
+        services,
+        virtualHosts: sameHosts ? last.virtualHosts : virtualHosts,
+        upstreams: last && sameList(last.upstreams, sorted) ? last.upstreams : sorted,
+        listeners: sameHosts ? last.listeners : new Map(),
+      };
     }
     this.outboundCurrent = true;
     return this.outbound;
@@ -598,44 +636,67 @@ export class IrBuilder {
     return ir;
   }
 
-  private sidecarDeps(sname: string, svc: ServiceModel, inst: InstanceModel): unknown[] {
-    const deps: unknown[] = [this.m.mesh, inst, svc.protocol, this.authz(sname)];
+  /** What a sidecar's IR is built from, into `deps` (emptied first). */
+  private sidecarDeps(sname: string, svc: ServiceModel, inst: InstanceModel, deps: unknown[]): unknown[] {
+    deps.length = 0;
+    deps.push(this.m.mesh, inst, svc.protocol, this.authz(sname));
     if (inst.outboundPort !== undefined) deps.push(this.outboundView());
-    for (const target of Object.keys(inst.tcpOutbound ?? {})) deps.push(this.upstream(this.refOf(target, null)));
+    if (inst.tcpOutbound) for (const target of Object.keys(inst.tcpOutbound)) deps.push(this.upstream(this.refOf(target, null)));
     return deps;
   }
 
-  private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
-    const upstreams = new Map<string, UpstreamIR>();
-    const localKey = localUpstreamKey(sname);
-    upstreams.set(localKey, this.localUpstream(sname, svc, inst));
-    const listeners: ListenerIR[] = [];
+  /** A service's SPIFFE ID (the same string for every instance). */
+  private serviceIdentity(sname: string): string {
+    const td = this.m.mesh.trustDomain;
+    const hit = this.identityMemo.get(sname);
+    if (hit?.trustDomain === td) return hit.identity;
+    const identity = serviceIdentity(td, sname);
+    this.identityMemo.set(sname, { trustDomain: td, identity });
+    return identity;
+  }
+
+  /** A sidecar's inbound listener: the same object while the instance, protocol, TLS and authorization are. */
+  private inboundListener(sname: string, svc: ServiceModel, inst: InstanceModel): ListenerIR {
     const tls = this.tls();
     const authz = this.authz(sname);
-    const inboundBind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
-    if (svc.protocol === 'tcp') {
-      listeners.push({ kind: 'tcp', name: 'inbound', direction: 'inbound', bind: inboundBind, tls, authz, upstream: localKey });
-    } else {
-      listeners.push({ kind: 'http', name: 'inbound', direction: 'inbound', bind: inboundBind, tls, authz, routeConfigName: 'inbound', virtualHosts: this.inboundHosts(sname) });
+    const hit = this.inboundMemo.get(inst);
+    if (hit && hit.sname === sname && hit.protocol === svc.protocol && hit.tls === tls && hit.authz === authz) return hit.ir;
+    const bind = { host: bareHost(inst.bind ?? (isIp(inst.address) ? inst.address : '0.0.0.0')), port: inst.port };
+    const ir: ListenerIR =
+      svc.protocol === 'tcp'
+        ? { kind: 'tcp', name: 'inbound', direction: 'inbound', bind, tls, authz, upstream: localUpstreamKey(sname) }
+        : { kind: 'http', name: 'inbound', direction: 'inbound', bind, tls, authz, routeConfigName: 'inbound', virtualHosts: this.inboundHosts(sname) };
+    this.inboundMemo.set(inst, { sname, protocol: svc.protocol, tls, authz, ir });
+    return ir;
+  }
+
+  /** The outbound listener on `port`: one object for every sidecar of the view listening there. */
+  private outboundListener(view: OutboundView, port: number): HttpListenerIR {
+    let l = view.listeners.get(port);
+    if (!l) {
+      l = { kind: 'http', name: 'outbound', direction: 'outbound', bind: { host: '127.0.0.1', port }, tls: null, authz: null, routeConfigName: 'outbound', virtualHosts: view.virtualHosts };
+      view.listeners.set(port, l);
     }
-    if (inst.outboundPort !== undefined) {
-      const view = this.outboundView();
-      listeners.push({
-        kind: 'http',
-        name: 'outbound',
-        direction: 'outbound',
-        bind: { host: '127.0.0.1', port: inst.outboundPort },
-        tls: null,
-        authz: null,
-        routeConfigName: 'outbound',
-        virtualHosts: view.virtualHosts,
-      });
+    return l;
+  }
+
+  private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
+    const local = this.localUpstream(sname, svc, inst);
+    const listeners: ListenerIR[] = [this.inboundListener(sname, svc, inst)];
+    const view = inst.outboundPort !== undefined ? this.outboundView() : null;
+    if (view) listeners.push(this.outboundListener(view, inst.outboundPort!));
+    const group = sidecarGroup(sname, inst.id);
+    const identity = this.mtls ? this.serviceIdentity(sname) : null;
+    const adminPort = inst.adminPort ?? null;
+    if (view && (!inst.tcpOutbound || Object.keys(inst.tcpOutbound).length === 0)) {
+      // The common shape: the view's upstreams plus the app. Translation shares the view's
+      // part between every sidecar of the view (upstreamParts).
+      return new ViewSidecarIR(group, inst.id, sname, identity, adminPort, listeners, { shared: view.upstreams, own: local });
     }
-    const tcpTargets = Object.keys(inst.tcpOutbound ?? {}).length;
-    if (inst.outboundPort !== undefined && tcpTargets > 0) {
-      for (const u of this.outboundView().upstreams) if (!upstreams.has(u.key)) upstreams.set(u.key, u);
-    }
-    for (const target of Object.keys(inst.tcpOutbound ?? {}).sort()) {
+    const tcpTargets = Object.keys(inst.tcpOutbound ?? {}).sort();
+    const upstreams = new Map<string, UpstreamIR>([[local.key, local]]);
+    if (view) for (const u of view.upstreams) if (!upstreams.has(u.key)) upstreams.set(u.key, u);
+    for (const target of tcpTargets) {
       const ref = this.refOf(target, null);
       this.resolve([ref], upstreams);
       listeners.push({
@@ -648,16 +709,31 @@ export class IrBuilder {
         upstream: ref.key,
       });
     }
-    return {
-      group: sidecarGroup(sname, inst.id),
-      kind: 'sidecar',
-      name: inst.id,
-      service: sname,
-      identity: tls ? serviceIdentity(this.m.mesh.trustDomain, sname) : null,
-      adminPort: inst.adminPort ?? null,
-      listeners,
-      upstreams: tcpTargets === 0 && inst.outboundPort !== undefined ? withLocal(this.outboundView().upstreams, upstreams.get(localKey)!) : sortUpstreams(upstreams),
-    };
+    return { group, kind: 'sidecar', name: inst.id, service: sname, identity, adminPort, listeners, upstreams: sortUpstreams(upstreams), upstreamParts: null };
+  }
+}
+
+/**
+ * A sidecar whose upstreams are the outbound view's plus its app (ProxyIR.upstreamParts). The
+ * list itself is made when first read: translation reads the parts, and every sidecar of the
+ * view is rebuilt when the view changes.
+ */
+class ViewSidecarIR implements ProxyIR {
+  readonly kind = 'sidecar';
+  private list: UpstreamIR[] | null = null;
+
+  constructor(
+    readonly group: string,
+    readonly name: string,
+    readonly service: string,
+    readonly identity: string | null,
+    readonly adminPort: number | null,
+    readonly listeners: ListenerIR[],
+    readonly upstreamParts: { shared: readonly UpstreamIR[]; own: UpstreamIR },
+  ) {}
+
+  get upstreams(): UpstreamIR[] {
+    return (this.list ??= withLocal(this.upstreamParts.shared, this.upstreamParts.own));
   }
 }
 

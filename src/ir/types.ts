@@ -120,6 +120,13 @@ export interface ProxyIR {
   listeners: ListenerIR[];
   /** Every upstream a listener or route names, sorted by key. */
   upstreams: UpstreamIR[];
+  /**
+   * How `upstreams` is made when it is a list shared by many proxies plus one of the proxy's
+   * own: `upstreams` is `shared` with `own` at its place by key (replacing an entry of the same
+   * key). A sidecar's outbound view and its app: translation encodes the shared part once for
+   * every sidecar of the view. null: no such structure (gateways, other sidecars).
+   */
+  upstreamParts: { shared: readonly UpstreamIR[]; own: UpstreamIR } | null;
 }
 
 export interface MeshIR {

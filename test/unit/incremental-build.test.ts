@@ -65,8 +65,39 @@ function edit(raw: Raw, r: () => number, step: number): string {
   const gateways = Object.keys(raw['gateways'] ?? {});
   const svcName = pick(r, services);
   const svc = raw['services'][svcName];
-  const kind = Math.floor(r() * 12);
+  const kind = Math.floor(r() * 18);
   switch (kind) {
+    case 12:
+      raw['mesh']['trustDomain'] = `td${step % 3}.example`;
+      return 'mesh trustDomain';
+    case 13:
+      // Between the two mTLS modes (off → on would need every caller's secrets at once; not an edit of interest here).
+      if (raw['mesh']['mtls'] === 'strict') raw['mesh']['mtls'] = 'permissive';
+      else if (raw['mesh']['mtls'] === 'permissive') raw['mesh']['mtls'] = 'strict';
+      return 'mesh mtls mode';
+    case 14: {
+      const inst = pick(r, svc.instances as Raw[]);
+      if (inst['outboundPort'] === undefined || r() < 0.5) inst['outboundPort'] = 15001 + (step % 3);
+      else delete inst['outboundPort'];
+      return `outboundPort of ${svcName}/${inst['id']}`;
+    }
+    case 15: {
+      const inst = pick(r, svc.instances as Raw[]);
+      inst['app'] = `127.0.0.1:${24000 + step}`;
+      return `app of ${svcName}/${inst['id']}`;
+    }
+    case 16: {
+      const tcp = services.filter((n) => raw['services'][n].protocol === 'tcp' && n !== svcName);
+      const inst = pick(r, svc.instances as Raw[]);
+      if (inst['tcpOutbound'] || !tcp.length) delete inst['tcpOutbound'];
+      else inst['tcpOutbound'] = { [pick(r, tcp)]: 25000 + step };
+      return `tcpOutbound of ${svcName}/${inst['id']}`;
+    }
+    case 17: {
+      const inst = pick(r, svc.instances as Raw[]);
+      inst['address'] = `10.8.${step % 250}.${1 + (step % 200)}`;
+      return `address of ${svcName}/${inst['id']}`;
+    }
     case 0: {
       const inst = pick(r, svc.instances as Raw[]);
       inst['port'] = 20000 + step;
@@ -214,6 +245,45 @@ describe('incremental build reuses what an edit does not touch', () => {
     expect(outHosts()).toBe(before.out);
     expect(authz()).not.toBeNull();
     expect(authz()).toBe(before.authz);
+  });
+
+  it('sidecars of the outbound view share its listener and upstream list; unchanged listeners are kept', () => {
+    const b = new MeshBuilder();
+    const secrets = secretSource();
+    const raw0 = base();
+    buildSnapshots(load(raw0)!, b, 'mesh.yaml', secrets);
+    const [p0, p1] = [b.ir.proxy('sidecar/s0/s0-0')!, b.ir.proxy('sidecar/s0/s0-1')!];
+    expect(p0.listeners.map((l) => l.name)).toEqual(['inbound', 'outbound']);
+    expect(p0.listeners[1]).toBe(p1.listeners[1]);
+    expect(p0.upstreamParts!.shared).toBe(p1.upstreamParts!.shared);
+    expect(p0.upstreamParts!.own).toBe(p0.upstreams[0]);
+    expect(p0.upstreams.map((u) => u.key)).toEqual(['inbound|s0', 's0', 's1', 's2', 's3', 's4', 's5']);
+    expect(b.ir.proxy('sidecar/s1/s1-0')!.upstreamParts).toBeNull(); // no outbound listener
+    // A timeout edit: new routes, the same upstreams; the inbound listener is kept.
+    const raw1 = structuredClone(raw0);
+    raw1['services']['s3'].timeout = '5s';
+    buildSnapshots(load(raw1)!, b, 'mesh.yaml', secrets);
+    const q0 = b.ir.proxy('sidecar/s0/s0-0')!;
+    expect(q0).not.toBe(p0);
+    expect(q0.upstreamParts!.shared).toBe(p0.upstreamParts!.shared);
+    expect(q0.listeners[0]).toBe(p0.listeners[0]);
+    expect(q0.listeners[1]).not.toBe(p0.listeners[1]);
+    expect(q0.listeners[1]).toBe(b.ir.proxy('sidecar/s0/s0-2')!.listeners[1]);
+    // An allow rule on s0: its inbound listeners (authorization) are new, the outbound one is kept.
+    const raw2 = structuredClone(raw1);
+    raw2['services']['s0'].allow = [{ services: ['s1'] }];
+    buildSnapshots(load(raw2)!, b, 'mesh.yaml', secrets);
+    const r0 = b.ir.proxy('sidecar/s0/s0-0')!;
+    expect(r0.listeners[0]).not.toBe(q0.listeners[0]);
+    expect(r0.listeners[1]).toBe(q0.listeners[1]);
+    // An instance port elsewhere: a new upstream list (s2's endpoints), the same listeners.
+    const raw3 = structuredClone(raw2);
+    raw3['services']['s2'].instances[0].port = 9999;
+    buildSnapshots(load(raw3)!, b, 'mesh.yaml', secrets);
+    const t0 = b.ir.proxy('sidecar/s0/s0-0')!;
+    expect(t0.upstreamParts!.shared).not.toBe(r0.upstreamParts!.shared);
+    expect(t0.listeners[0]).toBe(r0.listeners[0]);
+    expect(t0.listeners[1]).toBe(r0.listeners[1]);
   });
 
   it('an unchanged model changes nothing and reuses every snapshot', () => {
