@@ -2,10 +2,18 @@
 // translated and encoded once: the IR builder returns the very same object for anything
 // unchanged (and shares one object among every proxy that uses it), so the encoder memoises on
 // object identity — no per-proxy serialisation to compute a key. Listeners, which differ per
-// proxy only in a few fields, are keyed by exactly the fields translateListener reads.
+// proxy only in a few fields, are keyed by exactly the fields translateListener reads (once per
+// ListenerIR object).
+//
+// A proxy's resources come grouped per xDS type (translateProxyByType), and the per-type arrays
+// are shared wherever their content is: every sidecar of the outbound view gets the very same
+// assignments array, the sidecars of a service the same route configurations array, and a
+// proxy whose resources of a type did not change the same array as last build. Snapshots
+// intern a type's sorted, hashed and checked set on that array's identity (xds/snapshot.ts).
 import type { AuthzIR, HttpListenerIR, HttpRouteIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
 import { type Resource, resourceFromBytes, resourceFromJson } from '../xds/resource.js';
 import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
+import { extendList, type ResourcesByType } from '../xds/snapshot.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { addressBytes, loadAssignmentBytes } from './endpoint.js';
@@ -15,10 +23,37 @@ import { emptyRefs, encodeFromJson } from '../xds/json.js';
 import { messageType } from '../xds/protos.js';
 import { lengthDelimited, stringField } from '../xds/wire.js';
 
+/** A proxy's resources per type (no secrets). The arrays never change; many proxies share them. */
+export interface ProxyResources extends ResourcesByType {
+  readonly [TYPE.CLUSTER]: readonly Resource[];
+  readonly [TYPE.ENDPOINT]: readonly Resource[];
+  readonly [TYPE.LISTENER]: readonly Resource[];
+  readonly [TYPE.ROUTE]: readonly Resource[];
+}
+
+/** The clusters and assignments of a list of upstreams shared by many proxies (ProxyIR.upstreamParts). */
+interface SharedUpstreams {
+  clusters: readonly Resource[];
+  endpoints: readonly Resource[];
+  /** Per own upstream's cluster: the shared clusters with it in place. */
+  clustersWithOwn: WeakMap<Resource, readonly Resource[]>;
+  /** Per own upstream's assignment (an EDS own upstream): the shared assignments with it in place. */
+  endpointsWithOwn: WeakMap<Resource, readonly Resource[]>;
+}
+
+const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
+
 export class ResourceEncoder {
   private readonly clusters = new WeakMap<UpstreamIR, Resource>();
   private readonly assignments = new WeakMap<UpstreamIR, Resource>();
   private readonly proxies = new WeakMap<ProxyIR, Resource[]>();
+  private readonly grouped = new WeakMap<ProxyIR, ProxyResources>();
+  private readonly shared = new WeakMap<readonly UpstreamIR[], SharedUpstreams>();
+  /** The shared part built last: a new list whose resources are the same keeps its arrays. */
+  private lastShared: SharedUpstreams | null = null;
+  private readonly lists = new ListInterner();
+  /** Each listener's resource, by ListenerIR object (the key string below is built once per object). */
+  private readonly listenerOf = new WeakMap<ListenerIR, Resource>();
   private readonly routeConfigs = new WeakMap<readonly VirtualHostIR[], Map<string, Resource>>();
   /** Each route's encoded RouteConfiguration.virtual_hosts.routes entry, and the clusters it names. */
   private readonly routes = new WeakMap<HttpRouteIR, { field: Buffer; clusters: string[] }>();
@@ -81,6 +116,12 @@ export class ResourceEncoder {
   }
 
   listener(l: ListenerIR): Resource {
+    let r = this.listenerOf.get(l);
+    if (!r) this.listenerOf.set(l, (r = this.listenerByKey(l)));
+    return r;
+  }
+
+  private listenerByKey(l: ListenerIR): Resource {
     const tls = l.tls ? `${l.tls.mode}\0${l.tls.trustDomain}` : '-';
     const target = l.kind === 'http' ? l.routeConfigName : l.upstream;
     const key = `${l.kind}\0${l.name}\0${l.direction}\0${l.bind.host}\0${l.bind.port}\0${tls}\0${this.authzId(l.authz)}\0${target}`;
@@ -153,20 +194,126 @@ export class ResourceEncoder {
     });
   }
 
-  /** A proxy's resources (without secrets): the same array while the proxy's IR is the same object. */
-  translateProxy(p: ProxyIR): Resource[] {
-    const hit = this.proxies.get(p);
-    if (hit) return hit;
-    const out: Resource[] = [];
-    for (const u of p.upstreams) {
-      out.push(this.cluster(u));
-      if (usesEds(u)) out.push(this.assignment(u));
+  /**
+   * A proxy's resources (without secrets), per type: the same object while the proxy's IR is the
+   * same object, and arrays shared with other proxies and with the previous build where their
+   * content is the same.
+   */
+  translateProxyByType(p: ProxyIR): ProxyResources {
+    let out = this.grouped.get(p);
+    if (out) return out;
+    let clusters: readonly Resource[];
+    let endpoints: readonly Resource[];
+    if (p.upstreamParts) {
+      ({ clusters, endpoints } = this.withOwn(this.sharedUpstreams(p.upstreamParts.shared), p.upstreamParts.own));
+    } else {
+      const cs: Resource[] = [];
+      const es: Resource[] = [];
+      for (const u of p.upstreams) {
+        cs.push(this.cluster(u));
+        if (usesEds(u)) es.push(this.assignment(u));
+      }
+      clusters = this.lists.intern(cs);
+      endpoints = this.lists.intern(es);
     }
+    const listeners: Resource[] = [];
+    const routes: Resource[] = [];
     for (const l of p.listeners) {
-      out.push(this.listener(l));
-      if (l.kind === 'http') out.push(this.routeConfig(l));
+      listeners.push(this.listener(l));
+      if (l.kind === 'http') routes.push(this.routeConfig(l));
     }
-    this.proxies.set(p, out);
+    out = {
+      [TYPE.CLUSTER]: clusters,
+      [TYPE.ENDPOINT]: endpoints,
+      [TYPE.LISTENER]: this.lists.intern(listeners),
+      [TYPE.ROUTE]: this.lists.intern(routes),
+    };
+    this.grouped.set(p, out);
     return out;
   }
+
+  /** A proxy's resources (without secrets) in one array: the same array while the proxy's IR is the same object. */
+  translateProxy(p: ProxyIR): Resource[] {
+    let out = this.proxies.get(p);
+    if (!out) {
+      const g = this.translateProxyByType(p);
+      out = [...g[TYPE.CLUSTER], ...g[TYPE.ENDPOINT], ...g[TYPE.LISTENER], ...g[TYPE.ROUTE]];
+      this.proxies.set(p, out);
+    }
+    return out;
+  }
+
+  private sharedUpstreams(list: readonly UpstreamIR[]): SharedUpstreams {
+    let s = this.shared.get(list);
+    if (s) return s;
+    const clusters: Resource[] = [];
+    const endpoints: Resource[] = [];
+    for (const u of list) {
+      clusters.push(this.cluster(u));
+      if (usesEds(u)) endpoints.push(this.assignment(u));
+    }
+    // A new list (an endpoint edit makes new upstream objects) whose clusters are the same
+    // keeps the clusters array of every proxy of the view; likewise the assignments.
+    const last = this.lastShared;
+    const sameClusters = last !== null && sameResources(last.clusters, clusters);
+    const sameEndpoints = last !== null && sameResources(last.endpoints, endpoints);
+    s = {
+      clusters: sameClusters ? last.clusters : clusters,
+      endpoints: sameEndpoints ? last.endpoints : endpoints,
+      clustersWithOwn: sameClusters ? last.clustersWithOwn : new WeakMap(),
+      endpointsWithOwn: sameEndpoints ? last.endpointsWithOwn : new WeakMap(),
+    };
+    this.shared.set(list, s);
+    this.lastShared = s;
+    return s;
+  }
+
+  /** The shared clusters and assignments with `own`'s in place (by name, replacing one of the same name). */
+  private withOwn(s: SharedUpstreams, own: UpstreamIR): { clusters: readonly Resource[]; endpoints: readonly Resource[] } {
+    const cluster = this.cluster(own);
+    let clusters = s.clustersWithOwn.get(cluster);
+    if (!clusters) s.clustersWithOwn.set(cluster, (clusters = extendList(s.clusters, cluster)));
+    if (!usesEds(own)) return { clusters, endpoints: s.endpoints };
+    const assignment = this.assignment(own);
+    let endpoints = s.endpointsWithOwn.get(assignment);
+    if (!endpoints) s.endpointsWithOwn.set(assignment, (endpoints = extendList(s.endpoints, assignment)));
+    return { clusters, endpoints };
+  }
 }
+
+/** Same names and versions in the same order (equal content: a snapshot treats them alike). */
+function sameResources(a: readonly Resource[], b: readonly Resource[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (a[i]!.name !== b[i]!.name || a[i]!.version !== b[i]!.version)) return false;
+  return true;
+}
+
+/**
+ * The same array for the same resources in the same order, so that a proxy whose resources of a
+ * type did not change, or that has the same as other proxies (a service's route configurations),
+ * hands the snapshot an array it has already interned. Keyed by resource identity through weak
+ * maps: an entry lives as long as its resources. Lists longer than LIST_INTERN_MAX are not
+ * interned (a gateway's thousand clusters: walking them costs about what they save).
+ */
+class ListInterner {
+  private readonly root = new WeakMap<Resource, ListNode>();
+
+  intern(items: Resource[]): readonly Resource[] {
+    if (items.length === 0) return NO_RESOURCES;
+    if (items.length > LIST_INTERN_MAX) return items;
+    let level = this.root;
+    for (let i = 0; ; i++) {
+      let node = level.get(items[i]!);
+      if (!node) level.set(items[i]!, (node = { list: null, next: null }));
+      if (i === items.length - 1) return (node.list ??= items);
+      level = node.next ??= new WeakMap();
+    }
+  }
+}
+
+interface ListNode {
+  list: readonly Resource[] | null;
+  next: WeakMap<Resource, ListNode> | null;
+}
+
+const LIST_INTERN_MAX = 8;

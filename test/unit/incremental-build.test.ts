@@ -12,6 +12,7 @@ import { loadModelText } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
 import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
+import { Snapshot } from '../../src/xds/snapshot.js';
 import { TYPE } from '../../src/xds/type-urls.js';
 import { rng } from '../helpers/rng.js';
 
@@ -161,6 +162,23 @@ const fixtures = fs
   .map((d) => d.name)
   .sort();
 
+/**
+ * Every group's snapshot from its grouped resources (ResourceEncoder.translateProxyByType), each
+ * built on the group's previous one (`prev`): what MeshBuilder.snapshotFor does with them, so
+ * that per-type arrays shared between proxies and builds, and the type sets interned on them,
+ * are compared with a build from scratch too.
+ */
+function groupedSnapshots(b: MeshBuilder, secrets: SecretSource, prev: ReadonlyMap<string, Snapshot>): Map<string, Snapshot> {
+  const out = new Map<string, Snapshot>();
+  for (const g of b.ir.groups()) {
+    const p = b.ir.proxy(g)!;
+    const snap = new Snapshot(b.encoder.translateProxyByType(p), prev.get(g), p.identity ? secrets(p) : []);
+    expect(snap.problems(), g).toEqual([]);
+    out.set(g, snap);
+  }
+  return out;
+}
+
 function versions(snaps: ReadonlyMap<string, { version: string }>): Record<string, string> {
   return Object.fromEntries([...snaps].map(([g, s]) => [g, s.version]));
 }
@@ -173,6 +191,7 @@ describe('incremental build equals a build from scratch', () => {
     const live = new MeshBuilder();
     const first = load(raw)!;
     expect(buildSnapshots(first, live, 'mesh.yaml', secrets).errors).toEqual([]);
+    let grouped = groupedSnapshots(live, secrets, new Map());
     let applied = 0;
     for (let step = 0; step < 40; step++) {
       const next = structuredClone(raw);
@@ -185,6 +204,8 @@ describe('incremental build equals a build from scratch', () => {
       const fresh = buildSnapshots(structuredClone(model), new MeshBuilder(), 'mesh.yaml', secrets);
       expect(inc.errors, what).toEqual([]);
       expect(versions(inc.built.snapshots), `after "${what}" (step ${step})`).toEqual(versions(fresh.built.snapshots));
+      grouped = groupedSnapshots(live, secrets, grouped);
+      expect(versions(grouped), `grouped, after "${what}" (step ${step})`).toEqual(versions(fresh.built.snapshots));
       // `changed` names exactly the groups whose snapshot is a different object.
       for (const g of inc.built.changed) expect(inc.built.snapshots.has(g)).toBe(true);
     }
