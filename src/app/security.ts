@@ -6,7 +6,7 @@ import client from 'prom-client';
 import { randomBytes } from 'node:crypto';
 import { type CaFiles, ephemeralCa, loadOrCreateCa, type LoadedCa } from '../ca/authority.js';
 import { NodeTokens, TOKEN_METADATA_KEY } from '../ca/node-token.js';
-import { WorkloadCertificates } from '../ca/workload-certs.js';
+import { type WorkloadCert, WorkloadCertificates } from '../ca/workload-certs.js';
 import type { ProxyIR } from '../ir/types.js';
 import { identitySecret, trustBundleSecret } from '../translate/secret.js';
 import type { NodeInfo } from '../xds/cache.js';
@@ -20,6 +20,15 @@ export interface SecurityOptions {
   ca?: CaFiles;
   log: Logger;
   now?: () => number;
+}
+
+/** The trust-bundle Secret of one set of trusted roots. */
+interface TrustBundle {
+  /** The root objects it was last checked against (the CA's, then extraRoots). */
+  roots: readonly LoadedCa['root'][];
+  /** Their fingerprints. */
+  key: string;
+  resource: Resource;
 }
 
 export interface IdentityStatus {
@@ -91,30 +100,47 @@ export class MeshSecurity {
   }
 
   /** Encoded secrets per group, reused while the certificate and the bundle are unchanged. */
-  private readonly encoded = new Map<string, { serial: string; bundle: string; resources: Resource[] }>();
-  private bundleCache: { key: string; resource: Resource } | null = null;
+  private readonly encoded = new Map<string, { cert: WorkloadCert; bundle: TrustBundle; resources: Resource[] }>();
+  private bundleCache: TrustBundle | null = null;
 
-  /** The SDS secrets of one proxy: its certificate and key, and the trust bundle. */
+  /**
+   * The SDS secrets of one proxy: its certificate and key, and the trust bundle. The same array
+   * while the certificate and the trusted roots are the same (a snapshot takes the type over
+   * by that identity), at the cost of a few lookups: every reload asks for every live sidecar.
+   */
   secretsFor(p: ProxyIR): Resource[] {
     if (!p.identity) return [];
-    this.identities.set(p.group, p.identity);
-    const before = { issued: this.certs.issued, rotations: this.certs.rotations };
+    if (this.identities.get(p.group) !== p.identity) this.identities.set(p.group, p.identity);
+    const issued = this.certs.issued;
+    const rotations = this.certs.rotations;
     const cert = this.certs.get(p.group, p.identity);
-    this.count(before);
+    if (this.certs.issued !== issued || this.certs.rotations !== rotations) this.count({ issued, rotations });
     const bundle = this.bundle();
     const hit = this.encoded.get(p.group);
-    if (hit && hit.serial === cert.serial && hit.bundle === bundle.key) return hit.resources;
-    const resources = [resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem)), bundle.resource];
-    this.encoded.set(p.group, { serial: cert.serial, bundle: bundle.key, resources });
+    if (hit && hit.cert === cert && hit.bundle === bundle) return hit.resources;
+    // Only the roots changed (a root rotation): the certificate's secret is the one encoded already.
+    const identity = hit && hit.cert === cert ? hit.resources[0]! : resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem));
+    const resources = [identity, bundle.resource];
+    this.encoded.set(p.group, { cert, bundle, resources });
     return resources;
   }
 
-  /** The trust-bundle Secret, encoded once per set of trusted roots. */
-  private bundle(): { key: string; resource: Resource } {
-    const key = [this.ca.root, ...this.extraRoots].map((r) => r.fingerprint256).join(',');
-    if (this.bundleCache?.key !== key) {
-      this.bundleCache = { key, resource: resourceFromJson(TYPE.SECRET, trustBundleSecret(this.certs.trustBundlePem(this.extraRoots))) };
+  /** The trust-bundle Secret, encoded once per set of trusted roots (the CA's root and extraRoots). */
+  private bundle(): TrustBundle {
+    const b = this.bundleCache;
+    if (b && b.roots[0] === this.ca.root && b.roots.length === this.extraRoots.length + 1) {
+      let same = true;
+      for (let i = 0; i < this.extraRoots.length; i++) same &&= b.roots[i + 1] === this.extraRoots[i];
+      if (same) return b;
     }
+    const roots = [this.ca.root, ...this.extraRoots];
+    const key = roots.map((r) => r.fingerprint256).join(',');
+    if (b?.key === key) {
+      // Other objects for the same roots (a CA loaded again): the same bundle, and secrets.
+      b.roots = roots;
+      return b;
+    }
+    this.bundleCache = { roots, key, resource: resourceFromJson(TYPE.SECRET, trustBundleSecret(this.certs.trustBundlePem(this.extraRoots))) };
     return this.bundleCache;
   }
 
