@@ -81,15 +81,47 @@ const MAX_KEY = 512;
  * throws on any input.
  */
 export function fastParseYaml(text: string, limits: YamlLimits): Record<string, unknown> | undefined {
-  if (!CORE) return undefined;
-  if (text.length > limits.maxBytes) return undefined;
-  if (text.length * 3 > limits.maxBytes && Buffer.byteLength(text, 'utf8') > limits.maxBytes) return undefined;
-  if (UNSUPPORTED_CHAR.test(text)) return undefined;
+  if (!CORE || !fastReaderTakesSize(text, limits) || !fastReaderTakesChars(text)) return undefined;
   try {
     return new FastReader(text, limits.maxDepth, CORE).document();
   } catch (err) {
     if (err === BAIL) return undefined;
     // Anything unexpected (a bug here): the full parser decides.
+    return undefined;
+  }
+}
+
+/** Whether the fast reader is on and `text` (a whole model) is within the size limit it reads. */
+export function fastReaderTakesSize(text: string, limits: YamlLimits): boolean {
+  if (!CORE) return false;
+  if (text.length > limits.maxBytes) return false;
+  return !(text.length * 3 > limits.maxBytes && Buffer.byteLength(text, 'utf8') > limits.maxBytes);
+}
+
+/** Whether every character of `text` is one the fast reader takes (see UNSUPPORTED_CHAR). */
+export function fastReaderTakesChars(text: string): boolean {
+  return !UNSUPPORTED_CHAR.test(text);
+}
+
+/**
+ * One entry of a block mapping, read on its own: `text` is the entry's lines, cut from a larger
+ * text at line boundaries (its key line at column `indent` first, then its value's lines and any
+ * blank or comment lines), and `depth` is the nesting depth of the mapping that holds it there
+ * (0 for the top level), so the depth limit applies as it would in the whole text. Used by
+ * model/raw-memo.ts to read only the entries of a model that changed since the last load.
+ *
+ * For an entry whose surroundings are what that module checks (the next content line after it
+ * is less indented, or is the next key of the same mapping), this is exactly what fastParseYaml
+ * reads for the entry in the whole text: the same reader, from the same line, at the same
+ * depth, meets the same lines. Undefined if the text is not one such entry or the reader gives
+ * up; never throws.
+ */
+export function fastParseEntry(text: string, indent: number, depth: number, limits: YamlLimits): { key: string; value: unknown } | undefined {
+  if (!CORE || !fastReaderTakesChars(text)) return undefined;
+  try {
+    return new FastReader(text, limits.maxDepth, CORE).entry(indent, depth);
+  } catch {
+    // BAIL, or a bug here: the caller reads the whole text instead.
     return undefined;
   }
 }
@@ -161,6 +193,22 @@ class FastReader {
     const root = this.mapping(n, 0, l, n);
     if (this.nextContent(false) >= 0) bail(); // something left over (less indented than the root)
     return root;
+  }
+
+  /** The text's one entry, of a mapping at column `n` and nesting `depth` (see fastParseEntry). */
+  entry(n: number, depth: number): { key: string; value: unknown } {
+    if (this.nextContent(false) !== 0) bail(); // the key line comes first
+    const line = this.lines[0]!;
+    if (indentOf(line) !== n || !this.isKeyLine(line, n)) bail();
+    const m = this.mapping(n, depth, 0, n);
+    if (this.nextContent(false) >= 0) bail(); // a line less indented than the entry
+    let key: string | undefined;
+    for (const k in m) {
+      if (key !== undefined) bail(); // a second key at column n: not one entry
+      key = k;
+    }
+    if (key === undefined) bail();
+    return { key, value: m[key] };
   }
 
   /**

@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gatewayMesh, S2_MESH, sidecarMesh, SMOKE_M10K, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
 import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
-import { fastParseYaml } from '../../src/util/yaml-fast.js';
+import { fastParseEntry, fastParseYaml } from '../../src/util/yaml-fast.js';
 import { DEFAULT_YAML_LIMITS, parseYaml, toJs, type YamlLimits } from '../../src/util/yaml-source.js';
 import { randomDoc, rng, TRICKY_KEYS, TRICKY_SCALARS } from './yaml-fuzz-gen.js';
 
@@ -211,5 +211,74 @@ describe('randomised differential test', () => {
     // The generator makes plenty of valid texts the fast reader takes (the test is not vacuous).
     expect(valid).toBeGreaterThan(600);
     expect(taken).toBeGreaterThan(300);
+  });
+});
+
+describe('fastParseEntry: one entry of a block mapping, read alone', () => {
+  /** The entries of the mapping at column `indent`: each from its key line to the next (comment and blank lines with the entry before them). */
+  function cut(text: string, indent: number): string[] | undefined {
+    const lines = text.split('\n');
+    const starts: number[] = [];
+    for (let i = 0; i < lines.length; i++) {
+      const l = lines[i]!;
+      const n = l.length - l.trimStart().length;
+      if (l.trim() === '' || l.trimStart().startsWith('#')) continue;
+      // (Not cut here: a sequence at its key's column, document markers.)
+      if (n < indent || (n === indent && /^-( |$)/.test(l.trimStart())) || /^(---|\.\.\.|%)/.test(l)) return undefined;
+      if (n === indent) starts.push(i);
+    }
+    if (starts.length === 0 || lines.slice(0, starts[0]).some((l) => l.trim() !== '' && !l.trimStart().startsWith('#'))) return undefined;
+    return starts.map((s, k) => lines.slice(s, k + 1 < starts.length ? starts[k + 1] : lines.length).join('\n') + (k + 1 < starts.length ? '\n' : ''));
+  }
+
+  it('reads each entry of a generated text as the whole-text reader reads it, at the top and one level down', () => {
+    let read = 0;
+    for (let seed = 1; seed <= 3000; seed++) {
+      const doc = randomDoc(rng(seed));
+      for (const [text, indent, depth, pickValue] of [
+        [doc, 0, 0, (v: Record<string, unknown>) => v],
+        [`k:\n${doc.split('\n').map((l) => (l ? `  ${l}` : l)).join('\n')}`, 2, 1, (v: Record<string, unknown>) => v['k'] as Record<string, unknown>],
+      ] as const) {
+        const whole = fastParseYaml(text, L);
+        const body = indent === 0 ? text : text.slice(text.indexOf('\n') + 1);
+        const entries = cut(body, indent);
+        if (whole === undefined || entries === undefined) continue;
+        const value = pickValue(whole);
+        // (By key: JS puts integer-like keys first, whatever the text's order.)
+        const keys = new Set(Object.keys(value));
+        expect(entries.length, JSON.stringify(text)).toBe(keys.size);
+        for (const e of entries) {
+          const got = fastParseEntry(e, indent, depth, L);
+          expect(got, JSON.stringify(e)).toBeDefined();
+          expect(keys.delete(got!.key), JSON.stringify(e)).toBe(true);
+          expect(isDeepStrictEqual(got!.value, value[got!.key]) && JSON.stringify(got!.value) === JSON.stringify(value[got!.key]), JSON.stringify(e)).toBe(true);
+          read++;
+        }
+      }
+    }
+    expect(read).toBeGreaterThan(1000);
+  });
+
+  it('applies the nesting limit at the depth the entry has in the whole text', () => {
+    const nested = (n: number): string => `  a: ${'['.repeat(n)}${']'.repeat(n)}\n`;
+    // In "k:\n  a: [[...]]", a's value is at depth 2: n brackets put the innermost list at depth n + 1.
+    for (const n of [L.maxDepth - 1, L.maxDepth]) {
+      const whole = fastParseYaml(`k:\n${nested(n)}`, L);
+      const entry = fastParseEntry(nested(n), 2, 1, L);
+      expect(entry === undefined, `n = ${n}`).toBe(whole === undefined);
+    }
+    expect(fastParseEntry(nested(L.maxDepth - 1), 2, 1, L)).toBeDefined();
+  });
+
+  it.each([
+    ['two entries', 'a: 1\nb: 2\n', 0],
+    ['a comment before the key line', '# c\na: 1\n', 0],
+    ['a key at another column', '  a: 1\n', 0],
+    ['a less indented line after the entry', '  a:\n    b: 1\n c: 2\n', 2],
+    ['a sequence item', '- a\n', 0],
+    ['a document marker', '---\na: 1\n', 0],
+    ['a tab', 'a:\t1\n', 0],
+  ])('gives up on %s', (_name, text, indent) => {
+    expect(fastParseEntry(text, indent, indent === 0 ? 0 : 1, L)).toBeUndefined();
   });
 });
