@@ -1,0 +1,161 @@
+// Reading a model text part by part (src/model/raw-memo.ts: the line scan of text-split.ts, each
+// part read by yaml-fast.ts fastParseEntry, unchanged parts reused) must give exactly what the
+// fast reader gives for the whole text, which is what the full parser gives: the same value, in
+// the same key order. It may give up (undefined) on anything, but never on a text a fresh memo
+// reads, and never read a text the whole-text reader gives up on.
+import { isDeepStrictEqual } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
+import { RawModelMemo } from '../../src/model/raw-memo.js';
+import { splitModelText } from '../../src/model/text-split.js';
+import { fastParseYaml } from '../../src/util/yaml-fast.js';
+import { parseYaml, toJs } from '../../src/util/yaml-source.js';
+import { rng } from '../helpers/rng.js';
+import { randomDoc } from '../unit/yaml-fuzz-gen.js';
+import { editModelText, pick } from './model-edits.js';
+
+beforeAll(() => {
+  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+});
+afterAll(() => {
+  vi.restoreAllMocks();
+});
+
+const L = MODEL_YAML_LIMITS;
+
+/**
+ * A random text in a model's layout whose sections hold random YAML (yaml-fuzz-gen.ts: odd
+ * scalars, keys, indentation, comments, near misses), mostly YAML the fast reader takes.
+ */
+function randomModelText(r: () => number): string {
+  const indent = (doc: string, n: number): string =>
+    doc
+      .split('\n')
+      .map((l) => (l === '' ? l : ' '.repeat(n) + l))
+      .join('\n');
+  const randomDocTaken = (): string => {
+    let d = randomDoc(r);
+    for (let i = 0; i < 30 && r() > 0.1 && fastParseYaml(d, L) === undefined; i++) d = randomDoc(r);
+    return d;
+  };
+  const parts: string[] = [];
+  if (r() < 0.2) parts.push(pick(r, ['# preamble', '', '  # indented comment', '---']));
+  const top = [
+    () => 'version: 1',
+    () => `mesh:\n${indent(randomDocTaken(), pick(r, [2, 2, 4, 1]))}`,
+    () => `services:${pick(r, ['', '', '  # the services'])}\n${indent(randomDocTaken(), pick(r, [2, 2, 2, 4, 1, 3]))}`,
+    () => `gateways:\n${indent(randomDocTaken(), pick(r, [2, 2, 4]))}`,
+  ];
+  for (const k of [0, 1, 2, 3].sort(() => r() - 0.5)) if (k === 2 || r() < 0.7) parts.push(top[k]!());
+  return parts.join('\n').replace(/\n\n+/g, '\n') + (r() < 0.9 ? '\n' : '');
+}
+
+/** The full parser's value, or undefined if it reports an error or more than one document. */
+function fullValue(text: string): unknown {
+  try {
+    const p = parseYaml('t.yaml', text, L);
+    return p.docs.length === 1 ? toJs(p, p.docs[0]!, L) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function expectSameValue(got: unknown, want: unknown, text: string): void {
+  if (!isDeepStrictEqual(got, want) || JSON.stringify(got) !== JSON.stringify(want)) {
+    expect.fail(`read part by part: ${JSON.stringify(got)}\nwhole: ${JSON.stringify(want)}\ntext: ${JSON.stringify(text)}`);
+  }
+}
+
+describe('RawModelMemo = the whole-text reader', () => {
+  it('on 1000 sequences of 16 edits of random model-shaped texts', () => {
+    const counts = { read: 0, reused: 0, gaveUp: 0, sequences: 0 };
+    for (let seed = 1; seed <= 1000; seed++) {
+      const r = rng(seed);
+      const memo = new RawModelMemo();
+      const base = randomModelText(r);
+      const history = [base];
+      let text = base;
+      for (let step = 0; step < 16; step++) {
+        if (step > 0) text = r() < 0.3 ? pick(r, history) : r() < 0.15 ? randomModelText(r) : editModelText(text, r);
+        history.push(text);
+        const got = memo.read(text, L);
+        const fresh = new RawModelMemo().read(text, L);
+        const whole = fastParseYaml(text, L);
+        // A fresh memo reads exactly the texts a used one reads, to the same value.
+        expect(got === undefined, `memory changed whether ${JSON.stringify(text)} is read part by part`).toBe(fresh === undefined);
+        if (got === undefined) {
+          counts.gaveUp++;
+          continue;
+        }
+        if (whole === undefined) expect.fail(`read part by part, but the whole-text reader gives up: ${JSON.stringify(text)}`);
+        expectSameValue(got, whole, text);
+        expectSameValue(fresh, whole, text);
+        expectSameValue(got, fullValue(text), text);
+        counts.read++;
+      }
+      counts.sequences++;
+      counts.reused += memo.counts.reused;
+    }
+    expect(counts.read).toBeGreaterThan(2000);
+    expect(counts.gaveUp).toBeGreaterThan(2000);
+    expect(counts.reused).toBeGreaterThan(5000);
+  });
+});
+
+describe('splitModelText', () => {
+  const ok = ['version: 1', 'mesh:', '  mtls: strict', 'services:', '  a:', '    instances: []', '  b: {}', 'gateways:', '  gw:', '    listeners: []', ''].join('\n');
+
+  it('splits at top-level keys and at the entries of services and gateways', () => {
+    const layout = splitModelText(ok)!;
+    expect(layout.parts.map((p) => [p.key, ok.slice(p.start, p.end)])).toEqual([
+      ['version', 'version: 1\n'],
+      ['mesh', 'mesh:\n  mtls: strict\n'],
+      ['services', 'services:\n  a:\n    instances: []\n  b: {}\n'],
+      ['gateways', 'gateways:\n  gw:\n    listeners: []\n'],
+    ]);
+    const services = layout.parts[2] as { indent: number; entryStarts: number[] };
+    expect(services.indent).toBe(2);
+    expect(services.entryStarts.map((s) => ok.slice(s, s + 4))).toEqual(['  a:', '  b:']);
+  });
+
+  it('keeps comments and blank lines anywhere with the part they are in', () => {
+    const text = ['# preamble', '', 'version: 1 # v', 'services:   # all', '# col 0', '  a:', '# col 0 inside', '      # deep', ' # odd', '    instances: []', '', '  b: {}'].join('\n');
+    const layout = splitModelText(text)!;
+    expect(layout.preambleEnd).toBe('# preamble\n\n'.length);
+    expect(new RawModelMemo().read(text, L)).toEqual(fastParseYaml(text, L));
+  });
+
+  it.each([
+    ['flow style at the top', '{version: 1, services: {}}'],
+    ['services as a flow mapping', 'version: 1\nservices: {a: {instances: []}}\n'],
+    ['a value on the services line', 'version: 1\nservices: x\n'],
+    ['an empty section', 'version: 1\nservices:\ngateways:\n  g: {}\n'],
+    ['a document marker', '---\nversion: 1\nservices:\n  a: {}\n'],
+    ['a second document', 'version: 1\nservices:\n  a: {}\n---\nversion: 1\n'],
+    ['a directive', '%YAML 1.2\nversion: 1\nservices:\n  a: {}\n'],
+    ['an unknown top-level key', 'version: 1\nextra: 1\nservices:\n  a: {}\n'],
+    ['a repeated top-level key', 'version: 1\nservices:\n  a: {}\nservices:\n  b: {}\n'],
+    ['an indented root', '  version: 1\n  services:\n    a: {}\n'],
+    ['a line between column 0 and the entries', 'version: 1\nservices:\n    a: {}\n  b: {}\n'],
+    ['a tab at column 0', 'version: 1\nservices:\n\t a: {}\n'],
+    ['a BOM', '\ufeffversion: 1\nservices:\n  a: {}\n'],
+    ['a quoted top-level key', '"version": 1\nservices:\n  a: {}\n'],
+    ['no space after the colon', 'version:1\nservices:\n  a: {}\n'],
+    ['a sequence at column 0', 'version: 1\nservices:\n- a\n'],
+  ])('gives up on %s', (_, text) => {
+    expect(splitModelText(text)).toBeUndefined();
+  });
+
+  it.each([
+    ['a duplicate service', 'version: 1\nservices:\n  a: {}\n  a: {}\n'],
+    ['an anchor and an alias', 'version: 1\nservices:\n  a: &x {}\n  b: *x\n'],
+    ['a tag', 'version: 1\nservices:\n  a: !!map {}\n'],
+    ['a tab inside an entry', 'version: 1\nservices:\n  a:\n    x:\t1\n'],
+    ['a CR', 'version: 1\r\nservices:\n  a: {}\n'],
+    ['a sequence as an entry', 'version: 1\nservices:\n  - a\n'],
+    ['a block scalar', 'version: 1\nservices:\n  a: |\n    text\n'],
+    ['a line less indented than its entry inside it', 'version: 1\nservices:\n  a:\n      x: 1\n    y: 1\n'],
+  ])('splits but does not read %s (the whole text decides)', (_, text) => {
+    expect(new RawModelMemo().read(text, L)).toBeUndefined();
+  });
+});
