@@ -4,6 +4,12 @@
 // checked with the same schemas; anything unusual is left to ModelSchema), and a reused part is
 // the very object the previous load returned, so the model diff (ir/model-diff.ts) finds it
 // unchanged at once.
+//
+// "Unchanged" is first a matter of identity: raw-memo.ts gives the very raw object of the last
+// load for a part whose text is unchanged, so those parts cost one comparison each. A raw value
+// that is a new object (its text changed, or the text was read whole) is compared deeply; when
+// it is equal (a comment or layout edit), the new raw object is kept, so the next load finds it
+// by identity.
 import { deepEqual } from '../ir/model-diff.js';
 import { Gateway, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
 
@@ -30,9 +36,9 @@ function parts<T>(raw: unknown, limit: number, schema: PartSchema<T>, prev: Map<
   for (const k of keys) {
     const v = raw[k];
     const hit = prev.get(k);
-    if (hit && deepEqual(hit.raw, v)) {
+    if (hit && (hit.raw === v || deepEqual(hit.raw, v))) {
       out[k] = hit.parsed;
-      next.set(k, hit);
+      next.set(k, hit.raw === v ? hit : { raw: v, parsed: hit.parsed });
       continue;
     }
     if (!Name.safeParse(k).success) return undefined;
@@ -47,14 +53,15 @@ function parts<T>(raw: unknown, limit: number, schema: PartSchema<T>, prev: Map<
 export class ModelSchemaMemo {
   private services = new Map<string, Part<Model['services'][string]>>();
   private gateways = new Map<string, Part<Model['gateways'][string]>>();
+  private mesh: Part<Model['mesh']> | null = null;
 
   /** ModelSchema.safeParse(raw) when it succeeds; undefined means "ask ModelSchema" (it may fail). */
   parse(raw: unknown): Model | undefined {
     if (!isPlainObject(raw)) return undefined;
     for (const k of Object.keys(raw)) if (!TOP_KEYS.has(k)) return undefined;
     if (raw['version'] !== 1) return undefined;
-    const mesh = ModelSchema.shape.mesh.safeParse(raw['mesh']);
-    if (!mesh.success) return undefined;
+    const mesh = this.parseMesh(raw['mesh']);
+    if (!mesh) return undefined;
     const nextServices = new Map<string, Part<Model['services'][string]>>();
     const nextGateways = new Map<string, Part<Model['gateways'][string]>>();
     const services = parts(raw['services'], LIMITS.services, Service as PartSchema<Model['services'][string]>, this.services, nextServices);
@@ -63,7 +70,16 @@ export class ModelSchemaMemo {
     if (!gateways) return undefined;
     this.services = nextServices;
     this.gateways = nextGateways;
-    return { version: 1, mesh: mesh.data as Model['mesh'], services, gateways };
+    this.mesh = mesh;
+    return { version: 1, mesh: mesh.parsed, services, gateways };
+  }
+
+  /** The mesh block, the last load's object when its raw value is unchanged. */
+  private parseMesh(raw: unknown): Part<Model['mesh']> | undefined {
+    const hit = this.mesh;
+    if (hit && (hit.raw === raw || deepEqual(hit.raw, raw))) return hit;
+    const r = ModelSchema.shape.mesh.safeParse(raw);
+    return r.success ? { raw, parsed: r.data as Model['mesh'] } : undefined;
   }
 }
 

@@ -63,4 +63,22 @@ describe('ModelSchemaMemo', () => {
     expect(second.services['b']).not.toBe(first.services['b']);
     expect(second.services['b']!.instances[0]!.port).toBe(81);
   });
+
+  it('reuses the mesh block and every part whose raw value is the same object or an equal one', () => {
+    const memo = new ModelSchemaMemo();
+    const a = { instances: [{ id: 'a1', address: '10.0.0.1', port: 80, app: '127.0.0.1:9000' }] };
+    const gw = { listeners: [{ name: 'web', port: 8080 }] };
+    const mesh = { mtls: 'strict' };
+    const first = memo.parse({ version: 1, mesh, services: { a }, gateways: { gw } })!;
+    // The same raw objects (a part whose text did not change, raw-memo.ts).
+    const second = memo.parse({ version: 1, mesh, services: { a }, gateways: { gw } })!;
+    expect(second.services['a']).toBe(first.services['a']);
+    expect(second.gateways['gw']).toBe(first.gateways['gw']);
+    expect(second.mesh).toBe(first.mesh);
+    // Equal new objects (a comment edit, or a text read whole).
+    const third = memo.parse(structuredClone({ version: 1, mesh, services: { a }, gateways: { gw } }))!;
+    expect(third.services['a']).toBe(first.services['a']);
+    expect(third.mesh).toBe(first.mesh);
+    expect(third).toEqual(ModelSchema.parse({ version: 1, mesh, services: { a }, gateways: { gw } }));
+  });
 });
