@@ -1,0 +1,208 @@
+// Incremental semantic checks (src/model/validate-incremental.ts) must give exactly what the full
+// check (validateModel) gives, on every model of a sequence of edits: it may only skip the full
+// check when the full check would report nothing. Each sequence edits a random, clash-prone model
+// the way reloads do: a changed service or gateway is a new object, an unchanged one the same
+// object (as the schema memo gives them), and sometimes an unchanged one is a new, equal object.
+import { describe, expect, it } from 'vitest';
+import type { ModelPath } from '../../src/model/diagnostics.js';
+import { Gateway, Mesh, type Model, Service } from '../../src/model/schema.js';
+import { IncrementalValidator } from '../../src/model/validate-incremental.js';
+import { validateModel } from '../../src/model/validate.js';
+import { rng } from '../helpers/rng.js';
+
+/** A position that depends on the path only (the checks word positions into some messages). */
+const at = (p: ModelPath): { file: string; line: number; column: number } => ({ file: 'm.yaml', line: p.length + 1, column: String(p[p.length - 1] ?? '').length + 1 });
+
+const SERVICE_NAMES = ['a', 'b', 'c', 'd', 'e', 'f'];
+/** Also names of gateways: a service of that name clashes with the gateway. */
+const RISKY_SERVICE_NAMES = ['edge', 'gw', 'x'];
+const GATEWAY_NAMES = ['gw', 'edge', 'side'];
+const PORTS = [8080, 15000, 15001, 9901];
+const ADDRESSES = ['10.0.0.1', '10.0.0.2', '127.0.0.1', 'localhost', '0.0.0.0', 'app.local'];
+const IPS = ['0.0.0.0', '10.0.0.1', '10.0.0.2', '127.0.0.1'];
+const LABEL_KEYS = ['version', 'zone'];
+const LABEL_VALUES = ['v1', 'v2'];
+
+type Raw = Record<string, unknown>;
+
+/**
+ * Random parts, each choice usually the one a valid model makes and now and then one that
+ * clashes, names something missing, shadows a route, ... (`risky`).
+ */
+class Gen {
+  constructor(private readonly r: () => number) {}
+
+  pick<T>(xs: readonly T[]): T {
+    return xs[Math.floor(this.r() * xs.length)]!;
+  }
+
+  maybe<T>(p: number, v: () => T): T | undefined {
+    return this.r() < p ? v() : undefined;
+  }
+
+  risky(): boolean {
+    return this.r() < 0.025;
+  }
+
+  labels(): Record<string, string> {
+    return Object.fromEntries(LABEL_KEYS.filter(() => this.r() < 0.6).map((k) => [k, this.pick(LABEL_VALUES)]));
+  }
+
+  serviceName(): string {
+    return this.risky() ? this.pick(RISKY_SERVICE_NAMES) : this.pick(SERVICE_NAMES);
+  }
+
+  instance(service: string, i: number): Raw {
+    const n = SERVICE_NAMES.indexOf(service) + 1;
+    return {
+      id: this.risky() ? this.pick(['a0', 'b0', `${service}0`]) : `${service}${i}`,
+      address: this.risky() ? this.pick(ADDRESSES) : `10.1.${n}.${i + 1}`,
+      port: this.risky() ? this.pick(PORTS) : 15000,
+      app: this.risky() ? `${this.pick(['10.0.0.9', 'localhost'])}:${this.pick(PORTS)}` : '127.0.0.1:8080',
+      outboundPort: this.maybe(0.4, () => (this.risky() ? this.pick(PORTS) : 15001)),
+      adminPort: this.maybe(0.2, () => (this.risky() ? this.pick(PORTS) : 9901)),
+      bind: this.maybe(0.05, () => this.pick(IPS)),
+      tcpOutbound: this.risky() ? { [this.serviceName()]: this.pick([16000, 16001]) } : undefined,
+      // Instance 0 is always v1: the subset routes select.
+      labels: { version: i === 0 ? 'v1' : this.pick(LABEL_VALUES), ...(this.r() < 0.3 ? { zone: this.pick(LABEL_VALUES) } : {}) },
+    };
+  }
+
+  backend(owner: boolean): Raw {
+    return {
+      service: owner && this.r() < 0.3 ? undefined : this.serviceName(),
+      subset: this.maybe(0.3, () => (this.risky() ? { version: this.pick(['v2', 'v9']) } : { version: 'v1' })),
+      weight: this.risky() ? this.pick([0, 1]) : undefined,
+    };
+  }
+
+  match(i: number): Raw | undefined {
+    return this.risky() ? this.pick([undefined, { pathPrefix: '/' }, { pathPrefix: '/r0' }, { pathRegex: '(' }, { headers: { ':path': 'x' } }]) : { pathPrefix: `/r${i}`, ...(this.r() < 0.2 ? { methods: ['GET'] } : {}) };
+  }
+
+  service(name: string): Raw {
+    const protocol = this.risky() ? 'tcp' : this.pick(['http', 'http2', 'grpc']);
+    return {
+      protocol,
+      instances: Array.from({ length: 1 + Math.floor(this.r() * 3) }, (_, i) => this.instance(name, i)),
+      routes: this.maybe(protocol === 'tcp' ? 0.05 : 0.5, () => Array.from({ length: Math.floor(this.r() * 3) }, (_, i) => ({ match: this.match(i), backends: [this.backend(true)] }))),
+      allow: this.maybe(0.2, () => [{ services: this.risky() ? undefined : [this.serviceName()], gateways: this.risky() ? [this.pick(GATEWAY_NAMES)] : undefined, methods: this.maybe(0.1, () => ['GET']) }]),
+    };
+  }
+
+  gateway(name: string): Raw {
+    const listeners: Raw[] = [{ name: 'l0', port: this.risky() ? this.pick([8080, 15000]) : 8100 + GATEWAY_NAMES.indexOf(name), address: this.maybe(0.2, () => this.pick(IPS)) }];
+    if (this.r() < 0.15) listeners.push({ name: 'l1', port: 9100 + GATEWAY_NAMES.indexOf(name), protocol: 'tcp', backend: this.serviceName() });
+    return {
+      listeners,
+      adminPort: this.maybe(0.3, () => (this.risky() ? this.pick(PORTS) : 9800 + GATEWAY_NAMES.indexOf(name))),
+      routes: Array.from({ length: (this.risky() ? 0 : 1) + Math.floor(this.r() * 3) }, (_, i) =>
+        this.r() < 0.5 ? { match: this.match(i), backend: this.serviceName() } : { match: this.match(i), backends: [this.backend(false)], listeners: this.maybe(0.2, () => ['l0']) },
+      ),
+    };
+  }
+
+  mesh(): Raw {
+    return { mtls: this.pick(['strict', 'strict', 'permissive', 'off']), defaultPolicy: this.r() < 0.1 ? 'deny' : 'allow' };
+  }
+}
+
+/** JSON round trip: drop the undefined the generator leaves. */
+const plain = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
+
+function model(mesh: Model['mesh'], services: Map<string, Model['services'][string]>, gateways: Map<string, Model['gateways'][string]>): Model {
+  return { version: 1, mesh, services: Object.assign(Object.create(null), Object.fromEntries(services)), gateways: Object.assign(Object.create(null), Object.fromEntries(gateways)) };
+}
+
+describe('incremental semantic checks = validateModel', () => {
+  it('on 400 sequences of 25 edits of random, clash-prone models', () => {
+    const counts = { clean: 0, withDiagnostics: 0, incremental: 0, full: 0 };
+    for (let seed = 1; seed <= 400; seed++) {
+      const r = rng(seed);
+      const g = new Gen(r);
+      let mesh = Mesh.parse(plain({ mtls: 'strict' }));
+      const services = new Map<string, Model['services'][string]>();
+      const gateways = new Map<string, Model['gateways'][string]>();
+      for (const n of SERVICE_NAMES) services.set(n, Service.parse(plain(g.service(n))));
+      for (const n of GATEWAY_NAMES.slice(0, Math.floor(r() * 3))) gateways.set(n, Gateway.parse(plain(g.gateway(n))));
+      const v = new IncrementalValidator();
+      let lastClean: { mesh: Model['mesh']; services: Map<string, Model['services'][string]>; gateways: Map<string, Model['gateways'][string]> } | null = null;
+      let lastHadDiagnostics = false;
+      for (let step = 0; step < 25; step++) {
+        if (step > 0) {
+          // Now and then back to the last model without diagnostics (an undo), then edits.
+          if (lastHadDiagnostics && lastClean && r() < 0.6) {
+            mesh = lastClean.mesh;
+            services.clear();
+            for (const [k, x] of lastClean.services) services.set(k, x);
+            gateways.clear();
+            for (const [k, x] of lastClean.gateways) gateways.set(k, x);
+          }
+          // One to three parts change, are added or removed (a whole service or gateway, or one
+          // instance of a service); now and then the mesh block, or an equal new object.
+          for (let k = 0; k < 1 + Math.floor(r() * r() * 3); k++) {
+            const x = r();
+            if (x < 0.45) {
+              const n = g.serviceName();
+              const old = services.get(n);
+              if (old && r() < 0.5) {
+                const raw = plain(old) as Raw & { instances: Raw[] };
+                const i = Math.floor(r() * raw.instances.length);
+                raw.instances[i] = g.instance(n, i);
+                services.set(n, Service.parse(plain(raw)));
+              } else services.set(n, Service.parse(plain(g.service(n))));
+            } else if (x < 0.5) services.delete(g.pick([...SERVICE_NAMES, ...RISKY_SERVICE_NAMES, ...RISKY_SERVICE_NAMES]));
+            else if (x < 0.75) {
+              const n = g.pick(GATEWAY_NAMES);
+              gateways.set(n, Gateway.parse(plain(g.gateway(n))));
+            }
+            else if (x < 0.82) gateways.delete(g.pick(GATEWAY_NAMES));
+            else if (x < 0.87) mesh = Mesh.parse(plain(g.mesh()));
+            else if (x < 0.95) {
+              const n = g.pick([...services.keys()]);
+              if (n) services.set(n, Service.parse(plain(services.get(n))));
+            } else {
+              const n = g.pick([...gateways.keys()]);
+              if (n) gateways.set(n, Gateway.parse(plain(gateways.get(n))));
+            }
+          }
+        }
+        const m = model(mesh, services, gateways);
+        const before = v.counts.incremental;
+        const got = v.validate(m, at);
+        const want = validateModel(m, at);
+        expect(got, `seed ${seed} step ${step}`).toEqual(want);
+        lastHadDiagnostics = want.length > 0;
+        if (want.length === 0) {
+          counts.clean++;
+          lastClean = { mesh, services: new Map(services), gateways: new Map(gateways) };
+        } else counts.withDiagnostics++;
+        if (v.counts.incremental > before) counts.incremental++;
+        else counts.full++;
+      }
+    }
+    // Both kinds of model, and both ways of checking, are exercised.
+    expect(counts.clean).toBeGreaterThan(2000);
+    expect(counts.withDiagnostics).toBeGreaterThan(2000);
+    expect(counts.incremental).toBeGreaterThan(2000);
+  });
+
+  it('a model without diagnostics after one with them is checked incrementally (against the last clean one)', () => {
+    const ok = Service.parse({ instances: [{ id: 'a0', address: '10.0.0.1', port: 15000, app: '127.0.0.1:8080' }] });
+    const clash = Service.parse({ instances: [{ id: 'b0', address: '10.0.0.1', port: 15000, app: '127.0.0.1:8080' }] });
+    const fixed = Service.parse({ instances: [{ id: 'b0', address: '10.0.0.2', port: 15000, app: '127.0.0.1:8080' }] });
+    const mesh = Mesh.parse({});
+    const v = new IncrementalValidator();
+    const services = new Map([['a', ok]]);
+    expect(v.validate(model(mesh, services, new Map()), at)).toEqual([]);
+    services.set('b', clash);
+    expect(v.validate(model(mesh, services, new Map()), at).map((d) => d.message)).toEqual([
+      'port clash: the inbound port of b0 uses 10.0.0.1:15000, already used by the inbound port of a0 (services.a.instances[0].port)',
+      'port clash: the app of b0 uses 10.0.0.1/lo:8080, already used by the app of a0 (services.a.instances[0].app)',
+    ]);
+    services.set('b', fixed);
+    const incremental = v.counts.incremental;
+    expect(v.validate(model(mesh, services, new Map()), at)).toEqual([]);
+    expect(v.counts.incremental).toBe(incremental + 1);
+  });
+});
