@@ -9,18 +9,25 @@
 // rejects, is loaded by the full path from scratch, so syntax, limit and schema diagnostics are
 // the full path's own, and semantic ones are the same checks on the same value with the same
 // positions (test/model/load-fast-path.test.ts compares both paths whole).
+//
+// The fast path remembers the last load (ModelLoader), so that a reload costs what changed: the
+// text is cut into its top-level parts and its services and gateways by a line scan, and only
+// parts whose text changed are read (raw-memo.ts); an unchanged part is the same raw object, so
+// the schema check reuses its result (schema-memo.ts) and the semantic checks re-run only for
+// what changed (validate-incremental.ts). Each step gives exactly what it gives without memory
+// (test/model/load-incremental.test.ts compares loads in sequence with fresh ones and with the
+// full path).
 import fs from 'node:fs';
 import type { Document } from 'yaml';
 import { z } from 'zod';
 import { fastParseYaml } from '../util/yaml-fast.js';
 import { locate, parseYaml, SourceError, toJs, type ParsedYaml, type YamlLimits } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
+import { RawModelMemo } from './raw-memo.js';
 import { type Model, ModelSchema } from './schema.js';
 import { ModelSchemaMemo } from './schema-memo.js';
 import { validateModel } from './validate.js';
-
-/** The schema results of the last valid model's parts, shared by every load in the process (keyed by content). */
-const schemaMemo = new ModelSchemaMemo();
+import { IncrementalValidator } from './validate-incremental.js';
 
 export const MODEL_YAML_LIMITS: YamlLimits = { maxBytes: 64 * 1024 * 1024, maxAliasCount: 100, maxDepth: 32 };
 
@@ -54,31 +61,72 @@ function fail(file: string, message: string, text = ''): ModelLoad {
   return { model: null, diagnostics: [{ severity: 'error', message, path: [], position: { file, line: 1, column: 1 } }], text };
 }
 
-export function loadModelText(file: string, text: string): ModelLoad {
-  if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
-  const raw = fastParseYaml(text, MODEL_YAML_LIMITS);
-  if (raw !== undefined) {
-    // Parts unchanged since the last load are not checked again (schema-memo.ts).
-    const memoized = schemaMemo.parse(raw);
-    const result = memoized ? ({ success: true, data: memoized } as const) : ModelSchema.safeParse(raw);
-    if (result.success) {
-      // Positions only when a semantic check reports something (a warning on a valid model, or
-      // an error): parse with positions once, then locate as the full path does.
-      let full: { parsed: ParsedYaml; doc: Document.Parsed } | undefined;
-      const at: At = (path, key = false) => {
-        full ??= parseWithPositions(file, text);
-        return locate(full.parsed, full.doc, [...path], null, { key });
-      };
-      try {
-        const diagnostics = sortByPosition(validateModel(result.data, at));
-        return { model: hasErrors(diagnostics) ? null : result.data, diagnostics, text };
-      } catch (err) {
-        if (!(err instanceof PathsDisagree)) throw err;
-        // Cannot happen for a text the fast reader accepts; if it does, the full path decides.
+/**
+ * Loads model texts, each as loadModelTextFullPath would, remembering what the last loads read
+ * and checked so that the next costs what changed (see the file header). What it remembers is
+ * reused only for equal text or the same objects, so one loader may load any texts in any order
+ * (different files too); the process shares one (loadModelText), tests make fresh ones.
+ */
+export class ModelLoader {
+  /** The raw value of each part of the last text read part by part. */
+  private readonly raw = new RawModelMemo();
+  /** The schema results of the last valid model's parts. */
+  private readonly schema = new ModelSchemaMemo();
+  /** The semantic checks' state for the last model without diagnostics. */
+  private readonly semantic = new IncrementalValidator();
+  /** Texts read whole by the fast reader (not part by part), and loads that took the full path. */
+  private readonly counts = { wholeText: 0, fullPath: 0 };
+
+  /** Which ways the loads went so far (for tests and benchmarks). */
+  stats(): { partsReused: number; partsRead: number; wholeText: number; fullPath: number; checkedIncrementally: number; checkedFully: number } {
+    return {
+      partsReused: this.raw.counts.reused,
+      partsRead: this.raw.counts.read,
+      wholeText: this.counts.wholeText,
+      fullPath: this.counts.fullPath,
+      checkedIncrementally: this.semantic.counts.incremental,
+      checkedFully: this.semantic.counts.full,
+    };
+  }
+
+  load(file: string, text: string): ModelLoad {
+    if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
+    let raw: Record<string, unknown> | undefined = this.raw.read(text, MODEL_YAML_LIMITS);
+    if (raw === undefined) {
+      this.counts.wholeText++;
+      raw = fastParseYaml(text, MODEL_YAML_LIMITS);
+    }
+    if (raw !== undefined) {
+      // Parts unchanged since the last load are not checked again (schema-memo.ts).
+      const memoized = this.schema.parse(raw);
+      const result = memoized ? ({ success: true, data: memoized } as const) : ModelSchema.safeParse(raw);
+      if (result.success) {
+        // Positions only when a semantic check reports something (a warning on a valid model, or
+        // an error): parse with positions once, then locate as the full path does.
+        let full: { parsed: ParsedYaml; doc: Document.Parsed } | undefined;
+        const at: At = (path, key = false) => {
+          full ??= parseWithPositions(file, text);
+          return locate(full.parsed, full.doc, [...path], null, { key });
+        };
+        try {
+          const diagnostics = sortByPosition(this.semantic.validate(result.data, at));
+          return { model: hasErrors(diagnostics) ? null : result.data, diagnostics, text };
+        } catch (err) {
+          if (!(err instanceof PathsDisagree)) throw err;
+          // Cannot happen for a text the fast reader accepts; if it does, the full path decides.
+        }
       }
     }
+    this.counts.fullPath++;
+    return loadModelTextFullPath(file, text);
   }
-  return loadModelTextFullPath(file, text);
+}
+
+/** The loader every load in the process shares. */
+const processLoader = new ModelLoader();
+
+export function loadModelText(file: string, text: string): ModelLoad {
+  return processLoader.load(file, text);
 }
 
 /** The full parser disagreed with the fast reader about a text the fast reader accepted. */

@@ -1,0 +1,152 @@
+// A reload must give exactly what a load without memory gives: ModelLoader (src/model/load.ts)
+// remembers the last loads (the parts of the text it read, raw-memo.ts; the schema results,
+// schema-memo.ts; the semantic checks' state, validate-incremental.ts), and every load in a
+// sequence of random edits must equal, whole (model, diagnostics with message, path, position
+// and hint, key order), both a fresh loader's load and the full, position-tracking path. The
+// sequences start from every shipped model (examples, golden models) and the bench models, and
+// drift through valid models, models with warnings, semantic and schema errors and texts the
+// fast reader does not take, going back now and then to earlier texts.
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { gatewayMesh, setInstancePort, sidecarMesh, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
+import { loadModelTextFullPath, ModelLoader, type ModelLoad } from '../../src/model/load.js';
+import { rng } from '../helpers/rng.js';
+import { editModelText, pick } from './model-edits.js';
+
+// The full parser warns (process.emitWarning) about odd keys some edits produce.
+beforeAll(() => {
+  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+});
+afterAll(() => {
+  vi.restoreAllMocks();
+});
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function models(): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) {
+    if (f.endsWith('.yaml')) out.push([`examples/${f}`, fs.readFileSync(path.join(ROOT, 'examples', f), 'utf8')]);
+  }
+  const golden = path.join(ROOT, 'test/golden');
+  for (const d of fs.readdirSync(golden).sort()) {
+    const f = path.join(golden, d, 'mesh.yaml');
+    if (fs.existsSync(f)) out.push([`test/golden/${d}/mesh.yaml`, fs.readFileSync(f, 'utf8')]);
+  }
+  out.push(['bench M1k (smoke)', gatewayMesh(SMOKE_M1K).text()]);
+  out.push(['bench S2 mesh (smoke)', sidecarMesh(SMOKE_S2_MESH).text()]);
+  out.push(['bench subsets', gatewayMesh({ name: 'subsets', services: 6, instancesPerService: 4, subsets: 2 }).text()]);
+  return out;
+}
+
+/** The same load, compared whole (toStrictEqual ignores key order; JSON keeps it: it decides the order of services, routes' headers, ...). */
+function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
+  expect(got, what).toStrictEqual(want);
+  expect(JSON.stringify(got), what).toBe(JSON.stringify(want));
+}
+
+describe('a reload = a load without memory = the full path', () => {
+  it('thousands of random edit sequences from every shipped and bench model', () => {
+    const outcomes = { valid: 0, warnings: 0, invalid: 0 };
+    const all = models();
+    const loaders: ModelLoader[] = [];
+    let seed = 1000;
+    for (const [name, base] of all) {
+      // Three sequences per model, each with its own loader (the memory is per loader).
+      for (let run = 0; run < 3; run++) {
+        const r = rng(seed++);
+        const loader = new ModelLoader();
+        loaders.push(loader);
+        const history = [base];
+        let text = base;
+        for (let step = 0; step < 70; step++) {
+          const x = r();
+          if (step === 0) text = base;
+          else if (x < 0.2) text = pick(r, history); // back to an earlier text (an undo, a revert)
+          else if (x < 0.3) text = base;
+          else {
+            text = editModelText(text, r);
+            if (r() < 0.3) text = editModelText(text, r);
+          }
+          history.push(text);
+          const what = `${name} run ${run} step ${step}: ${JSON.stringify(text)}`;
+          const want = loadModelTextFullPath(name, text);
+          expectSame(loader.load(name, text), want, what);
+          expectSame(new ModelLoader().load(name, text), want, what);
+          if (want.model === null) outcomes.invalid++;
+          else if (want.diagnostics.length) outcomes.warnings++;
+          else outcomes.valid++;
+        }
+      }
+    }
+    // Every outcome, and every way through the loader, is exercised.
+    const stats = loaders.map((l) => l.stats()).reduce((a, b) => Object.fromEntries(Object.entries(a).map(([k, v]) => [k, v + b[k as keyof typeof b]])) as typeof a);
+    expect(outcomes.valid).toBeGreaterThan(500);
+    expect(outcomes.warnings).toBeGreaterThan(20);
+    expect(outcomes.invalid).toBeGreaterThan(1000);
+    expect(stats.partsReused).toBeGreaterThan(3 * stats.partsRead);
+    expect(stats.wholeText).toBeGreaterThan(500);
+    expect(stats.fullPath).toBeGreaterThan(1000);
+    expect(stats.checkedIncrementally).toBeGreaterThan(500);
+    expect(stats.checkedFully).toBeGreaterThan(200);
+  });
+
+  it('bench edits of M1k (smoke): a route, a port, a service added', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    doc.services.get('s3')!.routes = [{ name: 'default', backends: [{ subset: {} }], timeout: '1s' }];
+    doc.touchService('s3');
+    const loader = new ModelLoader();
+    const r = rng(7);
+    for (let step = 0; step < 60; step++) {
+      const x = r();
+      if (x < 0.4) {
+        doc.services.get('s3')!.routes![0]!.timeout = pick(r, ['1s', '2s', '250ms']);
+        doc.touchService('s3');
+      } else if (x < 0.8) setInstancePort(doc, `s${Math.floor(r() * 20)}`, Math.floor(r() * 2), pick(r, [15000, 15002, 15003]));
+      else {
+        const i = Math.floor(r() * 20);
+        doc.gateways.get('edge')!.routes[i]!.match = { pathPrefix: pick(r, [`/a${i}/`, `/b${i}/`, `/s${i}/`]) };
+        doc.touchGateways();
+      }
+      const text = doc.text();
+      expectSame(loader.load('m.yaml', text), loadModelTextFullPath('m.yaml', text), `step ${step}`);
+    }
+    expect(loader.stats().checkedIncrementally).toBeGreaterThan(20);
+  });
+});
+
+describe('unchanged parts are the same objects', () => {
+  it('a service whose text did not change is the very object of the last load; a changed one is new', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const loader = new ModelLoader();
+    const first = loader.load('m.yaml', doc.text()).model!;
+    setInstancePort(doc, 's3', 0, 15009);
+    const before = loader.stats();
+    const second = loader.load('m.yaml', doc.text()).model!;
+    const after = loader.stats();
+    for (const name of Object.keys(first.services)) {
+      if (name === 's3') expect(second.services[name]).not.toBe(first.services[name]);
+      else expect(second.services[name], name).toBe(first.services[name]);
+    }
+    expect(second.services['s3']!.instances[0]!.port).toBe(15009);
+    expect(second.gateways['edge']).toBe(first.gateways['edge']);
+    expect(second.mesh).toBe(first.mesh);
+    // One part read (the service's); every other reused; checked incrementally.
+    expect(after.partsRead - before.partsRead).toBe(1);
+    // The other services, the gateway, `version` and `mesh`.
+    expect(after.partsReused - before.partsReused).toBe(Object.keys(first.services).length - 1 + 1 + 2);
+    expect(after.checkedIncrementally - before.checkedIncrementally).toBe(1);
+  });
+
+  it('a comment or layout edit inside a service keeps its object (its raw value is equal)', () => {
+    const loader = new ModelLoader();
+    const text = gatewayMesh(SMOKE_M1K).text();
+    const first = loader.load('m.yaml', text).model!;
+    const edited = text.replace('  s2:\n', '  s2:   # the second service\n');
+    expect(edited).not.toBe(text);
+    const second = loader.load('m.yaml', edited).model!;
+    expect(second.services['s2']).toBe(first.services['s2']);
+  });
+});
