@@ -331,7 +331,7 @@ export class IrBuilder {
     const deps = ref.kind === 'gateway' ? this.gatewayDeps(ref.name) : this.sidecarDeps(ref.service, ref.svc, ref.inst, this.depsScratch);
     const hit = this.proxyMemo.get(group);
     if (hit && sameList(hit.deps, deps)) return hit.ir;
-    const ir = ref.kind === 'gateway' ? this.gateway(ref.name) : this.sidecar(ref.service, ref.svc, ref.inst);
+    const ir = ref.kind === 'gateway' ? this.gateway(ref.name) : this.sidecar(group, ref.service, ref.svc, ref.inst);
     this.proxyMemo.set(group, { deps: deps === this.depsScratch ? [...deps] : deps, ir });
     return ir;
   }
@@ -680,12 +680,12 @@ export class IrBuilder {
     return l;
   }
 
-  private sidecar(sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
+  /** `group`: the caller's string (the key of its maps: lookups by the IR's group then compare the very same string). */
+  private sidecar(group: string, sname: string, svc: ServiceModel, inst: InstanceModel): ProxyIR {
     const local = this.localUpstream(sname, svc, inst);
     const listeners: ListenerIR[] = [this.inboundListener(sname, svc, inst)];
     const view = inst.outboundPort !== undefined ? this.outboundView() : null;
     if (view) listeners.push(this.outboundListener(view, inst.outboundPort!));
-    const group = sidecarGroup(sname, inst.id);
     const identity = this.mtls ? this.serviceIdentity(sname) : null;
     const adminPort = inst.adminPort ?? null;
     if (view && (!inst.tcpOutbound || Object.keys(inst.tcpOutbound).length === 0)) {
