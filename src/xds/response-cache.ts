@@ -152,6 +152,28 @@ export class ResponseCache {
   }
 
   /**
+   * A SotW response body carrying `part` (sorted by name) of the resources of `version`: what
+   * changed for a proxy of a type that need not be sent whole (EDS). Keyed by the version and
+   * the resources' own versions, so every proxy missing the same resources shares it.
+   */
+  sotwPart(typeUrl: TypeUrl, version: string, part: readonly Resource[]): Buffer {
+    let key = `P${typeUrl}\0${version}\0`;
+    for (const r of part) key += `${r.version.length}:${r.version}`;
+    const hit = this.bodies.get(key) as Buffer | undefined;
+    if (hit) {
+      this.hits++;
+      return hit;
+    }
+    this.misses++;
+    const parts: Buffer[] = [stringField(1, version)];
+    for (const r of part) parts.push(r.sotwField);
+    parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
+    const bytes = Buffer.concat(parts);
+    if (this.admit(key)) this.bodies.set(key, bytes, bytes.length + key.length + ENTRY_OVERHEAD);
+    return bytes;
+  }
+
+  /**
    * A Delta response body (without nonce): system_version_info, the resources to send (sorted
    * by name), the type URL, the removed names (sorted) and the control plane. `key` must
    * identify exactly that content (see deltaKey).

@@ -40,7 +40,24 @@ class SotwTypeState {
   /** Names that must be in the next response even if unchanged (EDS after a cluster change). */
   force = new Set<string>();
   lastNack: NackRecord | null = null;
+  /**
+   * Types answered with what changed only (EDS): what the proxy holds, name → version, from
+   * the responses it ACKed, less the names it stopped asking for (it drops those). Bounded by
+   * the subscription. null until the first ACK (the first answer is always whole).
+   */
+  holds: Map<string, string> | null = null;
+  /** The resources of the response in flight, applied to `holds` when it is ACKed. */
+  inflightResources: readonly Resource[] | null = null;
 }
+
+/**
+ * SotW types whose responses need not repeat what the proxy holds: a proxy does not treat a
+ * ClusterLoadAssignment missing from a response as removed (only Listener and Cluster
+ * responses are the full state; xDS protocol, "Grouping Resources into Responses"), so a
+ * change of one service's endpoints is one assignment on the wire, not every one the proxy
+ * asked for.
+ */
+const PARTIAL_TYPES: ReadonlySet<TypeUrl> = new Set([TYPE.ENDPOINT]);
 
 export class SotwStream extends XdsStreamBase {
   private readonly types = new Map<TypeUrl, SotwTypeState>();
@@ -74,6 +91,10 @@ export class SotwStream extends XdsStreamBase {
       } else {
         s.acked = s.sent ?? EMPTY_RESOURCES;
         s.ackedVersion = inflight.version;
+        if (s.inflightResources && PARTIAL_TYPES.has(t)) {
+          s.holds ??= new Map();
+          for (const r of s.inflightResources) s.holds.set(r.name, r.version);
+        }
         this.recordAck(t, inflight);
         // Held references changed: retained resources may now be released.
         this.markReferencedTypesDue(t);
@@ -99,6 +120,8 @@ export class SotwStream extends XdsStreamBase {
       s.legacyWildcard = false;
       s.names = new Set(names);
     }
+    // A name the proxy no longer asks for is dropped by it: asked for again, it is sent again.
+    if (s.holds && !s.wildcard) for (const n of s.holds.keys()) if (!s.names.has(n)) s.holds.delete(n);
     // The first request on a stream always gets a full answer (the proxy may come from
     // another replica); a changed subscription gets an answer if what it selects changed.
     if (!s.requested || s.wildcard !== wasWildcard || !sameNames(s.names, wasNames)) s.due = true;
@@ -194,18 +217,41 @@ export class SotwStream extends XdsStreamBase {
 
     // Everything but the nonce is shared by every stream sending this exact resource set.
     const body = cache.sotw(t, version, () => chosen ?? [...current.values()]);
+    // What the proxy does not hold yet (partial types, once it ACKed something): all of it
+    // the first time, the changed and forced ones after.
+    let sending: readonly Resource[] = body.resources;
+    let names: readonly string[] = body.names;
+    let payload = body.bytes;
+    if (s.holds && PARTIAL_TYPES.has(t)) {
+      const holds = s.holds;
+      const changed = body.resources.filter((r) => holds.get(r.name) !== r.version || s.force.has(r.name));
+      if (changed.length === 0) {
+        // The proxy holds every one of these already (it dropped what it no longer asks for):
+        // nothing to send. Record that it holds this set, at this version, all of it ACKed.
+        s.sent = s.acked = body.byName;
+        s.sentVersion = version;
+        s.ackedVersion = version;
+        return;
+      }
+      if (changed.length < body.resources.length) {
+        sending = changed;
+        names = changed.map((r) => r.name);
+        payload = cache.sotwPart(t, version, changed);
+      }
+    }
     const nonce = this.nextNonce();
-    const bytes = withNonce(body.bytes, nonce);
+    const bytes = withNonce(payload, nonce);
 
     const previous = s.sent;
     s.sent = body.byName;
     s.sentVersion = version;
-    if (s.force.size > 0) for (const n of body.names) s.force.delete(n);
-    if (t === TYPE.ENDPOINT) this.endWarming(body.names);
+    s.inflightResources = sending;
+    if (s.force.size > 0) for (const n of names) s.force.delete(n);
+    if (t === TYPE.ENDPOINT) this.endWarming(names);
     s.inflight = {
       nonce,
       version,
-      names: body.names,
+      names,
       sentAt: performance.now(),
       snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null,
     };

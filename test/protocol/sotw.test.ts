@@ -191,25 +191,26 @@ describe('SotW: named subscriptions', () => {
     const both = await nextAndAck(s);
     expect(both.names).toEqual(['X', 'Y']);
 
+    // Narrowing needs no answer: the proxy drops Y itself and holds X (EDS responses are not
+    // the full state, so there is nothing to tell it).
     s.subscribe(TYPE.ENDPOINT, ['X'], both.nonce);
-    const onlyX = await nextAndAck(s);
-    expect(onlyX.names).toEqual(['X']);
-    expect(onlyX.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X']));
+    await s.expectNoResponse();
 
-    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], onlyX.nonce);
+    // Asking for Y again is answered with Y, even though nothing changed since it had it.
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], both.nonce);
     const again = await nextAndAck(s);
-    expect(again.names).toEqual(['X', 'Y']);
+    expect(again.names).toEqual(['Y']);
     expect(again.version_info).toBe(both.version_info);
-    expect(again.resources.map((r) => r.bytes)).toEqual(both.resources.map((r) => r.bytes));
+    expect(again.resources.map((r) => r.bytes)).toEqual(both.resources.filter((r) => r.name === 'Y').map((r) => r.bytes));
     expect(again.nonce).not.toBe(both.nonce);
 
     // Unsubscribing everything and coming back is answered too.
     s.subscribe(TYPE.ENDPOINT, [], again.nonce);
-    const none = await nextAndAck(s);
-    expect(none.names).toEqual([]);
-    s.subscribe(TYPE.ENDPOINT, ['Y'], none.nonce);
+    await s.expectNoResponse();
+    s.subscribe(TYPE.ENDPOINT, ['Y'], again.nonce);
     const y = await nextAndAck(s);
     expect(y.names).toEqual(['Y']);
+    expect(y.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['Y']));
     expect(y.resources.map((r) => r.json)).toEqual(pick(WORLD, TYPE.ENDPOINT, 'Y'));
     await s.expectNoResponse();
   });
@@ -290,17 +291,21 @@ describe('SotW: pushes', () => {
     // Only the in-flight response is outstanding: the widened subscription waits for its ACK.
     await s.expectNoResponse();
     s.ack(r2, ['X', 'Y']);
+    // Y, which it asked for; not X again, which it holds at this version since r2.
     const r3 = await nextAndAck(s);
-    expect(r3.names).toEqual(['X', 'Y']);
+    expect(r3.names).toEqual(['Y']);
     expect(r3.version_info).toBe(versionFor(snap2, TYPE.ENDPOINT, ['X', 'Y']));
-    expect(r3.resources.map((r) => r.json)).toEqual([cla('X', 9100), cla('Y', 9001)]);
+    expect(r3.resources.map((r) => r.json)).toEqual([cla('Y', 9001)]);
     await s.expectNoResponse();
 
-    // With nothing in flight, a change quoting an old nonce is still a change (not dropped).
+    // With nothing in flight, a change quoting an old nonce is still a change (not dropped):
+    // the proxy dropped X, and asked again it gets X.
     s.subscribe(TYPE.ENDPOINT, ['Y'], r1.nonce);
+    await s.expectNoResponse();
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], r1.nonce);
     const r4 = await nextAndAck(s);
-    expect(r4.names).toEqual(['Y']);
-    expect(r4.version_info).toBe(versionFor(snap2, TYPE.ENDPOINT, ['Y']));
+    expect(r4.names).toEqual(['X']);
+    expect(r4.version_info).toBe(versionFor(snap2, TYPE.ENDPOINT, ['X', 'Y']));
   });
 
   it('at most one un-ACKed response per type: changes during the wait collapse into one response with the latest (RELIABILITY 29)', async () => {
@@ -339,9 +344,73 @@ describe('SotW: names that select the whole type', () => {
     expect(all.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']));
     s.subscribe(TYPE.ENDPOINT, ['X', 'Y', 'Z-missing']);
     await s.expectNoResponse(); // the same resources, the same version: nothing to send
-    s.subscribe(TYPE.ENDPOINT, ['Y']);
-    const one = await nextAndAck(s);
+    // A subset on a new stream is answered by name, with the subset's own version.
+    const t = h.client(srv.address).sotw();
+    t.subscribe(TYPE.ENDPOINT, ['Y']);
+    const one = await nextAndAck(t);
     expect(one).toMatchObject({ names: ['Y'], version_info: versionFor(snap, TYPE.ENDPOINT, ['Y']) });
     expect(one.version_info).not.toBe(snap.typeVersion(TYPE.ENDPOINT));
+  });
+});
+
+describe('SotW: EDS responses carry what the proxy does not hold (EDS is not the full state)', () => {
+  const withPort = (name: string, port: number): Json[] => WORLD.map((r) => (r['cluster_name'] === name ? cla(name, port) : r));
+
+  it('one assignment changed: only it is sent, with the version of the whole set; a new stream gets them all', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    expect((await nextAndAck(s)).names).toEqual(['X', 'Y']);
+    const snap = srv.set('node-1', withPort('Y', 9201));
+    const part = await nextAndAck(s);
+    expect(part.names).toEqual(['Y']);
+    expect(part.resources.map((r) => r.json)).toEqual([cla('Y', 9201)]);
+    expect(part.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']));
+    await s.expectNoResponse();
+    // What the proxy holds is what the whole answer would have been: a reconnect gets it all.
+    const again = h.client(srv.address).sotw();
+    again.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    const whole = await nextAndAck(again);
+    expect(whole.names).toEqual(['X', 'Y']);
+    expect(whole.version_info).toBe(part.version_info);
+    expect(whole.resources.map((r) => r.json)).toEqual([cla('X', 9000), cla('Y', 9201)]);
+  });
+
+  it('a NACKed response counts as not held: the next change sends the rejected assignment again with the new one', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    await nextAndAck(s);
+    srv.set('node-1', withPort('Y', 9301));
+    const rejected = await s.next();
+    expect(rejected.names).toEqual(['Y']);
+    s.nack(rejected, 'no');
+    await s.expectNoResponse();
+    srv.set('node-1', withPort('Y', 9301).map((r) => (r['cluster_name'] === 'X' ? cla('X', 9302) : r)));
+    const next = await nextAndAck(s);
+    expect(next.names).toEqual(['X', 'Y']);
+    expect(next.resources.map((r) => r.json)).toEqual([cla('X', 9302), cla('Y', 9301)]);
+  });
+
+  it('streams in the same state share one partial body (only the nonce differs)', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const streams = [h.client(srv.address).sotw(), h.client(srv.address).sotw(), h.client(srv.address).sotw()];
+    for (const s of streams) {
+      s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+      await nextAndAck(s);
+    }
+    const before = srv.server.responseCache.stats();
+    srv.set('node-1', withPort('X', 9401));
+    const parts = await Promise.all(streams.map((s) => nextAndAck(s)));
+    expect(parts.map((p) => p.names)).toEqual([['X'], ['X'], ['X']]);
+    expect(new Set(parts.map((p) => p.version_info)).size).toBe(1);
+    const after = srv.server.responseCache.stats();
+    // Two bodies per stream (the whole set's, for bookkeeping, and the part). A body is kept
+    // from its second request on (response-cache.ts), so the third stream takes both from it.
+    expect(after.misses - before.misses).toBe(4);
+    expect(after.hits - before.hits).toBe(2);
   });
 });
