@@ -373,17 +373,37 @@ export function versionOf(list: Iterable<Resource>): string {
   return parts.length === 0 ? EMPTY_VERSION : contentHash(parts.join(''));
 }
 
-/** Types whose resource set differs between two snapshots, with the names that changed. */
+/** Changed names between two type maps (previous → next), for maps of many resources. */
+const DIFFS = new WeakMap<ReadonlyMap<string, Resource>, WeakMap<ReadonlyMap<string, Resource>, Set<string>>>();
+/** From this many resources (both maps together), a diff is memoised on the pair of maps. */
+const DIFF_MEMO_MIN = 16;
+
+/**
+ * Types whose resource set differs between two snapshots, with the names that changed. The name
+ * sets of large types are memoised on the pair of type sets and shared by every caller (every
+ * sidecar of a view whose assignments changed gets the same one): read them, never change them.
+ */
 export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Map<TypeUrl, Set<string>> {
   const changed = new Map<TypeUrl, Set<string>>();
   for (const t of ADS_ORDER) {
     if (prev && prev.typeVersion(t) === next.typeVersion(t)) continue;
-    const names = new Set<string>();
-    const a = prev?.resources(t) ?? EMPTY;
-    const b = next.resources(t);
-    for (const [n, r] of b) if (a.get(n)?.version !== r.version) names.add(n);
-    for (const n of a.keys()) if (!b.has(n)) names.add(n);
+    const names = changedNames(prev?.resources(t) ?? EMPTY, next.resources(t));
     if (names.size > 0) changed.set(t, names);
   }
   return changed;
+}
+
+function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): Set<string> {
+  const memo = a.size + b.size >= DIFF_MEMO_MIN;
+  let byNext = memo ? DIFFS.get(a) : undefined;
+  const hit = byNext?.get(b);
+  if (hit) return hit;
+  const names = new Set<string>();
+  for (const [n, r] of b) if (a.get(n)?.version !== r.version) names.add(n);
+  for (const n of a.keys()) if (!b.has(n)) names.add(n);
+  if (memo) {
+    if (!byNext) DIFFS.set(a, (byNext = new WeakMap()));
+    byNext.set(b, names);
+  }
+  return names;
 }

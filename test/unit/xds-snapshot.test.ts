@@ -267,6 +267,25 @@ describe('diffSnapshots', () => {
   });
 });
 
+describe('diffSnapshots of shared type sets', () => {
+  it('the changed names of a large type shared by many snapshots are worked out once, and are right', () => {
+    const eps = (port: number): Resource[] => Array.from({ length: 20 }, (_, i) => resourceFromJson(TYPE.ENDPOINT, cla(`c${i}`, i === 3 ? port : 8080)));
+    const [before, after] = [eps(1), eps(2)];
+    const lis = (n: string): Resource[] => [resourceFromJson(TYPE.LISTENER, listener(n, 'r'))];
+    const pairs = ['a', 'b'].map((n) => [new Snapshot({ [TYPE.ENDPOINT]: before, [TYPE.LISTENER]: lis(n) }), new Snapshot({ [TYPE.ENDPOINT]: after, [TYPE.LISTENER]: lis(n) })] as const);
+    const [da, db] = pairs.map(([p, n]) => diffSnapshots(p, n));
+    expect([...da!.keys()]).toEqual([TYPE.ENDPOINT]);
+    expect([...da!.get(TYPE.ENDPOINT)!]).toEqual(['c3']);
+    expect(db!.get(TYPE.ENDPOINT)).toBe(da!.get(TYPE.ENDPOINT));
+    // The other direction, and against nothing, are other diffs.
+    expect([...diffSnapshots(pairs[0]![1], pairs[0]![0]).get(TYPE.ENDPOINT)!]).toEqual(['c3']);
+    expect(diffSnapshots(undefined, pairs[0]![1]).get(TYPE.ENDPOINT)!.size).toBe(20);
+    // A removed and an added name.
+    const fewer = new Snapshot({ [TYPE.ENDPOINT]: [...after.slice(1), resourceFromJson(TYPE.ENDPOINT, cla('new'))], [TYPE.LISTENER]: lis('a') });
+    expect([...diffSnapshots(pairs[0]![1], fewer).get(TYPE.ENDPOINT)!].sort()).toEqual(['c0', 'new']);
+  });
+});
+
 describe('snapshots built on a previous one (incremental)', () => {
   const c = (n: string, port = 8080): Resource[] => [resourceFromJson(TYPE.CLUSTER, edsCluster(n)), resourceFromJson(TYPE.ENDPOINT, cla(n, port))];
   const rl = (name: string, cluster: string): Resource =>
