@@ -17,9 +17,6 @@
 //   node --expose-gc --import tsx bench/sidecar-rebuild.ts [--reloads 20] [--no-alloc] [--only route|endpoint|none]
 //       [--cpu-profile FILE]   (a .cpuprofile of the measured reloads only, for bench/lib/cpuprofile.ts)
 //       [--heap-profile FILE]  (a sampled .heapprofile of what the measured reloads allocate)
-//       [--grouped]   MeshBuilder.snapshotFor given each proxy's resources per type
-//                     (ResourceEncoder.translateProxyByType → new Snapshot(byType, base)), patched
-//                     in here until src/app/model-source.ts does so itself
 //   taskset -c 0 node --expose-gc --import tsx bench/sidecar-rebuild.ts
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -31,12 +28,6 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { MeshBuilder, ModelSource } from '../src/app/model-source.js';
 import { MeshSecurity } from '../src/app/security.js';
-import type { ProxyIR } from '../src/ir/types.js';
-import { type ProxyResources, ResourceEncoder } from '../src/translate/index.js';
-import type { Resource } from '../src/xds/resource.js';
-import { Snapshot } from '../src/xds/snapshot.js';
-import { SHORT_NAME } from '../src/xds/type-urls.js';
-import { SourceError } from '../src/util/yaml-source.js';
 import { editRouteTimeout, type ModelDoc, S2_MESH, setInstancePort, sidecarMesh } from './models.js';
 
 type Kind = 'route' | 'endpoint' | 'none';
@@ -95,26 +86,6 @@ if (begin) {
   proto['build'] = function (this: unknown, ...args: unknown[]) {
     lastBuildMs = 0;
     return timed(build, this, args);
-  };
-}
-
-if (flag('--grouped')) {
-  // What MeshBuilder.snapshotFor does with grouped resources (the proposed model-source.ts change).
-  (ResourceEncoder.prototype as unknown as { translateProxy: (p: ProxyIR) => unknown }).translateProxy = ResourceEncoder.prototype.translateProxyByType;
-  type Entry = { resources: ProxyResources; secrets: Resource[]; snapshot: Snapshot };
-  MeshBuilder.prototype.snapshotFor = function (this: MeshBuilder, group: string, resources: unknown, secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
-    const snapshots = (this as unknown as { snapshots: Map<string, Entry> }).snapshots;
-    const grouped = resources as ProxyResources;
-    const hit = snapshots.get(group);
-    if (hit && hit.resources === grouped && hit.secrets === secrets) return hit.snapshot;
-    const snapshot = new Snapshot(grouped, hit?.snapshot, secrets);
-    if (errors) {
-      for (const problem of snapshot.problems()) {
-        errors.out.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file: errors.file, line: 1, column: 1 }));
-      }
-    }
-    snapshots.set(group, { resources: grouped, secrets, snapshot });
-    return snapshot;
   };
 }
 
@@ -235,7 +206,7 @@ async function main(): Promise<void> {
     // is what the reload allocated.
     const child = spawnSync(
       process.execPath,
-      [...process.execArgv, '--max-semi-space-size=2048', '--min-semi-space-size=2048', fileURLToPath(import.meta.url), '--alloc-child', '--reloads', '5', ...(only ? ['--only', only] : []), ...(flag('--grouped') ? ['--grouped'] : [])],
+      [...process.execArgv, '--max-semi-space-size=2048', '--min-semi-space-size=2048', fileURLToPath(import.meta.url), '--alloc-child', '--reloads', '5', ...(only ? ['--only', only] : [])],
       { encoding: 'utf8', maxBuffer: 64 << 20 },
     );
     if (child.status !== 0) throw new Error(`allocation run failed: ${child.stderr}`);

@@ -8,7 +8,7 @@ import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/typ
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
 import { loadModelFile, loadModelText, MODEL_YAML_LIMITS } from '../model/load.js';
 import type { Model } from '../model/schema.js';
-import { ResourceEncoder } from '../translate/index.js';
+import { type ProxyResources, ResourceEncoder } from '../translate/index.js';
 import type { Resource } from '../xds/resource.js';
 import type { MeshSecurity } from './security.js';
 import { SourceError } from '../util/yaml-source.js';
@@ -59,13 +59,13 @@ export type SecretSource = (proxy: ProxyIR) => Resource[];
 export class MeshBuilder {
   readonly ir = new IrBuilder();
   readonly encoder = new ResourceEncoder();
-  private snapshots = new Map<string, { resources: Resource[]; secrets: Resource[]; snapshot: Snapshot }>();
+  private snapshots = new Map<string, { resources: ProxyResources; secrets: Resource[]; snapshot: Snapshot }>();
 
   /** The snapshot of one group from its resources and secrets, reused when both are unchanged. */
-  snapshotFor(group: string, resources: Resource[], secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
+  snapshotFor(group: string, resources: ProxyResources, secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
     const hit = this.snapshots.get(group);
     if (hit && hit.resources === resources && hit.secrets === secrets) return hit.snapshot;
-    const snapshot = new Snapshot(secrets.length ? [...resources, ...secrets] : resources, hit?.snapshot);
+    const snapshot = new Snapshot(resources, hit?.snapshot, secrets);
     if (errors) {
       for (const problem of snapshot.problems()) {
         errors.out.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file: errors.file, line: 1, column: 1 }));
@@ -105,7 +105,7 @@ export class MeshBuilder {
     const buildGroup = (g: string): void => {
       const p = this.ir.proxy(g)!;
       proxies.push(p);
-      const resources = this.encoder.translateProxy(p);
+      const resources = this.encoder.translateProxyByType(p);
       const prev = this.snapshots.get(g)?.snapshot;
       const snap = this.snapshotFor(g, resources, p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
       if (snap !== prev) changed.add(g);
@@ -131,7 +131,7 @@ export class MeshBuilder {
     const p = this.ir.proxy(group);
     if (!p) return { snapshot: undefined, errors: [] };
     const errors: SourceError[] = [];
-    const snapshot = this.snapshotFor(group, this.encoder.translateProxy(p), p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
+    const snapshot = this.snapshotFor(group, this.encoder.translateProxyByType(p), p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
     return { snapshot, errors };
   }
 }
@@ -223,7 +223,7 @@ export class ModelSource implements ConfigSource {
     for (const g of groups) {
       const p = this.builder.ir.proxy(g);
       if (!p) continue;
-      const snap = this.builder.snapshotFor(g, this.builder.encoder.translateProxy(p), secrets(p));
+      const snap = this.builder.snapshotFor(g, this.builder.encoder.translateProxyByType(p), secrets(p));
       built.snapshots.set(g, snap);
       out.set(g, snap);
     }
