@@ -17,8 +17,8 @@ export type GroupResolver = (node: NodeInfo, has: (group: string) => boolean) =>
 
 export interface SnapshotUpdate {
   snapshot: Snapshot;
-  /** Changed names per type; `null` means "treat everything as changed" (new group). */
-  changed: Map<TypeUrl, Set<string>> | null;
+  /** Changed names per type (shared by every watcher woken with it: read only); `null` means "treat everything as changed" (new group). */
+  changed: ReadonlyMap<TypeUrl, ReadonlySet<string>> | null;
   /** When the snapshot was set (performance.now()), for set→ACK latency. */
   setAt: number;
 }
@@ -207,7 +207,7 @@ export class SnapshotCache {
     const ws = this.watchersByGroup.get(group);
     if (!e || !ws) return;
     let lastFrom: Snapshot | undefined;
-    let lastChanged: Map<TypeUrl, Set<string>> | null = null;
+    let lastChanged: ReadonlyMap<TypeUrl, ReadonlySet<string>> | null = null;
     for (const w of [...ws]) {
       const from = this.delivered.get(w);
       if (from === e.snapshot) continue;
