@@ -1,24 +1,35 @@
 // The model text's plain value, read part by part, reusing what the last load read for every
 // part whose text is unchanged. A reload of a big model in which one service changed reads that
 // service's lines; every other service is the very raw object of the last load, which the schema
-// memo (schema-memo.ts) then recognises by identity.
+// memo (schema-memo.ts) then recognises by identity. A gateway whose routes changed is read
+// route by route: its unchanged routes are the last load's raw objects (a gateway of M10k has
+// 10 000 routes, 1 MB of text).
 //
 // The parts are found by text-split.ts and each is read by the fast YAML reader on its own
-// (util/yaml-fast.ts fastParseEntry), which for the layouts the splitter accepts is exactly what
-// fastParseYaml reads for that part in the whole text. The result is that value, assembled in
-// text order, or undefined whenever the splitter or the reader is unsure: the caller then reads
-// the whole text as before.
-import { fastParseEntry, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
+// (util/yaml-fast.ts fastParseEntry, fastParseSeqItem), which for the layouts the splitter
+// accepts is exactly what fastParseYaml reads for that part in the whole text. The result is that
+// value, assembled in text order, or undefined whenever the splitter or the reader is unsure: the
+// caller then reads the whole text as before.
+import { fastParseEntry, fastParseSeqItem, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
-import { isSection, splitModelText } from './text-split.js';
+import { isSection, splitEntryList, splitModelText } from './text-split.js';
 
 /** A part as the last load read it. */
 interface ReadPart {
   /** Its exact text (a slice of the last text that had it). */
   text: string;
+  /** Its key ('' for a list item). */
   key: string;
   value: unknown;
+  /** A gateway read route by route: the rest of its text (`routes:` empty), and each route. */
+  list?: { rest: ReadPart; items: ReadPart[] };
 }
+
+/** Reads the text of a part that is not the last read's (its key line's last part, if any, is `old`). */
+type ReadChanged = (text: string, start: number, end: number, old: ReadPart | undefined) => ReadPart | undefined;
+
+/** The list of a gateway read item by item. */
+const GATEWAY_LIST = 'routes';
 
 export class RawModelMemo {
   /** The last read's parts, in text order: the top-level ones, and each section's entries. */
@@ -40,9 +51,11 @@ export class RawModelMemo {
     // The lines no part holds (comments before the first key, the `services:` lines) are checked
     // here; each part's characters are checked when it is read (or were, when its text was read).
     if (!fastReaderTakesChars(text.slice(0, layout.preambleEnd))) return undefined;
-    const top = new PartReader(this.top, 0, 0, limits);
-    const sections = { services: new PartReader(this.services, 1, 0, limits), gateways: new PartReader(this.gateways, 1, 0, limits) };
+    const counts = { reused: 0, read: 0 };
+    const top = new PartReader(this.top, entryReader(0, 0, limits, counts), counts);
     const raw: Record<string, unknown> = {};
+    let services: PartReader | null = null;
+    let gateways: PartReader | null = null;
     for (const part of layout.parts) {
       if (!isSection(part)) {
         const p = top.part(text, part.start, part.end);
@@ -53,8 +66,10 @@ export class RawModelMemo {
       const first = part.entryStarts[0]!;
       if (!fastReaderTakesChars(text.slice(part.start, first))) return undefined;
       // Entries sit at depth 1: inside the top-level mapping, as in the whole text.
-      const reader = sections[part.key];
-      reader.indent = part.indent;
+      const reader =
+        part.key === 'services'
+          ? (services = new PartReader(this.services, entryReader(part.indent, 1, limits, counts), counts))
+          : (gateways = new PartReader(this.gateways, listEntryReader(part.indent, 1, GATEWAY_LIST, limits, counts), counts));
       const entries: Record<string, unknown> = {};
       const starts = part.entryStarts;
       for (let i = 0; i < starts.length; i++) {
@@ -66,36 +81,92 @@ export class RawModelMemo {
       raw[part.key] = entries;
     }
     this.top = top.parts;
-    this.services = sections.services.parts;
-    this.gateways = sections.gateways.parts;
-    for (const r of [top, sections.services, sections.gateways]) {
-      this.counts.read += r.read;
-      this.counts.reused += r.parts.length - r.read;
-    }
+    this.services = services?.parts ?? [];
+    this.gateways = gateways?.parts ?? [];
+    this.counts.read += counts.read;
+    this.counts.reused += counts.reused;
     return raw;
   }
 }
 
+/** Reads an entry of a mapping at column `indent`, nesting `depth`, whole. */
+function entryReader(indent: number, depth: number, limits: YamlLimits, counts: { read: number }): ReadChanged {
+  return (text, start, end) => {
+    const partText = text.slice(start, end);
+    const read = fastParseEntry(partText, indent, depth, limits);
+    if (!read) return undefined;
+    counts.read++;
+    return { text: partText, key: read.key, value: read.value };
+  };
+}
+
 /**
- * Reads the parts of one mapping in text order, each the last read's part if its text is the
- * same, else read now. The last read's parts are tried in order first (an edit leaves the others
- * where they were), then by their key line (parts added, removed or moved). The parts kept hold
- * slices of this text: the memo keeps only the last text alive, never a chain of older ones.
+ * Reads an entry whose block list `listKey` is laid out plainly (splitEntryList) item by item,
+ * reusing the last read's items of the same entry whose text is unchanged; any other entry whole.
+ */
+function listEntryReader(indent: number, depth: number, listKey: string, limits: YamlLimits, counts: { reused: number; read: number }): ReadChanged {
+  const whole = entryReader(indent, depth, limits, counts);
+  return (text, start, end, old) => {
+    const list = splitEntryList(text, start, end, indent, listKey);
+    if (!list) return whole(text, start, end, old);
+    // The entry without its list's items: `listKey:` reads as null there.
+    const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
+    const oldRest = old?.list?.rest;
+    let rest: ReadPart | undefined;
+    if (oldRest !== undefined && oldRest.text === restText) {
+      rest = oldRest;
+      rest.text = restText; // (this text's, not an older one's)
+      counts.reused++;
+    } else {
+      rest = whole(restText, 0, restText.length, undefined);
+      if (!rest) return undefined;
+    }
+    const restValue = rest.value as Record<string, unknown> | null;
+    if (restValue === null || typeof restValue !== 'object' || restValue[listKey] !== null) return undefined;
+    // The items sit in the entry's value (depth + 1), in its list (depth + 2).
+    const itemDepth = depth + 2;
+    const items = new PartReader(
+      old?.list?.items ?? [],
+      (t, s, e) => {
+        const itemText = t.slice(s, e);
+        const read = fastParseSeqItem(itemText, list.indent, itemDepth, limits);
+        if (!read) return undefined;
+        counts.read++;
+        return { text: itemText, key: '', value: read.value };
+      },
+      counts,
+    );
+    const starts = list.itemStarts;
+    const values: unknown[] = [];
+    for (let i = 0; i < starts.length; i++) {
+      const p = items.part(text, starts[i]!, i + 1 < starts.length ? starts[i + 1]! : list.listEnd);
+      if (!p) return undefined;
+      values.push(p.value);
+    }
+    // A new object (the last read's rest value is kept as it was), with the list where the rest has it.
+    const value = { ...restValue, [listKey]: values };
+    return { text: text.slice(start, end), key: rest.key, value, list: { rest, items: items.parts } };
+  };
+}
+
+/**
+ * Reads the parts of one mapping (or list) in text order, each the last read's part if its text
+ * is the same, else read now. The last read's parts are tried in order first (an edit leaves the
+ * others where they were), then by their key line (parts added, removed or moved). The parts
+ * kept hold slices of this text: the memo keeps only the last text alive, never a chain of older
+ * ones.
  */
 class PartReader {
   /** This read's parts, in order. */
   readonly parts: ReadPart[] = [];
-  /** How many of them were read (the others are the last read's). */
-  read = 0;
   /** The next of the last read's parts, in order. */
   private next = 0;
   private byKeyLine: Map<string, number> | null = null;
 
   constructor(
     private readonly prev: readonly ReadPart[],
-    private readonly depth: number,
-    public indent: number,
-    private readonly limits: YamlLimits,
+    private readonly readChanged: ReadChanged,
+    private readonly counts: { reused: number },
   ) {}
 
   part(text: string, start: number, end: number): ReadPart | undefined {
@@ -117,16 +188,15 @@ class PartReader {
       }
       if (i >= 0) this.next = i + 1;
       if (old === undefined || old.text !== partText) {
-        const read = fastParseEntry(partText, this.indent, this.depth, this.limits);
-        if (!read) return undefined;
-        const part = { text: partText, key: read.key, value: read.value };
+        const part = this.readChanged(text, start, end, old);
+        if (!part) return undefined;
         this.parts.push(part);
-        this.read++;
         return part;
       }
     } else this.next = i + 1;
     old.text = partText;
     this.parts.push(old);
+    this.counts.reused++;
     return old;
   }
 }

@@ -144,3 +144,99 @@ function onlyCommentAfter(text: string, from: number, eol: number): boolean {
   while (i < eol && text.charCodeAt(i) === SP) i++;
   return i === eol || (i > from && text.charCodeAt(i) === HASH);
 }
+
+/**
+ * The items of a block sequence under key `listKey` inside one entry of a section (a gateway's
+ * `routes`), so that a gateway whose routes changed is read route by route:
+ *
+ *     ␣␣edge:                  the entry's key line (at `indent`), nothing after the ":"
+ *     ␣␣␣␣listeners: ...       the entry's keys, at one column (> indent)
+ *     ␣␣␣␣routes:              `listKey`, nothing after the ":"
+ *     ␣␣␣␣␣␣- {...}            items: "-" at one column (at or right of the keys'), each
+ *     ␣␣␣␣␣␣- match: ...       with the lines indented more than its "-"
+ *     ␣␣␣␣␣␣␣␣backend: x
+ *     ␣␣␣␣adminPort: 9901      the next key ends the list (or the entry's end)
+ *
+ * The rest of the entry (`listStart`..`listEnd` cut out) reads as the entry with `listKey`
+ * empty (null); each item reads alone as it does in the list (yaml-fast.ts fastParseSeqItem).
+ * Undefined when the entry is laid out any other way (it is then read whole).
+ */
+export interface TextList {
+  /** Column of the items' "-". */
+  indent: number;
+  /** Offset of each item's first line; item i ends where item i + 1 starts (the last at listEnd). */
+  itemStarts: number[];
+  /** The items' lines: [listStart, listEnd). */
+  listStart: number;
+  listEnd: number;
+}
+
+export function splitEntryList(text: string, start: number, end: number, indent: number, listKey: string): TextList | undefined {
+  let pos = start;
+  let eol = lineEnd(text, pos, end);
+  // The entry's key line: a plain key, nothing after the colon but a comment.
+  let i = pos + indent;
+  while (i < eol && text.charCodeAt(i) !== COLON && text.charCodeAt(i) !== SP) i++;
+  if (i === pos + indent || text.charCodeAt(i) !== COLON || !onlyCommentAfter(text, i + 1, eol)) return undefined;
+  let keyIndent = -1;
+  /** -1: before the list; 0: after "listKey:", before its first item; 1: in the list; 2: after it. */
+  let state = -1;
+  let itemIndent = -1;
+  const itemStarts: number[] = [];
+  let listStart = -1;
+  let listEnd = -1;
+  for (pos = eol + 1; pos < end; pos = eol + 1) {
+    eol = lineEnd(text, pos, end);
+    let k = 0;
+    while (pos + k < eol && text.charCodeAt(pos + k) === SP) k++;
+    if (pos + k === eol || text.charCodeAt(pos + k) === HASH) continue; // blank or comment: with what it is in
+    if (state === 1) {
+      if (k > itemIndent) continue; // inside the current item
+      if (k === itemIndent && isItemAt(text, pos + k, eol)) {
+        itemStarts.push(pos);
+        continue;
+      }
+      // The list ends at the entry's next key; anything else gives up.
+      if (k !== keyIndent) return undefined;
+      listEnd = pos;
+      state = 2;
+      continue;
+    }
+    if (keyIndent < 0) keyIndent = k;
+    if (k <= indent) return undefined; // (the splitter ends entries at such lines; never here)
+    if (state === 0) {
+      // The first content line after "listKey:": the first item.
+      if (k < keyIndent || !isItemAt(text, pos + k, eol)) return undefined;
+      itemIndent = k;
+      listStart = pos;
+      itemStarts.push(pos);
+      state = 1;
+      continue;
+    }
+    if (k !== keyIndent) {
+      if (k > keyIndent) continue; // the value of another key
+      return undefined;
+    }
+    if (state < 0 && text.startsWith(listKey, pos + k) && text.charCodeAt(pos + k + listKey.length) === COLON && onlyCommentAfter(text, pos + k + listKey.length + 1, eol)) {
+      state = 0;
+    }
+  }
+  if (state === 1) {
+    listEnd = end;
+    state = 2;
+  }
+  if (state !== 2) return undefined;
+  // Comment and blank lines between the last item and the next key belong to the last item;
+  // comment lines before the first item stay with "listKey:".
+  return { indent: itemIndent, itemStarts, listStart, listEnd };
+}
+
+/** "-" followed by a space or the end of the line. */
+function isItemAt(text: string, at: number, eol: number): boolean {
+  return text.charCodeAt(at) === 0x2d && (at + 1 === eol || text.charCodeAt(at + 1) === SP);
+}
+
+function lineEnd(text: string, pos: number, end: number): number {
+  const e = text.indexOf('\n', pos);
+  return e < 0 || e > end ? end : e;
+}

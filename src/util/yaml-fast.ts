@@ -126,6 +126,23 @@ export function fastParseEntry(text: string, indent: number, depth: number, limi
   }
 }
 
+/**
+ * One item of a block sequence, read on its own: `text` is the item's lines (its "-" at column
+ * `indent` first, then the lines of its value and any blank or comment lines), and `depth` the
+ * nesting depth of the sequence in the whole text. For an item whose next content line in the
+ * whole text is the next item, or less indented, this is what fastParseYaml reads for it there.
+ * Used by model/raw-memo.ts to read only the gateway routes that changed. Undefined if the text
+ * is not one such item or the reader gives up; never throws.
+ */
+export function fastParseSeqItem(text: string, indent: number, depth: number, limits: YamlLimits): { value: unknown } | undefined {
+  if (!CORE || !fastReaderTakesChars(text)) return undefined;
+  try {
+    return { value: new FastReader(text, limits.maxDepth, CORE).seqItemAlone(indent, depth) };
+  } catch {
+    return undefined;
+  }
+}
+
 function bail(): never {
   throw BAIL;
 }
@@ -303,27 +320,24 @@ class FastReader {
     }
   }
 
+  /** The text's one item, of a block sequence at column `n` and nesting `depth` (see fastParseSeqItem). */
+  seqItemAlone(n: number, depth: number): unknown {
+    if (this.nextContent(false) !== 0) bail(); // the "-" line comes first
+    const line = this.lines[0]!;
+    if (indentOf(line) !== n || !isSeqItem(line, n)) bail();
+    this.checkDepth(depth);
+    const value = this.seqItem(n, depth, 0, line);
+    if (this.nextContent(false) >= 0) bail(); // a second item, or a line that does not belong to this one
+    return value;
+  }
+
   /** A block sequence whose "-" are at column n; the first item is on line l. */
   private sequence(n: number, depth: number, l: number): unknown[] {
     this.checkDepth(depth);
     const out: unknown[] = [];
     let line = this.lines[l]!;
     for (;;) {
-      // line[n] === "-", followed by a space or the end of the line.
-      this.li = l + 1;
-      const v = skipSpaces(line, n + 1);
-      if (v === line.length || line.charCodeAt(v) === HASH) {
-        out.push(this.blockBelow(n, depth + 1, false));
-      } else {
-        const c = line.charCodeAt(v);
-        if (c === DASH && (v + 1 === line.length || line.charCodeAt(v + 1) === SP)) bail(); // "- - x"
-        if (this.isKeyLine(line, v)) {
-          this.li = l;
-          out.push(this.mapping(v, depth + 1, l, v));
-        } else {
-          out.push(this.inlineValue(line, v, depth + 1));
-        }
-      }
+      out.push(this.seqItem(n, depth, l, line));
       const next = this.nextContent(false);
       if (next < 0) return out;
       line = this.lines[next]!;
@@ -337,6 +351,21 @@ class FastReader {
       }
       l = next;
     }
+  }
+
+  /** The value of the sequence item on line l (`line`), whose "-" is at column n. */
+  private seqItem(n: number, depth: number, l: number, line: string): unknown {
+    // line[n] === "-", followed by a space or the end of the line.
+    this.li = l + 1;
+    const v = skipSpaces(line, n + 1);
+    if (v === line.length || line.charCodeAt(v) === HASH) return this.blockBelow(n, depth + 1, false);
+    const c = line.charCodeAt(v);
+    if (c === DASH && (v + 1 === line.length || line.charCodeAt(v + 1) === SP)) bail(); // "- - x"
+    if (this.isKeyLine(line, v)) {
+      this.li = l;
+      return this.mapping(v, depth + 1, l, v);
+    }
+    return this.inlineValue(line, v, depth + 1);
   }
 
   /**

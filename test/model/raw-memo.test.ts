@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
 import { RawModelMemo } from '../../src/model/raw-memo.js';
-import { splitModelText } from '../../src/model/text-split.js';
+import { isSection, splitEntryList, splitModelText } from '../../src/model/text-split.js';
 import { fastParseYaml } from '../../src/util/yaml-fast.js';
 import { parseYaml, toJs } from '../../src/util/yaml-source.js';
 import { rng } from '../helpers/rng.js';
@@ -38,13 +38,27 @@ function randomModelText(r: () => number): string {
     for (let i = 0; i < 30 && r() > 0.1 && fastParseYaml(d, L) === undefined; i++) d = randomDoc(r);
     return d;
   };
+  // Gateways with a `routes` list (read route by route): items made from a random document's
+  // entries ("- key: ..." with the entry's lines under it), scalars and flow collections.
+  const gateway = (name: string): string => {
+    const q = pick(r, [4, 6, 6, 8]);
+    const items: string[] = [];
+    for (const entry of randomDocTaken().split(/\n(?=\S)/)) {
+      if (entry.trim() === '') continue;
+      const lines = entry.split('\n');
+      items.push([`${' '.repeat(q)}- ${lines[0]}`, ...lines.slice(1).map((l) => (l ? ' '.repeat(q + 2) + l : l))].join('\n'));
+      if (r() < 0.2) items.push(`${' '.repeat(q)}- ${pick(r, ['x', '{ a: 1 }', '[1, 2]', '"q"'])}`);
+    }
+    const keys = [`    listeners: [{ name: l, port: 1 }]`, `    routes:${pick(r, ['', '', ' # r'])}\n${items.join('\n')}`, ...(r() < 0.5 ? ['    adminPort: 9901'] : [])];
+    return [`  ${name}:`, ...keys.sort(() => r() - 0.5)].join('\n');
+  };
   const parts: string[] = [];
   if (r() < 0.2) parts.push(pick(r, ['# preamble', '', '  # indented comment', '---']));
   const top = [
     () => 'version: 1',
     () => `mesh:\n${indent(randomDocTaken(), pick(r, [2, 2, 4, 1]))}`,
     () => `services:${pick(r, ['', '', '  # the services'])}\n${indent(randomDocTaken(), pick(r, [2, 2, 2, 4, 1, 3]))}`,
-    () => `gateways:\n${indent(randomDocTaken(), pick(r, [2, 2, 4]))}`,
+    () => (r() < 0.6 ? `gateways:\n${gateway('gw')}\n${r() < 0.5 ? gateway('edge') : ''}` : `gateways:\n${indent(randomDocTaken(), pick(r, [2, 2, 4]))}`),
   ];
   for (const k of [0, 1, 2, 3].sort(() => r() - 0.5)) if (k === 2 || r() < 0.7) parts.push(top[k]!());
   return parts.join('\n').replace(/\n\n+/g, '\n') + (r() < 0.9 ? '\n' : '');
@@ -68,7 +82,7 @@ function expectSameValue(got: unknown, want: unknown, text: string): void {
 
 describe('RawModelMemo = the whole-text reader', () => {
   it('on 1000 sequences of 16 edits of random model-shaped texts', () => {
-    const counts = { read: 0, reused: 0, gaveUp: 0, sequences: 0 };
+    const counts = { read: 0, reused: 0, gaveUp: 0, sequences: 0, readByItem: 0 };
     for (let seed = 1; seed <= 1000; seed++) {
       const r = rng(seed);
       const memo = new RawModelMemo();
@@ -92,11 +106,18 @@ describe('RawModelMemo = the whole-text reader', () => {
         expectSameValue(fresh, whole, text);
         expectSameValue(got, fullValue(text), text);
         counts.read++;
+        for (const part of splitModelText(text)!.parts) {
+          if (!isSection(part) || part.key !== 'gateways') continue;
+          part.entryStarts.forEach((s, i) => {
+            if (splitEntryList(text, s, part.entryStarts[i + 1] ?? part.end, part.indent, 'routes')) counts.readByItem++;
+          });
+        }
       }
       counts.sequences++;
       counts.reused += memo.counts.reused;
     }
     expect(counts.read).toBeGreaterThan(2000);
+    expect(counts.readByItem).toBeGreaterThan(500);
     expect(counts.gaveUp).toBeGreaterThan(2000);
     expect(counts.reused).toBeGreaterThan(5000);
   });

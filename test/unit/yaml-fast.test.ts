@@ -9,7 +9,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gatewayMesh, S2_MESH, sidecarMesh, SMOKE_M10K, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
 import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
-import { fastParseEntry, fastParseYaml } from '../../src/util/yaml-fast.js';
+import { fastParseEntry, fastParseSeqItem, fastParseYaml } from '../../src/util/yaml-fast.js';
 import { DEFAULT_YAML_LIMITS, parseYaml, toJs, type YamlLimits } from '../../src/util/yaml-source.js';
 import { randomDoc, rng, TRICKY_KEYS, TRICKY_SCALARS } from './yaml-fuzz-gen.js';
 
@@ -280,5 +280,45 @@ describe('fastParseEntry: one entry of a block mapping, read alone', () => {
     ['a tab', 'a:\t1\n', 0],
   ])('gives up on %s', (_name, text, indent) => {
     expect(fastParseEntry(text, indent, indent === 0 ? 0 : 1, L)).toBeUndefined();
+  });
+});
+
+describe('fastParseSeqItem: one item of a block sequence, read alone', () => {
+  it('reads each item of a generated list as the whole-text reader reads it', () => {
+    let read = 0;
+    for (let seed = 1; seed <= 6000; seed++) {
+      const r = rng(seed);
+      // "k:" then items at column q: each a random document's entry ("- key: ..." with its lines under it).
+      const q = [0, 2, 4][Math.floor(r() * 3)]!;
+      const items = randomDoc(r)
+        .split(/\n(?=\S)/)
+        .filter((e) => e.trim() !== '')
+        .map((e) => {
+          const lines = e.split('\n');
+          return [`${' '.repeat(q)}- ${lines[0]}`, ...lines.slice(1).map((l) => (l ? ' '.repeat(q + 2) + l : l))].join('\n') + '\n';
+        });
+      const whole = fastParseYaml(`k:\n${items.join('')}`, L);
+      if (whole === undefined) continue;
+      const list = whole['k'] as unknown[];
+      expect(list.length).toBe(items.length);
+      items.forEach((item, i) => {
+        // In "k:\n- ...", the list is k's value, at depth 1.
+        const got = fastParseSeqItem(item, q, 1, L);
+        expect(got, JSON.stringify(item)).toBeDefined();
+        expect(isDeepStrictEqual(got!.value, list[i]) && JSON.stringify(got!.value) === JSON.stringify(list[i]), JSON.stringify(item)).toBe(true);
+        read++;
+      });
+    }
+    expect(read).toBeGreaterThan(1000);
+  });
+
+  it.each([
+    ['two items', '- a\n- b\n', 0],
+    ['a key line', 'a: 1\n', 0],
+    ['an item at another column', '  - a\n', 0],
+    ['a less indented line after the item', '    - a:\n        b: 1\n   c: 2\n', 4],
+    ['a tab', '- a:\t1\n', 0],
+  ])('gives up on %s', (_name, text, indent) => {
+    expect(fastParseSeqItem(text, indent, 1, L)).toBeUndefined();
   });
 });
