@@ -25,6 +25,10 @@
 //   - a gateway named like a service: only a changed or added part can newly collide;
 //   - authorization without mTLS: with mtls off, B had no service with an allow list, so only a
 //     changed service can add one; the certificate lifetime is the mesh block's.
+// A changed gateway is cheap too when few of its routes changed: its routes found clean before
+// are not checked again while their facts read the same (CheckMemory, validate.ts), and their
+// reads are kept per route (the same array while the route is unchanged), so only the changed
+// routes' reads are taken out and put in.
 // test/model/validate-incremental.test.ts compares this with the full check on thousands of
 // edit sequences.
 import { isDeepStrictEqual } from 'node:util';
@@ -34,8 +38,10 @@ import type { GatewayModel, Model, ServiceModel } from './schema.js';
 import {
   checkAllowRules,
   checkGateway,
+  CheckMemory,
   checkService,
   type ClaimSink,
+  type FactRead,
   type FactRecorder,
   type FactSubject,
   type FactValue,
@@ -52,18 +58,22 @@ type At = (path: ModelPath, key?: boolean) => SourcePosition;
 /** Past this many changed parts, and a quarter of the model, the full check is cheaper. */
 const MAX_CHANGED = 64;
 
-/** One fact a check read, and its value. */
-interface Read {
-  subject: FactSubject;
-  name: string;
-  fact: string;
-  value: FactValue;
+/**
+ * The reads of one service's or gateway's checks: single reads, and groups (one per gateway
+ * route: a route unchanged since the last check gives the very same array, validate.ts), kept as
+ * a multiset so that a gateway whose routes changed is compared group by group.
+ */
+interface EntityReads {
+  loose: FactRead[];
+  groups: Map<readonly FactRead[], number>;
 }
+
+const NO_READS: EntityReads = { loose: [], groups: new Map() };
 
 /** The reads of each service's and gateway's checks (only those that read anything). */
 class Recording implements FactRecorder {
-  readonly services = new Map<string, Read[]>();
-  readonly gateways = new Map<string, Read[]>();
+  readonly services = new Map<string, EntityReads>();
+  readonly gateways = new Map<string, EntityReads>();
   private kind: FactSubject = 'service';
   private name = '';
 
@@ -73,11 +83,30 @@ class Recording implements FactRecorder {
   }
 
   read(subject: FactSubject, name: string, fact: string, value: FactValue): void {
-    const byName = this.kind === 'service' ? this.services : this.gateways;
-    let list = byName.get(this.name);
-    if (!list) byName.set(this.name, (list = []));
-    list.push({ subject, name, fact, value });
+    this.entity().loose.push([subject, name, fact, value]);
   }
+
+  readGroup(reads: readonly FactRead[]): void {
+    if (reads.length === 0) return;
+    const groups = this.entity().groups;
+    groups.set(reads, (groups.get(reads) ?? 0) + 1);
+  }
+
+  private entity(): EntityReads {
+    const byName = this.kind === 'service' ? this.services : this.gateways;
+    let e = byName.get(this.name);
+    if (!e) byName.set(this.name, (e = { loose: [], groups: new Map() }));
+    return e;
+  }
+}
+
+/** The reads that leave and come when a part's reads change from `old` to `now` (groups in both are neither). */
+function readsChange(old: EntityReads, now: EntityReads): { gone: Array<readonly FactRead[]>; came: Array<readonly FactRead[]> } {
+  const gone: Array<readonly FactRead[]> = [old.loose];
+  const came: Array<readonly FactRead[]> = [now.loose];
+  for (const [g, n] of old.groups) for (let k = now.groups.get(g) ?? 0; k < n; k++) gone.push(g);
+  for (const [g, n] of now.groups) for (let k = old.groups.get(g) ?? 0; k < n; k++) came.push(g);
+  return { gone, came };
 }
 
 /** A count per key, in nested maps (no key strings built per claim). */
@@ -162,13 +191,33 @@ interface KnownFact {
   readers: number;
 }
 
+/** Something per fact: by subject (service or gateway), name, then fact (nested maps: no key strings built per read). */
+class PerFact<V> {
+  private readonly bySubject = { service: new Map<string, Map<string, V>>(), gateway: new Map<string, Map<string, V>>() };
+
+  of(subject: FactSubject, name: string): Map<string, V> | undefined {
+    return this.bySubject[subject].get(name);
+  }
+
+  ofOrNew(subject: FactSubject, name: string): Map<string, V> {
+    const m = this.bySubject[subject];
+    let inner = m.get(name);
+    if (!inner) m.set(name, (inner = new Map()));
+    return inner;
+  }
+
+  drop(subject: FactSubject, name: string): void {
+    this.bySubject[subject].delete(name);
+  }
+}
+
 /** The last model without diagnostics, and what the incremental checks need to know of it. */
 class Baseline {
   /** Each part's reads (parts that read nothing are absent). */
-  private readonly serviceReads: Map<string, Read[]>;
-  private readonly gatewayReads: Map<string, Read[]>;
-  /** "service <name>" / "gateway <name>" → fact → value and readers. */
-  private readonly facts = new Map<string, Map<string, KnownFact>>();
+  private readonly serviceReads: Map<string, EntityReads>;
+  private readonly gatewayReads: Map<string, EntityReads>;
+  /** Every fact the checks read, its value and how many reads. */
+  private readonly facts = new PerFact<KnownFact>();
 
   private constructor(
     public model: Model,
@@ -177,8 +226,10 @@ class Baseline {
   ) {
     this.serviceReads = recording.services;
     this.gatewayReads = recording.gateways;
-    for (const reads of this.serviceReads.values()) this.addReads(reads);
-    for (const reads of this.gatewayReads.values()) this.addReads(reads);
+    for (const reads of [...this.serviceReads.values(), ...this.gatewayReads.values()]) {
+      this.addReads(reads.loose);
+      for (const [g, n] of reads.groups) for (let k = 0; k < n; k++) this.addReads(g);
+    }
   }
 
   static of(model: Model, recording: Recording): Baseline {
@@ -192,7 +243,7 @@ class Baseline {
    * Move to `next` if it has no diagnostic for certain, checking only what changed; false (and
    * nothing moved) if it may have one or the full check is cheaper.
    */
-  advance(next: Model): boolean {
+  advance(next: Model, memory: CheckMemory): boolean {
     const prev = this.model;
     if (prev.mesh !== next.mesh && !isDeepStrictEqual(prev.mesh, next.mesh)) return false;
     const services = changes(prev.services, next.services);
@@ -201,7 +252,7 @@ class Baseline {
     if (changedCount > MAX_CHANGED && changedCount * 4 > services.total + gateways.total) return false;
 
     // The changed parts' own checks, recording what they read.
-    const facts = new ModelFacts(next);
+    const facts = new ModelFacts(next, memory);
     const recording = new Recording();
     facts.recorder = recording;
     let clean = true;
@@ -242,41 +293,47 @@ class Baseline {
     if (!this.usageStaysClean(delta)) return false;
 
     // Facts about changed or removed parts that unchanged parts read: the same values now?
-    const leaving = new Counts2<string, string>();
-    const leavingReads: Read[][] = [];
-    for (const name of [...services.changed, ...services.removed]) {
-      const reads = this.serviceReads.get(name);
-      if (reads) leavingReads.push(reads);
+    // (The reads that leave are the changed parts' old ones, but for gateway routes unchanged.)
+    const moves: Array<{ byName: Map<string, EntityReads>; name: string; now: EntityReads | undefined; gone: Array<readonly FactRead[]>; came: Array<readonly FactRead[]> }> = [];
+    for (const [names, byName, now] of [
+      [services.changed, this.serviceReads, recording.services],
+      [services.removed, this.serviceReads, null],
+      [gateways.changed, this.gatewayReads, recording.gateways],
+      [gateways.removed, this.gatewayReads, null],
+    ] as const) {
+      for (const name of names) {
+        const reads = now?.get(name);
+        moves.push({ byName, name, now: reads, ...readsChange(byName.get(name) ?? NO_READS, reads ?? NO_READS) });
+      }
     }
-    for (const name of [...gateways.changed, ...gateways.removed]) {
-      const reads = this.gatewayReads.get(name);
-      if (reads) leavingReads.push(reads);
+    const leaving = new PerFact<number>();
+    for (const c of moves) {
+      for (const reads of c.gone) {
+        for (const [subject, name, fact] of reads) {
+          const m = leaving.ofOrNew(subject, name);
+          m.set(fact, (m.get(fact) ?? 0) + 1);
+        }
+      }
     }
-    for (const reads of leavingReads) for (const r of reads) leaving.add(`${r.subject} ${r.name}`, r.fact, 1);
     const subjects: Array<[FactSubject, string]> = [
       ...[...services.changed, ...services.removed].map((n): [FactSubject, string] => ['service', n]),
       ...[...gateways.changed, ...gateways.removed].map((n): [FactSubject, string] => ['gateway', n]),
     ];
     for (const [subject, name] of subjects) {
-      const key = `${subject} ${name}`;
-      const known = this.facts.get(key);
+      const known = this.facts.of(subject, name);
       if (!known) continue;
+      const left = leaving.of(subject, name);
       for (const [fact, k] of known) {
-        if (k.readers - leaving.get(key, fact) > 0 && facts.read(subject, name, fact) !== k.value) return false;
+        if (k.readers - (left?.get(fact) ?? 0) > 0 && facts.read(subject, name, fact) !== k.value) return false;
       }
     }
 
     // No diagnostic: move the baseline.
-    for (const reads of leavingReads) this.removeReads(reads);
-    for (const name of [...services.changed, ...services.removed]) this.serviceReads.delete(name);
-    for (const name of [...gateways.changed, ...gateways.removed]) this.gatewayReads.delete(name);
-    for (const [name, reads] of recording.services) {
-      this.serviceReads.set(name, reads);
-      this.addReads(reads);
-    }
-    for (const [name, reads] of recording.gateways) {
-      this.gatewayReads.set(name, reads);
-      this.addReads(reads);
+    for (const c of moves) for (const reads of c.gone) this.removeReads(reads);
+    for (const c of moves) {
+      for (const reads of c.came) this.addReads(reads);
+      if (c.now) c.byName.set(c.name, c.now);
+      else c.byName.delete(c.name);
     }
     this.applyUsage(delta);
     this.model = next;
@@ -307,27 +364,24 @@ class Baseline {
     for (const [port, d] of delta.wildcard.entries()) u.wildcard.add(port, d);
   }
 
-  private addReads(reads: readonly Read[]): void {
-    for (const r of reads) {
-      const key = `${r.subject} ${r.name}`;
-      let known = this.facts.get(key);
-      if (!known) this.facts.set(key, (known = new Map()));
-      const k = known.get(r.fact);
+  private addReads(reads: readonly FactRead[]): void {
+    for (const [subject, name, fact, value] of reads) {
+      const known = this.facts.ofOrNew(subject, name);
+      const k = known.get(fact);
       if (k) {
-        k.value = r.value; // equal to k.value whenever an earlier reader remains (checked in advance)
+        k.value = value; // equal to k.value whenever an earlier reader remains (checked in advance)
         k.readers++;
-      } else known.set(r.fact, { value: r.value, readers: 1 });
+      } else known.set(fact, { value, readers: 1 });
     }
   }
 
-  private removeReads(reads: readonly Read[]): void {
-    for (const r of reads) {
-      const key = `${r.subject} ${r.name}`;
-      const known = this.facts.get(key)!;
-      const k = known.get(r.fact)!;
+  private removeReads(reads: readonly FactRead[]): void {
+    for (const [subject, name, fact] of reads) {
+      const known = this.facts.of(subject, name)!;
+      const k = known.get(fact)!;
       if (--k.readers === 0) {
-        known.delete(r.fact);
-        if (known.size === 0) this.facts.delete(key);
+        known.delete(fact);
+        if (known.size === 0) this.facts.drop(subject, name);
       }
     }
   }
@@ -348,18 +402,20 @@ function changes<T>(prev: Record<string, T>, next: Record<string, T>): { changed
 
 export class IncrementalValidator {
   private baseline: Baseline | null = null;
+  /** Gateway routes found clean, for the checks of the next models (incremental or full). */
+  private readonly memory = new CheckMemory();
   /** Models checked incrementally, and by the full check (for tests and benchmarks). */
   readonly counts = { incremental: 0, full: 0 };
 
   /** validateModel(model, at), checking only what changed since the last model without diagnostics when it can. */
   validate(model: Model, at: At): Diagnostic[] {
-    if (this.baseline?.advance(model)) {
+    if (this.baseline?.advance(model, this.memory)) {
       this.counts.incremental++;
       return [];
     }
     this.counts.full++;
     const recording = new Recording();
-    const diagnostics = validateModel(model, at, recording);
+    const diagnostics = validateModel(model, at, recording, this.memory);
     if (diagnostics.length === 0) this.baseline = Baseline.of(model, recording);
     return diagnostics;
   }

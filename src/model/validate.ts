@@ -13,7 +13,7 @@
 import { RE2JS } from 're2js';
 import type { SourcePosition } from '../util/yaml-source.js';
 import { type Diagnostic, didYouMean, type ModelPath } from './diagnostics.js';
-import type { BackendModel, GatewayModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
+import type { BackendModel, GatewayModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from './schema.js';
 
 type At = (path: ModelPath, key?: boolean) => SourcePosition;
 
@@ -26,11 +26,16 @@ export type ServiceKind = 'none' | 'tcp' | 'other';
 /** Which part of the model a fact is about. */
 export type FactSubject = 'service' | 'gateway';
 
+/** One fact read: about which service or gateway, which fact, and its value. */
+export type FactRead = readonly [FactSubject, string, string, FactValue];
+
 /** Told each fact a check reads, and whose checks are running (validate-incremental.ts keeps them). */
 export interface FactRecorder {
   /** The checks of this service or gateway start: the reads until the next call are theirs. */
   checking(kind: FactSubject, name: string): void;
   read(subject: FactSubject, name: string, fact: string, value: FactValue): void;
+  /** The reads of one gateway route's checks, as one array (the same array while the route is unchanged). */
+  readGroup(reads: readonly FactRead[]): void;
 }
 
 /**
@@ -40,12 +45,18 @@ export interface FactRecorder {
  */
 export class ModelFacts {
   recorder: FactRecorder | null = null;
+  /** The reads of the group being checked (group()), if any. */
+  private tapped: FactRead[] | null = null;
   private readonly subsets = new Map<string, boolean>();
   private readonly hints = new Map<string, string>();
   private serviceNameList: string[] | null = null;
   private gatewayNameList: string[] | null = null;
 
-  constructor(readonly model: Model) {}
+  constructor(
+    readonly model: Model,
+    /** What the checks may reuse from earlier ones (none: check everything). */
+    readonly memory: CheckMemory | null = null,
+  ) {}
 
   hasService(name: string): boolean {
     return this.read('service', name, 'exists') as boolean;
@@ -70,7 +81,33 @@ export class ModelFacts {
   read(subject: FactSubject, name: string, fact: string): FactValue {
     const v = this.value(subject, name, fact);
     this.recorder?.read(subject, name, fact, v);
+    this.tapped?.push([subject, name, fact, v]);
     return v;
+  }
+
+  /** Whether every one of `reads` (a group) has the same value in this model; if so, the group is read (recorded) again. */
+  readAgain(reads: readonly FactRead[]): boolean {
+    for (const [subject, name, fact, v] of reads) if (this.value(subject, name, fact) !== v) return false;
+    this.recorder?.readGroup(reads);
+    this.tapped?.push(...reads);
+    return true;
+  }
+
+  /** Run `check`, its reads recorded as one group (returned). */
+  group(check: () => void): FactRead[] {
+    const recorder = this.recorder;
+    const outer = this.tapped;
+    this.recorder = null;
+    const reads: FactRead[] = (this.tapped = []);
+    try {
+      check();
+    } finally {
+      this.recorder = recorder;
+      this.tapped = outer;
+    }
+    recorder?.readGroup(reads);
+    outer?.push(...reads);
+    return reads;
   }
 
   private value(subject: FactSubject, name: string, fact: string): FactValue {
@@ -129,9 +166,10 @@ export function re2Error(pattern: string): string | undefined {
 
 /**
  * Every semantic problem of a schema-valid model, in the order the checks find them. With a
- * recorder, also tells it, per service and gateway, the facts its checks read (see ModelFacts).
+ * recorder, also tells it, per service and gateway, the facts its checks read (see ModelFacts);
+ * with a memory, skips what earlier checks found clean and still is (see CheckMemory).
  */
-export function validateModel(model: Model, at: At, recorder: FactRecorder | null = null): Diagnostic[] {
+export function validateModel(model: Model, at: At, recorder: FactRecorder | null = null, memory: CheckMemory | null = null): Diagnostic[] {
   const out: Diagnostic[] = [];
   const err: Report = (path, message, hint) => {
     out.push({ severity: 'error', message, path, position: at(path), ...(hint ? { hint } : {}) });
@@ -139,7 +177,7 @@ export function validateModel(model: Model, at: At, recorder: FactRecorder | nul
   const warn: Report = (path, message, hint) => {
     out.push({ severity: 'warning', message, path, position: at(path), ...(hint ? { hint } : {}) });
   };
-  const facts = new ModelFacts(model);
+  const facts = new ModelFacts(model, memory);
   facts.recorder = recorder;
 
   // Names that identify proxies must not collide.
@@ -255,22 +293,22 @@ export function checkGateway(gname: string, gw: GatewayModel, facts: ModelFacts,
   const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
   const routes = gw.routes ?? [];
   if (httpListeners.length > 0 && routes.length === 0) warn([...base, 'listeners'], 'http listeners without routes answer every request with 404');
+  // A route checked before against the same listeners, that reported nothing and whose facts
+  // read the same now, reports nothing now: it is not checked again (a gateway with 10 000 routes
+  // is checked on every reload that edits one).
+  const memory = facts.memory;
+  const context = memory ? JSON.stringify(gw.listeners.map((l) => [l.name, l.protocol])) : '';
   routes.forEach((r, ri) => {
-    const rp = [...base, 'routes', ri];
-    for (const [li, ln] of (r.listeners ?? []).entries()) {
-      if (!listenerNames.has(ln)) err([...rp, 'listeners', li], `unknown listener "${ln}"`, hint(didYouMean(ln, listenerNames)));
-      else if (!httpListeners.includes(ln)) err([...rp, 'listeners', li], `listener "${ln}" is tcp; routes attach to http listeners`);
-    }
-    if (r.match) checkMatch(r.match, [...rp, 'match'], err);
-    if (r.backend && r.backends) err(rp, 'set either "backend" or "backends", not both');
-    else if (!r.backend && !r.backends) err(rp, 'a route needs "backend" (a service) or "backends" (weighted services or subsets)');
-    if (r.backend) {
-      const kind = facts.serviceKind(r.backend);
-      if (kind === 'none') err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, facts.serviceNames())));
-      else if (kind === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
-    }
-    if (r.backends) checkBackends(r.backends, [...rp, 'backends'], undefined, facts, err);
-    if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
+    const clean = memory?.cleanGatewayRoutes.get(r);
+    if (clean !== undefined && clean.listeners === context && facts.readAgain(clean.reads)) return;
+    let reported = false;
+    const reads = facts.group(() =>
+      checkGatewayRoute(r, [...base, 'routes', ri], listenerNames, httpListeners, facts, (p, m, h) => {
+        reported = true;
+        err(p, m, h);
+      }),
+    );
+    if (!reported) memory?.cleanGatewayRoutes.set(r, { listeners: context, reads });
   });
   // Each route's canonical match is computed once, not once per listener it is checked under.
   const keys: Array<string | undefined> = [];
@@ -282,6 +320,35 @@ export function checkGateway(gname: string, gw: GatewayModel, facts: ModelFacts,
     });
     checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, warn);
   }
+}
+
+/**
+ * What checks may reuse from earlier checks (of earlier models): the gateway routes whose own
+ * checks (checkGatewayRoute) reported nothing, with the listeners they were checked against
+ * (names and protocols, as JSON) and the facts they read. Parsed parts are never modified, and
+ * a reload keeps the objects of unchanged routes (schema-memo.ts). Owned by the incremental
+ * checks (validate-incremental.ts); validateModel without it checks everything.
+ */
+export class CheckMemory {
+  readonly cleanGatewayRoutes = new WeakMap<GatewayRouteModel, { listeners: string; reads: FactRead[] }>();
+}
+
+/** One gateway route's own checks: its listeners, match, backend(s) and rewrite. */
+function checkGatewayRoute(r: GatewayRouteModel, rp: ModelPath, listenerNames: Set<string>, httpListeners: string[], facts: ModelFacts, err: Report): void {
+  for (const [li, ln] of (r.listeners ?? []).entries()) {
+    if (!listenerNames.has(ln)) err([...rp, 'listeners', li], `unknown listener "${ln}"`, hint(didYouMean(ln, listenerNames)));
+    else if (!httpListeners.includes(ln)) err([...rp, 'listeners', li], `listener "${ln}" is tcp; routes attach to http listeners`);
+  }
+  if (r.match) checkMatch(r.match, [...rp, 'match'], err);
+  if (r.backend && r.backends) err(rp, 'set either "backend" or "backends", not both');
+  else if (!r.backend && !r.backends) err(rp, 'a route needs "backend" (a service) or "backends" (weighted services or subsets)');
+  if (r.backend) {
+    const kind = facts.serviceKind(r.backend);
+    if (kind === 'none') err([...rp, 'backend'], `unknown service "${r.backend}"`, hint(didYouMean(r.backend, facts.serviceNames())));
+    else if (kind === 'tcp') err([...rp, 'backend'], `service "${r.backend}" is tcp; HTTP routes need an http, http2 or grpc service`);
+  }
+  if (r.backends) checkBackends(r.backends, [...rp, 'backends'], undefined, facts, err);
+  if (r.rewrite?.pathPrefix && r.match?.pathRegex) err([...rp, 'rewrite', 'pathPrefix'], 'a path prefix rewrite needs a path or pathPrefix match, not pathRegex');
 }
 
 function hint(guess: string | undefined): string | undefined {
@@ -369,8 +436,22 @@ function checkShadowing(routes: RouteList, warn: (p: ModelPath, m: string, h?: s
   }
 }
 
-/** A match's meaning as a string: key order and method order do not matter. */
+/**
+ * Each match's canonical form, by match object: parsed parts are never modified, and a reload
+ * keeps the objects of unchanged routes (schema-memo.ts), so a gateway's 10 000 routes are not
+ * canonicalised again on every reload that edits one of them.
+ */
+const canonicalMatches = new WeakMap<MatchModel, string>();
+
 function canonicalMatch(m: MatchModel | undefined): string {
+  if (m === undefined) return canonicalMatchOf(undefined);
+  let k = canonicalMatches.get(m);
+  if (k === undefined) canonicalMatches.set(m, (k = canonicalMatchOf(m)));
+  return k;
+}
+
+/** A match's meaning as a string: key order and method order do not matter. */
+function canonicalMatchOf(m: MatchModel | undefined): string {
   const sortKeys = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sortKeys);
     if (v && typeof v === 'object') return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys((v as Record<string, unknown>)[k])]));

@@ -93,11 +93,13 @@ class Gen {
   gateway(name: string): Raw {
     const listeners: Raw[] = [{ name: 'l0', port: this.risky() ? this.pick([8080, 15000]) : 8100 + GATEWAY_NAMES.indexOf(name), address: this.maybe(0.2, () => this.pick(IPS)) }];
     if (this.r() < 0.15) listeners.push({ name: 'l1', port: 9100 + GATEWAY_NAMES.indexOf(name), protocol: 'tcp', backend: this.serviceName() });
+    // Routes may name l2: a listeners edit that drops it (or makes it tcp) breaks them.
+    if (this.r() < 0.6) listeners.push({ name: 'l2', port: 9200 + GATEWAY_NAMES.indexOf(name), protocol: this.r() < 0.1 ? 'tcp' : 'http' });
     return {
       listeners,
       adminPort: this.maybe(0.3, () => (this.risky() ? this.pick(PORTS) : 9800 + GATEWAY_NAMES.indexOf(name))),
       routes: Array.from({ length: (this.risky() ? 0 : 1) + Math.floor(this.r() * 3) }, (_, i) =>
-        this.r() < 0.5 ? { match: this.match(i), backend: this.serviceName() } : { match: this.match(i), backends: [this.backend(false)], listeners: this.maybe(0.2, () => ['l0']) },
+        this.r() < 0.5 ? { match: this.match(i), backend: this.serviceName() } : { match: this.match(i), backends: [this.backend(false)], listeners: this.maybe(0.4, () => [this.pick(['l0', 'l2', 'l2'])]) },
       ),
     };
   }
@@ -152,11 +154,25 @@ describe('incremental semantic checks = validateModel', () => {
                 services.set(n, Service.parse(plain(raw)));
               } else services.set(n, Service.parse(plain(g.service(n))));
             } else if (x < 0.5) services.delete(g.pick([...SERVICE_NAMES, ...RISKY_SERVICE_NAMES, ...RISKY_SERVICE_NAMES]));
-            else if (x < 0.75) {
+            else if (x < 0.62) {
               const n = g.pick(GATEWAY_NAMES);
               gateways.set(n, Gateway.parse(plain(g.gateway(n))));
-            }
-            else if (x < 0.82) gateways.delete(g.pick(GATEWAY_NAMES));
+            } else if (x < 0.75) {
+              // One route of a gateway replaced, added or removed; the others the same objects
+              // (as the schema memo keeps them), or its listeners changed under the same routes.
+              const n = g.pick([...gateways.keys()]);
+              const gw = n === undefined ? undefined : gateways.get(n);
+              if (n !== undefined && gw) {
+                const routes = [...(gw.routes ?? [])];
+                const y = r();
+                const fresh = (): Model['gateways'][string]['routes'] => Gateway.parse(plain(g.gateway(n))).routes;
+                if (y < 0.2) gateways.set(n, { ...Gateway.parse(plain(g.gateway(n))), routes: gw.routes });
+                else if (y < 0.4 && routes.length) routes.splice(Math.floor(r() * routes.length), 1);
+                else if (y < 0.6) routes.splice(Math.floor(r() * (routes.length + 1)), 0, ...(fresh() ?? []).slice(0, 1));
+                else if (routes.length) routes[Math.floor(r() * routes.length)] = (fresh() ?? [])[0] ?? routes[0]!;
+                if (y >= 0.2) gateways.set(n, { ...gw, routes });
+              }
+            } else if (x < 0.82) gateways.delete(g.pick(GATEWAY_NAMES));
             else if (x < 0.87) mesh = Mesh.parse(plain(g.mesh()));
             else if (x < 0.95) {
               const n = g.pick([...services.keys()]);
