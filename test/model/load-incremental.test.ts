@@ -140,6 +140,26 @@ describe('unchanged parts are the same objects', () => {
     expect(after.checkedIncrementally - before.checkedIncrementally).toBe(1);
   });
 
+  it('a gateway with one route changed keeps the objects of its other routes', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const loader = new ModelLoader();
+    const first = loader.load('m.yaml', doc.text()).model!;
+    doc.gateways.get('edge')!.routes[3]!.match = { pathPrefix: '/changed/' };
+    doc.touchGateways();
+    const before = loader.stats();
+    const second = loader.load('m.yaml', doc.text()).model!;
+    const [a, b] = [first.gateways['edge']!.routes!, second.gateways['edge']!.routes!];
+    expect(second.gateways['edge']).not.toBe(first.gateways['edge']);
+    expect(b[3]).not.toBe(a[3]);
+    expect(b[3]!.match).toEqual({ pathPrefix: '/changed/' });
+    b.forEach((r, i) => i !== 3 && expect(r, `route ${i}`).toBe(a[i]));
+    for (const name of Object.keys(first.services)) expect(second.services[name]).toBe(first.services[name]);
+    // The route read, nothing else; checked incrementally.
+    const after = loader.stats();
+    expect(after.partsRead - before.partsRead).toBe(1);
+    expect(after.checkedIncrementally - before.checkedIncrementally).toBe(1);
+  });
+
   it('a comment or layout edit inside a service keeps its object (its raw value is equal)', () => {
     const loader = new ModelLoader();
     const text = gatewayMesh(SMOKE_M1K).text();
