@@ -86,21 +86,25 @@ function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): G
 export function canonicalize(prev: Model | null, next: Model): Model {
   if (!prev || prev === next) return prev ?? next;
   // Unchanged collections stay the same objects too (callers skip work on them).
-  let services: Model['services'] = {};
-  let sameServices = Object.keys(prev.services).length === Object.keys(next.services).length;
-  for (const name of Object.keys(next.services)) {
-    const s = canonicalService(prev.services[name], next.services[name]!);
-    if (s !== prev.services[name]) sameServices = false;
-    services[name] = s;
-  }
-  if (sameServices) services = prev.services;
-  let gateways: Model['gateways'] = {};
-  let sameGateways = Object.keys(prev.gateways).length === Object.keys(next.gateways).length;
-  for (const name of Object.keys(next.gateways)) {
-    const g = canonicalGateway(prev.gateways[name], next.gateways[name]!);
-    if (g !== prev.gateways[name]) sameGateways = false;
-    gateways[name] = g;
-  }
-  if (sameGateways) gateways = prev.gateways;
+  const services = canonicalMap(prev.services, next.services, canonicalService);
+  const gateways = canonicalMap(prev.gateways, next.gateways, canonicalGateway);
   return { ...next, mesh: deepEqual(prev.mesh, next.mesh) ? prev.mesh : next.mesh, services, gateways };
+}
+
+/**
+ * `next`'s parts made canonical against `prev`'s of the same name: `prev` itself when every part
+ * is the previous one (and none was added or removed), else a new map without a prototype, like
+ * the schema's (a name such as "constructor" finds nothing unless it is there).
+ */
+function canonicalMap<T>(prev: Record<string, T>, next: Record<string, T>, canonical: (p: T | undefined, n: T) => T): Record<string, T> {
+  const names = Object.keys(next);
+  const out = Object.create(null) as Record<string, T>;
+  let same = true;
+  for (const name of names) {
+    const p = prev[name];
+    const c = canonical(p, next[name]!);
+    if (c !== p) same = false;
+    out[name] = c;
+  }
+  return same && names.length === Object.keys(prev).length ? prev : out;
 }
