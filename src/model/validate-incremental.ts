@@ -18,10 +18,10 @@
 //     checked again. An unchanged part reads the same facts as in B; each fact is about one
 //     service or gateway, so only facts about changed or removed ones can differ, and those are
 //     read again on the new model and compared with B's values (recorded per reader);
-//   - instance ids and port claims are counted per key, B's counts kept as indexes: the changed
-//     parts' old ids and claims are taken out and their new ones put in; a count above one (or
-//     a wildcard and another IPv4 claim on one port) is a clash, and only keys the change
-//     touched can newly have one;
+//   - instance ids and port claims: B's are indexed by key (validateModel's own index, each key
+//     claimed once in B); the changed parts' old ids and claims are taken out and their new
+//     ones put in; a key claimed twice (or a wildcard and another IPv4 claim on one port) is a
+//     clash, and only keys the change touched can newly have one;
 //   - a gateway named like a service: only a changed or added part can newly collide;
 //   - authorization without mTLS: with mtls off, B had no service with an allow list, so only a
 //     changed service can add one; the certificate lifetime is the mesh block's.
@@ -39,6 +39,7 @@ import {
   checkAllowRules,
   checkGateway,
   CheckMemory,
+  type ClaimIndex,
   checkService,
   type ClaimSink,
   type FactRead,
@@ -86,6 +87,13 @@ class Recording implements FactRecorder {
     this.entity().loose.push([subject, name, fact, value]);
   }
 
+  /** The full check's claim index (validateModel hands it over at the end). */
+  index: ClaimIndex | null = null;
+
+  claims(index: ClaimIndex): void {
+    this.index = index;
+  }
+
   readGroup(reads: readonly FactRead[]): void {
     if (reads.length === 0) return;
     const groups = this.entity().groups;
@@ -112,10 +120,6 @@ function readsChange(old: EntityReads, now: EntityReads): { gone: Array<readonly
 /** A count per key, in nested maps (no key strings built per claim). */
 class Counts2<A, B> {
   private readonly m = new Map<A, Map<B, number>>();
-
-  get(a: A, b: B): number {
-    return this.m.get(a)?.get(b) ?? 0;
-  }
 
   add(a: A, b: B, d: number): void {
     let inner = this.m.get(a);
@@ -150,7 +154,7 @@ class Counts<K> {
   }
 }
 
-/** Instance ids and port claims of a set of services and gateways, counted. */
+/** Instance ids and port claims of some services and gateways, counted (what a change takes out and puts in). */
 class Usage {
   readonly ids = new Counts<string>();
   /** port → host → claims, per space. */
@@ -222,7 +226,8 @@ class Baseline {
   private constructor(
     public model: Model,
     recording: Recording,
-    private readonly usage: Usage,
+    /** The model's ids and claims: validateModel's own index (each key once: the model has no clash). */
+    private readonly usage: ClaimIndex,
   ) {
     this.serviceReads = recording.services;
     this.gatewayReads = recording.gateways;
@@ -233,10 +238,8 @@ class Baseline {
   }
 
   static of(model: Model, recording: Recording): Baseline {
-    const usage = new Usage();
-    for (const svc of Object.values(model.services)) usage.addService(svc, 1);
-    for (const [name, gw] of Object.entries(model.gateways)) usage.addGateway(name, gw, 1);
-    return new Baseline(model, recording, usage);
+    if (!recording.index) throw new Error('bug: validateModel did not hand over its claim index');
+    return new Baseline(model, recording, recording.index);
   }
 
   /**
@@ -343,25 +346,29 @@ class Baseline {
   /** With `delta` applied, would ids and claims still be free of clashes? (Only keys it adds to can clash.) */
   private usageStaysClean(delta: Usage): boolean {
     const u = this.usage;
-    for (const [id, d] of delta.ids.entries()) if (d > 0 && u.ids.get(id) + d > 1) return false;
-    for (const [port, host, d] of delta.host.entries()) if (d > 0 && u.host.get(port, host) + d > 1) return false;
-    for (const [port, addr, d] of delta.lo.entries()) if (d > 0 && u.lo.get(port, addr) + d > 1) return false;
+    for (const [id, d] of delta.ids.entries()) if (d > 0 && has(u.ids, id) + d > 1) return false;
+    for (const [port, host, d] of delta.host.entries()) if (d > 0 && has(u.host.get(port), host) + d > 1) return false;
+    for (const [port, addr, d] of delta.lo.entries()) if (d > 0 && has(u.lo.get(port), addr) + d > 1) return false;
     const ports = new Set<number>();
     for (const [port, d] of delta.ip.entries()) if (d > 0) ports.add(port);
     for (const [port, d] of delta.wildcard.entries()) if (d > 0) ports.add(port);
     for (const port of ports) {
-      if (u.wildcard.get(port) + delta.wildcard.get(port) > 0 && u.ip.get(port) + delta.ip.get(port) > 1) return false;
+      if (has(u.wildcard, port) + delta.wildcard.get(port) > 0 && (u.ip.get(port) ?? 0) + delta.ip.get(port) > 1) return false;
     }
     return true;
   }
 
   private applyUsage(delta: Usage): void {
     const u = this.usage;
-    for (const [id, d] of delta.ids.entries()) u.ids.add(id, d);
-    for (const [port, host, d] of delta.host.entries()) u.host.add(port, host, d);
-    for (const [port, addr, d] of delta.lo.entries()) u.lo.add(port, addr, d);
-    for (const [port, d] of delta.ip.entries()) u.ip.add(port, d);
-    for (const [port, d] of delta.wildcard.entries()) u.wildcard.add(port, d);
+    for (const [id, d] of delta.ids.entries()) present(u.ids, id, d);
+    for (const [port, host, d] of delta.host.entries()) presentIn(u.host, port, host, d);
+    for (const [port, addr, d] of delta.lo.entries()) presentIn(u.lo, port, addr, d);
+    for (const [port, d] of delta.wildcard.entries()) present(u.wildcard, port, d);
+    for (const [port, d] of delta.ip.entries()) {
+      const n = (u.ip.get(port) ?? 0) + d;
+      if (n === 0) u.ip.delete(port);
+      else u.ip.set(port, n);
+    }
   }
 
   private addReads(reads: readonly FactRead[]): void {
@@ -385,6 +392,25 @@ class Baseline {
       }
     }
   }
+}
+
+/** 1 if `key` is in `m` (a key of the claim index is claimed once), else 0. */
+function has<K>(m: Map<K, unknown> | undefined, key: K): number {
+  return m !== undefined && m.has(key) ? 1 : 0;
+}
+
+/** Apply a change `d` of a key's claims to the index (which holds it when claimed once, and not when not). */
+function present<K>(m: Map<K, unknown>, key: K, d: number): void {
+  const n = has(m, key) + d;
+  if (n <= 0) m.delete(key);
+  else if (!m.has(key)) m.set(key, true);
+}
+
+function presentIn<A, B>(m: Map<A, Map<B, unknown>>, a: A, b: B, d: number): void {
+  let inner = m.get(a);
+  if (!inner) m.set(a, (inner = new Map()));
+  present(inner, b, d);
+  if (inner.size === 0) m.delete(a);
 }
 
 /** Names whose part is not the same object in `next` (changed or added), and names gone. */

@@ -36,6 +36,24 @@ export interface FactRecorder {
   read(subject: FactSubject, name: string, fact: string, value: FactValue): void;
   /** The reads of one gateway route's checks, as one array (the same array while the route is unchanged). */
   readGroup(reads: readonly FactRead[]): void;
+  /** At the end: the ids and ports the model claims, as the model-wide checks indexed them. */
+  claims(index: ClaimIndex): void;
+}
+
+/**
+ * The instance ids and ports a model claims, as validateModel indexes them to find clashes (each
+ * key holds its first claimer; in a model without diagnostics, its only one). Handed to the
+ * recorder so the incremental checks need not index a big model again.
+ */
+export interface ClaimIndex {
+  ids: Map<string, unknown>;
+  /** port → host → claim, per space (see ClaimSpace). */
+  host: Map<number, Map<string, unknown>>;
+  lo: Map<number, Map<string, unknown>>;
+  /** port → how many claims are on an IPv4 literal (0.0.0.0 included). */
+  ip: Map<number, number>;
+  /** port → the claim on 0.0.0.0. */
+  wildcard: Map<number, unknown>;
 }
 
 /**
@@ -196,7 +214,7 @@ export function validateModel(model: Model, at: At, recorder: FactRecorder | nul
     });
   }
 
-  checkPortClashes(model, err);
+  const ports = checkPortClashes(model, err);
   checkMesh(model, err);
   for (const [sname, svc] of Object.entries(model.services)) {
     recorder?.checking('service', sname);
@@ -210,6 +228,7 @@ export function validateModel(model: Model, at: At, recorder: FactRecorder | nul
     recorder?.checking('gateway', gname);
     checkGateway(gname, gw, facts, err, warn);
   }
+  recorder?.claims({ ids: instanceIds, ...ports });
   return out;
 }
 
@@ -560,17 +579,20 @@ export function gatewayClaims(gname: string, gw: GatewayModel, sink: ClaimSink):
 
 /** A claim on the loopback of `address`'s network namespace: the host's own loopback for local addresses. */
 function loopback(address: string, port: number, user: PortUser, sink: ClaimSink): void {
-  if (netns(address) === '127.0.0.1') sink('host', '127.0.0.1', port, user);
+  // (netns(address) === '127.0.0.1', without building "<address>/lo" for every claim)
+  if (address === '127.0.0.1' || address === 'localhost' || address === '0.0.0.0') sink('host', '127.0.0.1', port, user);
   else sink('lo', address, port, user);
 }
 
-function checkPortClashes(model: Model, err: Report): void {
+/** Reports every port clash; returns the index of the claims it kept (ClaimIndex). */
+function checkPortClashes(model: Model, err: Report): Omit<ClaimIndex, 'ids'> {
   // (host, port) → first user (port → host → user). Wildcard 0.0.0.0 clashes with any
   // IP-literal binding on the port.
   const used = new Map<number, Map<string, PortUser>>();
   const wildcard = new Map<number, PortUser>();
-  /** Port → the first user (in claim order) that bound it on an IP literal. */
+  /** Port → the first user (in claim order) that bound it on an IP literal, and how many did. */
   const firstIpUser = new Map<number, PortUser>();
+  const ipClaims = new Map<number, number>();
   const claim = (host: string, port: number, user: PortUser): void => {
     let onPort = used.get(port);
     if (!onPort) used.set(port, (onPort = new Map()));
@@ -589,7 +611,10 @@ function checkPortClashes(model: Model, err: Report): void {
       wildcard.set(port, user);
     }
     onPort.set(host, user);
-    if (ip && !firstIpUser.has(port)) firstIpUser.set(port, user);
+    if (ip) {
+      if (!firstIpUser.has(port)) firstIpUser.set(port, user);
+      ipClaims.set(port, (ipClaims.get(port) ?? 0) + 1);
+    }
   };
   // Loopback of an instance's own network namespace: netns(address). Hosts "<address>/lo" are
   // never IP literals and never equal a plain host (no host in the model contains "/"), so they
@@ -610,6 +635,7 @@ function checkPortClashes(model: Model, err: Report): void {
     svc.instances.forEach((inst, i) => instanceClaims(['services', sname, 'instances', i], inst, sink));
   }
   for (const [gname, gw] of Object.entries(model.gateways)) gatewayClaims(gname, gw, sink);
+  return { host: used, lo: usedLo, ip: ipClaims, wildcard };
 }
 
 const IPV4_RE = /^\d{1,3}(\.\d{1,3}){3}$/;

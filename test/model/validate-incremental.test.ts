@@ -54,10 +54,14 @@ class Gen {
 
   instance(service: string, i: number): Raw {
     const n = SERVICE_NAMES.indexOf(service) + 1;
+    // An address shared with other instances comes with any port: its loopback claims (app,
+    // outbound, admin) can then clash while its inbound port does not.
+    const shared = this.risky();
     return {
-      id: this.risky() ? this.pick(['a0', 'b0', `${service}0`]) : `${service}${i}`,
-      address: this.risky() ? this.pick(ADDRESSES) : `10.1.${n}.${i + 1}`,
-      port: this.risky() ? this.pick(PORTS) : 15000,
+      // (A risky id may be any instance's: one added since the last clean model too.)
+      id: this.risky() ? `${this.pick(SERVICE_NAMES)}${this.pick([0, 1, 2])}` : `${service}${i}`,
+      address: shared ? this.pick(ADDRESSES) : `10.1.${n}.${i + 1}`,
+      port: shared || this.risky() ? this.pick(PORTS) : 15000,
       app: this.risky() ? `${this.pick(['10.0.0.9', 'localhost'])}:${this.pick(PORTS)}` : '127.0.0.1:8080',
       outboundPort: this.maybe(0.4, () => (this.risky() ? this.pick(PORTS) : 15001)),
       adminPort: this.maybe(0.2, () => (this.risky() ? this.pick(PORTS) : 9901)),
@@ -201,6 +205,31 @@ describe('incremental semantic checks = validateModel', () => {
     expect(counts.clean).toBeGreaterThan(2000);
     expect(counts.withDiagnostics).toBeGreaterThan(2000);
     expect(counts.incremental).toBeGreaterThan(2000);
+  });
+
+  // What an incremental step adds must be in the indexes the next step checks against: each
+  // case adds a part (checked incrementally, clean), then another that clashes with it.
+  it.each([
+    ['an instance id', { id: 'x0', address: '10.0.1.1', port: 15000, app: '127.0.0.1:8080' }, { id: 'x0', address: '10.0.2.1', port: 15000, app: '127.0.0.1:8080' }],
+    ['an inbound port', { id: 'x0', address: '10.0.1.1', port: 15000, app: '127.0.0.1:8080' }, { id: 'y0', address: '10.0.1.1', port: 15000, app: '127.0.0.1:8081' }],
+    ['a loopback port', { id: 'x0', address: '10.0.1.1', port: 15000, app: '127.0.0.1:8080' }, { id: 'y0', address: '10.0.1.1', port: 15001, app: '127.0.0.1:8080' }],
+    ['an outbound port', { id: 'x0', address: 'app.local', port: 15000, app: '127.0.0.1:8080', outboundPort: 15009 }, { id: 'y0', address: 'app.local', port: 15002, app: '127.0.0.1:8081', adminPort: 15009 }],
+    ['an IPv4 bind, then a wildcard', { id: 'x0', address: '10.0.1.1', port: 15005, app: '127.0.0.1:8080' }, { id: 'y0', address: '10.0.2.1', bind: '0.0.0.0', port: 15005, app: '127.0.0.1:8080' }],
+    ['a wildcard bind, then an IPv4 one', { id: 'x0', address: '10.0.2.1', bind: '0.0.0.0', port: 15006, app: '127.0.0.1:8080' }, { id: 'y0', address: '10.0.1.1', port: 15006, app: '127.0.0.1:8080' }],
+  ])('%s added incrementally is found by the next step', (_, first, second) => {
+    const mesh = Mesh.parse({});
+    const base = Service.parse({ instances: [{ id: 'a0', address: '10.9.9.9', port: 15000, app: '127.0.0.1:8080' }] });
+    const v = new IncrementalValidator();
+    const services = new Map([['a', base]]);
+    expect(v.validate(model(mesh, services, new Map()), at)).toEqual([]);
+    services.set('x', Service.parse({ instances: [first] }));
+    expect(v.validate(model(mesh, services, new Map()), at)).toEqual([]);
+    expect(v.counts.incremental).toBe(1);
+    services.set('y', Service.parse({ instances: [second] }));
+    const m = model(mesh, services, new Map());
+    const got = v.validate(m, at);
+    expect(got.length).toBeGreaterThan(0);
+    expect(got).toEqual(validateModel(m, at));
   });
 
   it('a model without diagnostics after one with them is checked incrementally (against the last clean one)', () => {
