@@ -202,15 +202,18 @@ export function validateModel(model: Model, at: At, recorder: FactRecorder | nul
   for (const g of Object.keys(model.gateways)) {
     if (model.services[g]) err(['gateways', g], proxyNameClash(g));
   }
-  const instanceIds = new Map<string, ModelPath>();
+  // Id → index of its first path in `idPaths` (a number: the map outlives this check as the
+  // incremental checks' index, the paths do not).
+  const instanceIds = new Map<string, number>();
+  const idPaths: ModelPath[] = [];
   for (const [sname, svc] of Object.entries(model.services)) {
     svc.instances.forEach((inst, i) => {
       const p = ['services', sname, 'instances', i, 'id'];
       const prev = instanceIds.get(inst.id);
-      if (prev) {
-        const pos = at(prev);
+      if (prev !== undefined) {
+        const pos = at(idPaths[prev]!);
         err(p, `duplicate instance id "${inst.id}" (first used at line ${pos.line})`);
-      } else instanceIds.set(inst.id, p);
+      } else instanceIds.set(inst.id, idPaths.push(p) - 1);
     });
   }
 
@@ -587,48 +590,54 @@ function loopback(address: string, port: number, user: PortUser, sink: ClaimSink
 /** Reports every port clash; returns the index of the claims it kept (ClaimIndex). */
 function checkPortClashes(model: Model, err: Report): Omit<ClaimIndex, 'ids'> {
   // (host, port) → first user (port → host → user). Wildcard 0.0.0.0 clashes with any
-  // IP-literal binding on the port.
-  const used = new Map<number, Map<string, PortUser>>();
-  const wildcard = new Map<number, PortUser>();
+  // IP-literal binding on the port. The maps hold an index into `users` (a number: they outlive
+  // this check as the incremental checks' index, the users do not).
+  const users: PortUser[] = [];
+  const used = new Map<number, Map<string, number>>();
+  const wildcard = new Map<number, number>();
   /** Port → the first user (in claim order) that bound it on an IP literal, and how many did. */
-  const firstIpUser = new Map<number, PortUser>();
+  const firstIpUser = new Map<number, number>();
   const ipClaims = new Map<number, number>();
   const claim = (host: string, port: number, user: PortUser): void => {
     let onPort = used.get(port);
     if (!onPort) used.set(port, (onPort = new Map()));
     const ip = isIpLiteral(host);
     const prev = onPort.get(host) ?? (ip ? wildcard.get(port) : undefined);
-    if (prev) {
-      err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
+    if (prev !== undefined) {
+      const p = users[prev]!;
+      err(userPath(user), `port clash: ${userWhat(user)} uses ${host}:${port}, already used by ${userWhat(p)} (${describePath(userPath(p))})`);
       return;
     }
+    const u = users.push(user) - 1;
     if (host === '0.0.0.0') {
       const first = firstIpUser.get(port);
-      if (first) {
-        err(userPath(user), `port clash: ${userWhat(user)} listens on all addresses at port ${port}, already used by ${userWhat(first)} (${describePath(userPath(first))})`);
+      if (first !== undefined) {
+        const f = users[first]!;
+        err(userPath(user), `port clash: ${userWhat(user)} listens on all addresses at port ${port}, already used by ${userWhat(f)} (${describePath(userPath(f))})`);
         return;
       }
-      wildcard.set(port, user);
+      wildcard.set(port, u);
     }
-    onPort.set(host, user);
+    onPort.set(host, u);
     if (ip) {
-      if (!firstIpUser.has(port)) firstIpUser.set(port, user);
+      if (!firstIpUser.has(port)) firstIpUser.set(port, u);
       ipClaims.set(port, (ipClaims.get(port) ?? 0) + 1);
     }
   };
   // Loopback of an instance's own network namespace: netns(address). Hosts "<address>/lo" are
   // never IP literals and never equal a plain host (no host in the model contains "/"), so they
   // are kept apart, by address, without building a string per claim.
-  const usedLo = new Map<number, Map<string, PortUser>>();
+  const usedLo = new Map<number, Map<string, number>>();
   const claimLo = (address: string, port: number, user: PortUser): void => {
     let onPort = usedLo.get(port);
     if (!onPort) usedLo.set(port, (onPort = new Map()));
     const prev = onPort.get(address);
-    if (prev) {
-      err(userPath(user), `port clash: ${userWhat(user)} uses ${netns(address)}:${port}, already used by ${userWhat(prev)} (${describePath(userPath(prev))})`);
+    if (prev !== undefined) {
+      const p = users[prev]!;
+      err(userPath(user), `port clash: ${userWhat(user)} uses ${netns(address)}:${port}, already used by ${userWhat(p)} (${describePath(userPath(p))})`);
       return;
     }
-    onPort.set(address, user);
+    onPort.set(address, users.push(user) - 1);
   };
   const sink: ClaimSink = (space, host, port, user) => (space === 'host' ? claim(host, port, user) : claimLo(host, port, user));
   for (const [sname, svc] of Object.entries(model.services)) {
