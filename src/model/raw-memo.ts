@@ -10,9 +10,9 @@
 // accepts is exactly what fastParseYaml reads for that part in the whole text. The result is that
 // value, assembled in text order, or undefined whenever the splitter or the reader is unsure: the
 // caller then reads the whole text as before.
-import { fastParseEntry, fastParseSeqItem, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
+import { fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
-import { isSection, splitEntryList, splitModelText } from './text-split.js';
+import { isSection, type ModelTextLayout, splitEntryList, splitModelText } from './text-split.js';
 
 /** A part as the last load read it. */
 interface ReadPart {
@@ -51,6 +51,10 @@ export class RawModelMemo {
     // The lines no part holds (comments before the first key, the `services:` lines) are checked
     // here; each part's characters are checked when it is read (or were, when its text was read).
     if (!fastReaderTakesChars(text.slice(0, layout.preambleEnd))) return undefined;
+    if (this.top.length === 0 && this.services.length === 0 && this.gateways.length === 0) {
+      const seeded = this.seed(text, layout, limits);
+      if (seeded) return seeded;
+    }
     const counts = { reused: 0, read: 0 };
     const top = new PartReader(this.top, entryReader(0, 0, limits, counts), counts);
     const raw: Record<string, unknown> = {};
@@ -87,7 +91,64 @@ export class RawModelMemo {
     this.counts.reused += counts.reused;
     return raw;
   }
+
+  /**
+   * A first read (nothing to reuse): the whole text at once (fastParseYaml: faster than reading
+   * M10k's 20 000 parts one by one), then each part's value taken from it by its key (or a
+   * route's by its place), which is what reading that part alone gives (the layout is one the
+   * parts read alone in). Undefined (read part by part instead) if the whole-text reader gives up
+   * or a key line is not a plain name.
+   */
+  private seed(text: string, layout: ModelTextLayout, limits: YamlLimits): Record<string, unknown> | undefined {
+    const raw = fastParseYaml(text, limits);
+    if (!raw) return undefined;
+    const top: ReadPart[] = [];
+    const sections: Record<'services' | 'gateways', ReadPart[]> = { services: [], gateways: [] };
+    for (const part of layout.parts) {
+      if (!isSection(part)) {
+        top.push({ text: text.slice(part.start, part.end), key: part.key, value: raw[part.key] });
+        continue;
+      }
+      const entries = raw[part.key] as Record<string, unknown>;
+      const starts = part.entryStarts;
+      for (let i = 0; i < starts.length; i++) {
+        const start = starts[i]!;
+        const end = i + 1 < starts.length ? starts[i + 1]! : part.end;
+        const key = plainKeyAt(text, start + part.indent);
+        if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return undefined;
+        const read: ReadPart = { text: text.slice(start, end), key, value: entries[key] };
+        const list = part.key === 'gateways' ? splitEntryList(text, start, end, part.indent, GATEWAY_LIST) : undefined;
+        const value = read.value as Record<string, unknown>;
+        const items = list ? value[GATEWAY_LIST] : undefined;
+        if (list && Array.isArray(items) && items.length === list.itemStarts.length) {
+          const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
+          // (What the rest reads as alone: the gateway with its list empty.)
+          const rest: ReadPart = { text: restText, key, value: { ...value, [GATEWAY_LIST]: null } };
+          read.list = {
+            rest,
+            items: list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] })),
+          };
+        }
+        sections[part.key].push(read);
+      }
+      if (Object.keys(entries).length !== starts.length) return undefined;
+    }
+    this.top = top;
+    this.services = sections.services;
+    this.gateways = sections.gateways;
+    this.counts.read += top.length + sections.services.length + sections.gateways.length;
+    return raw;
+  }
 }
+
+/** The plain key (a name: letters, digits, "-", "_", ".", "/") of the key line at `at`, if it is one. */
+function plainKeyAt(text: string, at: number): string | undefined {
+  PLAIN_KEY_LINE.lastIndex = at;
+  const m = PLAIN_KEY_LINE.exec(text);
+  return m ? m[1] : undefined;
+}
+
+const PLAIN_KEY_LINE = /([A-Za-z0-9_][A-Za-z0-9_./-]*):(?= |\n|$)/y;
 
 /** Reads an entry of a mapping at column `indent`, nesting `depth`, whole. */
 function entryReader(indent: number, depth: number, limits: YamlLimits, counts: { read: number }): ReadChanged {
