@@ -222,6 +222,9 @@ class Baseline {
   private readonly gatewayReads: Map<string, EntityReads>;
   /** Every fact the checks read, its value and how many reads. */
   private readonly facts = new PerFact<KnownFact>();
+  /** How many services and gateways the model has. */
+  private serviceCount: number;
+  private gatewayCount: number;
 
   private constructor(
     public model: Model,
@@ -231,6 +234,8 @@ class Baseline {
   ) {
     this.serviceReads = recording.services;
     this.gatewayReads = recording.gateways;
+    this.serviceCount = Object.keys(model.services).length;
+    this.gatewayCount = Object.keys(model.gateways).length;
     for (const reads of [...this.serviceReads.values(), ...this.gatewayReads.values()]) {
       this.addReads(reads.loose);
       for (const [g, n] of reads.groups) for (let k = 0; k < n; k++) this.addReads(g);
@@ -249,8 +254,8 @@ class Baseline {
   advance(next: Model, memory: CheckMemory): boolean {
     const prev = this.model;
     if (prev.mesh !== next.mesh && !isDeepStrictEqual(prev.mesh, next.mesh)) return false;
-    const services = changes(prev.services, next.services);
-    const gateways = changes(prev.gateways, next.gateways);
+    const services = changes(prev.services, this.serviceCount, next.services);
+    const gateways = changes(prev.gateways, this.gatewayCount, next.gateways);
     const changedCount = services.changed.length + services.removed.length + gateways.changed.length + gateways.removed.length;
     if (changedCount > MAX_CHANGED && changedCount * 4 > services.total + gateways.total) return false;
 
@@ -340,6 +345,8 @@ class Baseline {
     }
     this.applyUsage(delta);
     this.model = next;
+    this.serviceCount = services.total;
+    this.gatewayCount = gateways.total;
     return true;
   }
 
@@ -414,15 +421,21 @@ function presentIn<A, B>(m: Map<A, Map<B, unknown>>, a: A, b: B, d: number): voi
 }
 
 /** Names whose part is not the same object in `next` (changed or added), and names gone. */
-function changes<T>(prev: Record<string, T>, next: Record<string, T>): { changed: string[]; removed: string[]; total: number } {
+function changes<T>(prev: Record<string, T>, prevTotal: number, next: Record<string, T>): { changed: string[]; removed: string[]; total: number } {
   const changed: string[] = [];
   const removed: string[] = [];
   let total = 0;
+  let added = 0;
   for (const name in next) {
     total++;
-    if (next[name] !== prev[name]) changed.push(name);
+    const p = prev[name];
+    if (next[name] !== p) {
+      changed.push(name);
+      if (p === undefined) added++;
+    }
   }
-  for (const name in prev) if (next[name] === undefined) removed.push(name);
+  // Only look for names gone when some are (`prev` has more names than `next` kept).
+  if (prevTotal > total - added) for (const name in prev) if (next[name] === undefined) removed.push(name);
   return { changed, removed, total };
 }
 
