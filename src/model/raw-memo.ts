@@ -53,7 +53,8 @@ export class RawModelMemo {
     if (!fastReaderTakesChars(text.slice(0, layout.preambleEnd))) return undefined;
     if (this.top.length === 0 && this.services.length === 0 && this.gateways.length === 0) {
       const seeded = this.seed(text, layout, limits);
-      if (seeded) return seeded;
+      // (If the whole-text reader gives up, so would reading part by part.)
+      if (seeded !== 'not seeded') return seeded;
     }
     const counts = { reused: 0, read: 0 };
     const top = new PartReader(this.top, entryReader(0, 0, limits, counts), counts);
@@ -96,10 +97,10 @@ export class RawModelMemo {
    * A first read (nothing to reuse): the whole text at once (fastParseYaml: faster than reading
    * M10k's 20 000 parts one by one), then each part's value taken from it by its key (or a
    * route's by its place), which is what reading that part alone gives (the layout is one the
-   * parts read alone in). Undefined (read part by part instead) if the whole-text reader gives up
-   * or a key line is not a plain name.
+   * parts read alone in). Undefined if the whole-text reader gives up; 'not seeded' (read part by
+   * part instead) if a key line is not a plain name.
    */
-  private seed(text: string, layout: ModelTextLayout, limits: YamlLimits): Record<string, unknown> | undefined {
+  private seed(text: string, layout: ModelTextLayout, limits: YamlLimits): Record<string, unknown> | undefined | 'not seeded' {
     const raw = fastParseYaml(text, limits);
     if (!raw) return undefined;
     const top: ReadPart[] = [];
@@ -115,7 +116,7 @@ export class RawModelMemo {
         const start = starts[i]!;
         const end = i + 1 < starts.length ? starts[i + 1]! : part.end;
         const key = plainKeyAt(text, start + part.indent);
-        if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return undefined;
+        if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return 'not seeded';
         const read: ReadPart = { text: text.slice(start, end), key, value: entries[key] };
         const list = part.key === 'gateways' ? splitEntryList(text, start, end, part.indent, GATEWAY_LIST) : undefined;
         const value = read.value as Record<string, unknown>;
@@ -131,7 +132,7 @@ export class RawModelMemo {
         }
         sections[part.key].push(read);
       }
-      if (Object.keys(entries).length !== starts.length) return undefined;
+      if (Object.keys(entries).length !== starts.length) return 'not seeded';
     }
     this.top = top;
     this.services = sections.services;
