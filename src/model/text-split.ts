@@ -1,7 +1,8 @@
 // Where the model text's parts are, found by a line scan without parsing: the top-level entries
 // (`version: 1`, the `mesh:` block) and the entries directly under `services:` and `gateways:`
-// (one per service or gateway). raw-memo.ts reads each part on its own and keeps what it read,
-// so a reload reads only the parts whose text changed.
+// (one per service or gateway), and inside a gateway the items of its `routes` list
+// (splitEntryList). raw-memo.ts reads each part on its own and keeps what it read, so a reload
+// reads only the parts whose text changed.
 //
 // Hand-written because it is the measured fast path of every reload: it looks at the first few
 // characters of each line (M10k: 9 MB, 140 000 lines, in a few ms). It accepts only the plain

@@ -1,7 +1,8 @@
 // The semantic checks of a reloaded model, re-run only for what changed since the last model that
 // had no diagnostic at all (the baseline). A reload of a 10 000-service model that edits one
 // service checks that service, the facts other checks read about it, and its ids and ports
-// against indexes of the rest, instead of the whole model (M10k: ~0.3 s → well under 1 ms).
+// against indexes of the rest, instead of the whole model (M10k: ~0.3 s → ~3 ms, most of it one
+// pass over the service names).
 //
 // It only ever decides "no diagnostic". Whenever the changed parts could give one (or the mesh
 // block changed, or too much changed to be worth it), the full check (validate.ts
