@@ -280,7 +280,7 @@ export class DeltaStream extends XdsStreamBase {
     s.dueFromSnapshot = false;
     if (toSend.length === 0 && removed.length === 0 && s.responded) return;
 
-    toSend.sort(byName);
+    if (!sortedByName(toSend)) toSend.sort(byName);
     const newClusters = t === TYPE.CLUSTER ? toSend.filter((r) => !s.known.has(r.name)) : [];
     removed.sort();
     const version = snap.typeVersion(t);
@@ -295,8 +295,9 @@ export class DeltaStream extends XdsStreamBase {
       if (old && old !== r && !s.shadow.has(r.name)) s.shadow.set(r.name, old);
       s.known.set(r.name, r.version);
       s.held.set(r.name, r);
-      s.force.delete(r.name);
-      this.touch(t, s, r.name);
+      if (s.force.size > 0) s.force.delete(r.name);
+      // A resource of the snapshot can only leave `missing`: nothing to do while it is empty.
+      if (s.missing || !all.has(r.name)) this.touch(t, s, r.name);
     }
     for (const n of removed) {
       const old = s.held.get(n);
@@ -350,6 +351,12 @@ export class DeltaStream extends XdsStreamBase {
 
 function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+}
+
+/** Whether `list` is already in name order (a whole type, or names asked for in order): no sort then. */
+function sortedByName(list: readonly Resource[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]!.name > list[i]!.name) return false;
+  return true;
 }
 
 function byName(a: Resource, b: Resource): number {
