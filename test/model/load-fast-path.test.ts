@@ -3,11 +3,8 @@
 // path, file:line:column, hint) for warnings, semantic errors and schema errors alike. Checked on
 // every shipped model and on thousands of edits of them (deleted, duplicated, re-indented, typo'd
 // and re-valued lines), which yield valid models, models with warnings and invalid ones.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { gatewayMesh, sidecarMesh, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
+import { shippedAndBenchModels } from '../helpers/models.js';
 import { loadModelText, loadModelTextFullPath, MODEL_YAML_LIMITS } from '../../src/model/load.js';
 import { ModelSchema } from '../../src/model/schema.js';
 import { fastParseYaml } from '../../src/util/yaml-fast.js';
@@ -21,24 +18,6 @@ beforeAll(() => {
 afterAll(() => {
   vi.restoreAllMocks();
 });
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function models(): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) {
-    if (f.endsWith('.yaml')) out.push([`examples/${f}`, fs.readFileSync(path.join(ROOT, 'examples', f), 'utf8')]);
-  }
-  const golden = path.join(ROOT, 'test/golden');
-  for (const d of fs.readdirSync(golden)) {
-    const f = path.join(golden, d, 'mesh.yaml');
-    if (fs.existsSync(f)) out.push([`test/golden/${d}/mesh.yaml`, fs.readFileSync(f, 'utf8')]);
-  }
-  out.push(['bench M1k (smoke)', gatewayMesh(SMOKE_M1K).text()]);
-  out.push(['bench S2 mesh (smoke)', sidecarMesh(SMOKE_S2_MESH).text()]);
-  out.push(['bench subsets', gatewayMesh({ name: 'subsets', services: 6, instancesPerService: 4, subsets: 2 }).text()]);
-  return out;
-}
 
 /**
  * Both paths, compared whole. Returns which way the fast path went: 'full' (the fast reader
@@ -111,7 +90,7 @@ function mutate(text: string, r: () => number): string {
 }
 
 describe('fast path = full path', () => {
-  it.each(models())('%s: same model and diagnostics, through the fast reader', (name, text) => {
+  it.each(shippedAndBenchModels())('%s: same model and diagnostics, through the fast reader', (name, text) => {
     const r = same(name, text);
     expect(r.way).toBe('semantic');
     expect(r.valid).toBe(true);
@@ -119,7 +98,7 @@ describe('fast path = full path', () => {
 
   it('thousands of edits of those models: same model and diagnostics either way', () => {
     const counts = { full: 0, schema: 0, semanticClean: 0, semanticWarnings: 0, semanticErrors: 0 };
-    const all = models();
+    const all = shippedAndBenchModels();
     let seed = 1;
     for (const [name, text] of all) {
       const n = name.startsWith('bench') ? 15 : 60;

@@ -6,11 +6,9 @@
 // sequences start from every shipped model (examples, golden models) and the bench models, and
 // drift through valid models, models with warnings, semantic and schema errors and texts the
 // fast reader does not take, going back now and then to earlier texts.
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { gatewayMesh, setInstancePort, sidecarMesh, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
+import { shippedAndBenchModels } from '../helpers/models.js';
+import { gatewayMesh, setInstancePort, SMOKE_M1K } from '../../bench/models.js';
 import { loadModelTextFullPath, ModelLoader, type ModelLoad } from '../../src/model/load.js';
 import { rng } from '../helpers/rng.js';
 import { editModelText, pick } from './model-edits.js';
@@ -23,24 +21,6 @@ afterAll(() => {
   vi.restoreAllMocks();
 });
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function models(): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (const f of fs.readdirSync(path.join(ROOT, 'examples'))) {
-    if (f.endsWith('.yaml')) out.push([`examples/${f}`, fs.readFileSync(path.join(ROOT, 'examples', f), 'utf8')]);
-  }
-  const golden = path.join(ROOT, 'test/golden');
-  for (const d of fs.readdirSync(golden).sort()) {
-    const f = path.join(golden, d, 'mesh.yaml');
-    if (fs.existsSync(f)) out.push([`test/golden/${d}/mesh.yaml`, fs.readFileSync(f, 'utf8')]);
-  }
-  out.push(['bench M1k (smoke)', gatewayMesh(SMOKE_M1K).text()]);
-  out.push(['bench S2 mesh (smoke)', sidecarMesh(SMOKE_S2_MESH).text()]);
-  out.push(['bench subsets', gatewayMesh({ name: 'subsets', services: 6, instancesPerService: 4, subsets: 2 }).text()]);
-  return out;
-}
-
 /** The same load, compared whole (toStrictEqual ignores key order; JSON keeps it: it decides the order of services, routes' headers, ...). */
 function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
   expect(got, what).toStrictEqual(want);
@@ -50,7 +30,7 @@ function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
 describe('a reload = a load without memory = the full path', () => {
   it('thousands of random edit sequences from every shipped and bench model', () => {
     const outcomes = { valid: 0, warnings: 0, invalid: 0 };
-    const all = models();
+    const all = shippedAndBenchModels();
     const loaders: ModelLoader[] = [];
     let seed = 1000;
     for (const [name, base] of all) {
