@@ -491,20 +491,9 @@ class FlowReader {
         this.pos++;
         return out;
       }
-      for (;;) {
-        out.push(this.node(depth + 1));
-        this.spaces();
-        const d = s.charCodeAt(this.pos);
-        if (d === RBRACKET) {
-          this.pos++;
-          return out;
-        }
-        if (d !== COMMA) bail();
-        this.pos++;
-        this.spaces();
-        const e = s.charCodeAt(this.pos);
-        if (e === RBRACKET || e === COMMA) bail(); // trailing or empty entry
-      }
+      do out.push(this.node(depth + 1));
+      while (!this.flowEntryEnd(RBRACKET));
+      return out;
     }
     if (c === LBRACE) {
       this.pos++;
@@ -514,22 +503,12 @@ class FlowReader {
         this.pos++;
         return out;
       }
-      for (;;) {
+      do {
         const key = this.key();
         if (key === '__proto__' || Object.prototype.hasOwnProperty.call(out, key)) bail();
         out[key] = this.node(depth + 1);
-        this.spaces();
-        const d = s.charCodeAt(this.pos);
-        if (d === RBRACE) {
-          this.pos++;
-          return out;
-        }
-        if (d !== COMMA) bail();
-        this.pos++;
-        this.spaces();
-        const e = s.charCodeAt(this.pos);
-        if (e === RBRACE || e === COMMA) bail();
-      }
+      } while (!this.flowEntryEnd(RBRACE));
+      return out;
     }
     if (c === DQUOTE || c === SQUOTE) return this.quoted();
     return this.plain();
@@ -592,6 +571,26 @@ class FlowReader {
     if (src.length === 0) bail();
     this.pos = e;
     return this.owner.resolvePlain(src);
+  }
+
+  /**
+   * After an entry of a flow collection: true at its closing bracket `close` (consumed), false
+   * past a comma before the next entry. Anything else, a trailing comma or an empty entry, gives up.
+   */
+  private flowEntryEnd(close: number): boolean {
+    const s = this.s;
+    this.spaces();
+    const d = s.charCodeAt(this.pos);
+    if (d === close) {
+      this.pos++;
+      return true;
+    }
+    if (d !== COMMA) bail();
+    this.pos++;
+    this.spaces();
+    const e = s.charCodeAt(this.pos);
+    if (e === close || e === COMMA) bail();
+    return false;
   }
 
   private spaces(): void {
