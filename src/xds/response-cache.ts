@@ -159,18 +159,12 @@ export class ResponseCache {
   sotwPart(typeUrl: TypeUrl, version: string, part: readonly Resource[]): Buffer {
     let key = `P${typeUrl}\0${version}\0`;
     for (const r of part) key += `${r.version.length}:${r.version}`;
-    const hit = this.bodies.get(key) as Buffer | undefined;
-    if (hit) {
-      this.hits++;
-      return hit;
-    }
-    this.misses++;
-    const parts: Buffer[] = [stringField(1, version)];
-    for (const r of part) parts.push(r.sotwField);
-    parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
-    const bytes = Buffer.concat(parts);
-    if (this.admit(key)) this.bodies.set(key, bytes, bytes.length + key.length + ENTRY_OVERHEAD);
-    return bytes;
+    return this.bytes(key, () => {
+      const parts: Buffer[] = [stringField(1, version)];
+      for (const r of part) parts.push(r.sotwField);
+      parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
+      return Buffer.concat(parts);
+    });
   }
 
   /**
@@ -179,18 +173,25 @@ export class ResponseCache {
    * identify exactly that content (see deltaKey).
    */
   delta(key: string, version: string, typeUrl: TypeUrl, toSend: readonly Resource[], removed: readonly string[]): Buffer {
+    return this.bytes(key, () => {
+      const parts: Buffer[] = [stringField(1, version)];
+      for (const r of toSend) parts.push(r.deltaField);
+      parts.push(stringField(4, typeUrl));
+      for (const n of removed) parts.push(stringField(6, n));
+      parts.push(this.controlPlane.delta);
+      return Buffer.concat(parts);
+    });
+  }
+
+  /** The body of `key`, assembled by `assemble` when it is not cached (and kept from its second request on). */
+  private bytes(key: string, assemble: () => Buffer): Buffer {
     const hit = this.bodies.get(key) as Buffer | undefined;
     if (hit) {
       this.hits++;
       return hit;
     }
     this.misses++;
-    const parts: Buffer[] = [stringField(1, version)];
-    for (const r of toSend) parts.push(r.deltaField);
-    parts.push(stringField(4, typeUrl));
-    for (const n of removed) parts.push(stringField(6, n));
-    parts.push(this.controlPlane.delta);
-    const bytes = Buffer.concat(parts);
+    const bytes = assemble();
     if (this.admit(key)) this.bodies.set(key, bytes, bytes.length + key.length + ENTRY_OVERHEAD);
     return bytes;
   }
