@@ -266,13 +266,19 @@ describe('SnapshotCache', () => {
 describe('SnapshotCache: deferred wake-ups (a reload that wakes thousands of proxies in slices)', () => {
   const C = TYPE.CLUSTER;
 
-  it('replaceAll with deferWakes makes the snapshots current at once and wakes nobody until wakeQueued', () => {
+  /** Groups a and b, each with one watcher that has been given its first snapshot. */
+  function twoWatchedGroups(): { cache: SnapshotCache; wa: Recorder; wb: Recorder } {
     const cache = new SnapshotCache();
     cache.replaceAll(new Map([['a', snap(['1'])], ['b', snap(['1'])]]));
     const wa = new Recorder('a');
     const wb = new Recorder('b');
     cache.watch(wa);
     cache.watch(wb);
+    return { cache, wa, wb };
+  }
+
+  it('replaceAll with deferWakes makes the snapshots current at once and wakes nobody until wakeQueued', () => {
+    const { cache, wa, wb } = twoWatchedGroups();
     const a2 = snap(['1', '2']);
     const b2 = snap(['1', '3']);
     expect(cache.replaceAll(new Map([['a', a2], ['b', b2]]), { deferWakes: true })).toEqual(['a', 'b']);
@@ -315,12 +321,7 @@ describe('SnapshotCache: deferred wake-ups (a reload that wakes thousands of pro
   });
 
   it('set() on a group waiting to be woken wakes it now, once; replaceAll without deferWakes wakes what was queued before', () => {
-    const cache = new SnapshotCache();
-    cache.replaceAll(new Map([['a', snap(['1'])], ['b', snap(['1'])]]));
-    const wa = new Recorder('a');
-    const wb = new Recorder('b');
-    cache.watch(wa);
-    cache.watch(wb);
+    const { cache, wa, wb } = twoWatchedGroups();
     cache.replaceAll(new Map([['a', snap(['1', '2'])], ['b', snap(['1', '2'])]]), { deferWakes: true });
     cache.set('a', snap(['1', '2', '4']));
     expect(wa.updates).toHaveLength(2);
