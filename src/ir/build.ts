@@ -4,6 +4,7 @@
 import { gatewayIdentity, serviceIdentity } from '../ca/spiffe.js';
 import type { BackendModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
 import { canonicalize } from './model-diff.js';
+import { lowerBound } from '../util/sorted.js';
 import { labelsMatch } from '../model/validate.js';
 import {
   type EndpointIR,
@@ -744,13 +745,7 @@ class ViewSidecarIR implements ProxyIR {
  * shared view changes.
  */
 function withLocal(sorted: readonly UpstreamIR[], local: UpstreamIR): UpstreamIR[] {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (sorted[mid]!.key < local.key) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(sorted, local.key, (u) => u.key);
   const out = sorted.slice(0, lo);
   out.push(local);
   for (let i = lo; i < sorted.length; i++) if (sorted[i]!.key !== local.key) out.push(sorted[i]!);

@@ -9,6 +9,7 @@
 // sorted, hashed and checked once, not 2000 times.
 import { contentHash, type Resource, type ResourceRefs } from './resource.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
+import { lowerBound } from '../util/sorted.js';
 
 export interface SnapshotProblem {
   typeUrl: TypeUrl;
@@ -174,13 +175,7 @@ const EXTENSIONS = new WeakMap<readonly Resource[], { base: readonly Resource[];
  * outbound view's clusters plus its app's.
  */
 export function extendList(base: readonly Resource[], extra: Resource): readonly Resource[] {
-  let lo = 0;
-  let hi = base.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (base[mid]!.name < extra.name) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = lowerBound(base, extra.name, (r) => r.name);
   const out = base.slice(0, lo);
   out.push(extra);
   for (let i = base[lo]?.name === extra.name ? lo + 1 : lo; i < base.length; i++) out.push(base[i]!);
