@@ -239,7 +239,42 @@ export function deltaKey(typeUrl: TypeUrl, version: string, toSend: readonly Res
   return key;
 }
 
-/** `body` followed by the nonce field (`field` 5 in both response kinds). */
-export function withNonce(body: Buffer, nonce: string): Buffer {
-  return Buffer.concat([body, stringField(5, nonce)]);
+/**
+ * One stream's response: a shared body followed by this stream's nonce field (field 5 in both
+ * response kinds), kept as the two pieces. grpc-js frames a message by reading the serializer's
+ * result's `byteLength` and calling its `copy(target, offset)` (server-interceptors.js,
+ * serializeMessage), so the pieces go straight into the frame: concatenating them first would
+ * copy every response once more per stream (a big gateway's push is megabytes, and copying
+ * into freshly allocated memory is what that push spent most of its time on). The protocol
+ * tests decode what grpc-js sends, so a grpc-js that framed messages otherwise would fail them.
+ */
+export class ResponseBytes {
+  readonly length: number;
+  constructor(
+    readonly body: Buffer,
+    readonly nonceField: Buffer,
+  ) {
+    this.length = body.length + nonceField.length;
+  }
+
+  get byteLength(): number {
+    return this.length;
+  }
+
+  /** Buffer.copy's contract: write the whole response into `target` at `targetStart`. */
+  copy(target: Uint8Array, targetStart = 0): number {
+    this.body.copy(target, targetStart);
+    this.nonceField.copy(target, targetStart + this.body.length);
+    return this.length;
+  }
+
+  /** The response as one buffer (tests, debugging). */
+  toBuffer(): Buffer {
+    return Buffer.concat([this.body, this.nonceField], this.length);
+  }
+}
+
+/** `body` followed by the nonce field, as the two pieces grpc-js copies into its frame. */
+export function withNonce(body: Buffer, nonce: string): ResponseBytes {
+  return new ResponseBytes(body, stringField(5, nonce));
 }

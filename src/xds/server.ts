@@ -16,7 +16,7 @@ import type { SnapshotCache } from './cache.js';
 import { addAccessLogService } from './access-log-service.js';
 import { XdsMetrics } from './metrics.js';
 import { messageType } from './protos.js';
-import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
+import { ResponseCache, type ResponseBytes, type ResponseCacheOptions } from './response-cache.js';
 import { DeltaStream } from './stream-delta.js';
 import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps, type StreamLimits } from './stream-base.js';
 import { SotwStream } from './stream-sotw.js';
@@ -98,6 +98,9 @@ export class XdsServer {
     const sotwDecode = decoderFor('envoy.service.discovery.v3.DiscoveryRequest');
     const deltaDecode = decoderFor('envoy.service.discovery.v3.DeltaDiscoveryRequest');
     const identity = (b: Buffer): Buffer => b;
+    // A response is a ResponseBytes (body + nonce field) that grpc-js copies into its frame
+    // through byteLength and copy(): see response-cache.ts.
+    const framed = (r: ResponseBytes): Buffer => r as unknown as Buffer;
     for (const svc of DISCOVERY_SERVICES) {
       const label = svc.typeUrl ? shortName(svc.typeUrl).toLowerCase() : 'ads';
       const def: grpc.ServiceDefinition = {
@@ -107,7 +110,7 @@ export class XdsServer {
           responseStream: true,
           requestSerialize: identity,
           requestDeserialize: sotwDecode,
-          responseSerialize: identity,
+          responseSerialize: framed,
           responseDeserialize: identity,
         },
         [svc.delta]: {
@@ -116,7 +119,7 @@ export class XdsServer {
           responseStream: true,
           requestSerialize: identity,
           requestDeserialize: deltaDecode,
-          responseSerialize: identity,
+          responseSerialize: framed,
           responseDeserialize: identity,
         },
       };

@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { CacheWatcher, NodeInfo, SnapshotCache, SnapshotUpdate } from './cache.js';
 import type { XdsMetrics } from './metrics.js';
-import type { ResponseCache } from './response-cache.js';
+import type { ResponseBytes, ResponseCache } from './response-cache.js';
 import type { Snapshot } from './snapshot.js';
 import type { NackRecord, StatusSource, StreamStatus, TypeStatus, XdsStatusBoard } from './status.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
@@ -43,7 +43,7 @@ export interface StreamDeps {
 /** The part of a grpc-js duplex call a stream uses. */
 export interface DuplexCall {
   /** `done` runs once the message has been handed to the transport (flow control permitting). */
-  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean;
+  write(chunk: ResponseBytes, done?: (err?: Error | null) => void): boolean;
   end(): void;
   on(event: string, fn: (...args: unknown[]) => void): unknown;
   getPeer(): string;
@@ -275,7 +275,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   }
 
   /** Write one response. Returns false if the stream is gone. */
-  protected write(typeUrl: TypeUrl, bytes: Buffer): boolean {
+  protected write(typeUrl: TypeUrl, bytes: ResponseBytes): boolean {
     if (this.closed) return false;
     if (bytes.length > this.deps.limits.maxSendBytes) {
       this.log.error(

@@ -123,10 +123,22 @@ describe('ResponseCache', () => {
     const again = cache.sotw(TYPE.CLUSTER, snap.typeVersion(TYPE.CLUSTER), () => list);
     expect(again.bytes.equals(body.bytes)).toBe(true);
     expect(cache.stats()).toMatchObject({ misses: 2, notKept: 1, entries: 1 });
-    const r = decodeSotwResponse(withNonce(body.bytes, '42'));
+    const r = decodeSotwResponse(withNonce(body.bytes, '42').toBuffer());
     expect(r).toMatchObject({ version_info: snap.typeVersion(TYPE.CLUSTER), type_url: TYPE.CLUSTER, nonce: '42', names: ['a', 'b', 'c'], control_plane: 'meshgate' });
     expect(cache.sotw(TYPE.CLUSTER, snap.typeVersion(TYPE.CLUSTER), () => expect.fail('cached')).bytes).toBe(again.bytes);
     expect(cache.stats()).toMatchObject({ hits: 1, misses: 2 });
+  });
+
+  it('a response copies itself, body then nonce, into a frame at an offset (how grpc-js frames it)', () => {
+    const body = Buffer.from([1, 2, 3, 4, 5]);
+    const r = withNonce(body, '99');
+    expect(r.byteLength).toBe(body.length + 4);
+    // grpc-js: a 5-byte message header, then the serializer's result copied in after it.
+    const frame = Buffer.alloc(5 + r.byteLength, 0xee);
+    expect(r.copy(frame, 5)).toBe(r.byteLength);
+    expect(frame.subarray(0, 5).equals(Buffer.alloc(5, 0xee))).toBe(true);
+    expect(frame.subarray(5).equals(Buffer.concat([body, stringField(5, '99')]))).toBe(true);
+    expect(r.toBuffer().equals(frame.subarray(5))).toBe(true);
   });
 
   it('Delta keys name exactly the content: resources, versions, removals and system version', () => {
@@ -145,7 +157,7 @@ describe('ResponseCache', () => {
     expect(new Set(keys).size).toBe(keys.length);
     const cache = new ResponseCache(controlPlane);
     const first = cache.delta(keys[2]!, v, TYPE.CLUSTER, [ra], ['b']);
-    const d = decodeDeltaResponse(withNonce(first, '7'));
+    const d = decodeDeltaResponse(withNonce(first, '7').toBuffer());
     expect(d).toMatchObject({ system_version_info: v, type_url: TYPE.CLUSTER, nonce: '7', names: ['a'], removed_resources: ['b'], control_plane: 'meshgate' });
     const bytes = cache.delta(keys[2]!, v, TYPE.CLUSTER, [ra], ['b']);
     expect(bytes.equals(first)).toBe(true);

@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache, type SnapshotUpdate } from '../../src/xds/cache.js';
 import { XdsMetrics } from '../../src/xds/metrics.js';
-import { ResponseCache } from '../../src/xds/response-cache.js';
+import { ResponseCache, type ResponseBytes } from '../../src/xds/response-cache.js';
 import { Snapshot } from '../../src/xds/snapshot.js';
 import { XdsStatusBoard } from '../../src/xds/status.js';
 import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps } from '../../src/xds/stream-base.js';
@@ -23,8 +23,8 @@ import { rng } from '../helpers/rng.js';
 
 class FakeCall extends EventEmitter implements DuplexCall {
   readonly written: Buffer[] = [];
-  write(chunk: Buffer, done?: (err?: Error | null) => void): boolean {
-    this.written.push(chunk);
+  write(chunk: ResponseBytes, done?: (err?: Error | null) => void): boolean {
+    this.written.push(chunk.toBuffer());
     done?.();
     return true;
   }
