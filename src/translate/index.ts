@@ -11,13 +11,14 @@
 // proxy whose resources of a type did not change the same array as last build. Snapshots
 // intern a type's sorted, hashed and checked set on that array's identity (xds/snapshot.ts).
 import type { AuthzIR, HttpListenerIR, HttpRouteIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
-import { type Resource, resourceFromBytes, resourceFromJson } from '../xds/resource.js';
+import { type Resource, resourceFromBytes } from '../xds/resource.js';
 import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
 import { extendList, type ResourcesByType } from '../xds/snapshot.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { addressBytes, loadAssignmentBytes } from './endpoint.js';
 import { translateListener } from './listener.js';
+import { edsClusterResource } from './templates.js';
 import { translateRoute, virtualHostExtras } from './route.js';
 import { emptyRefs, encodeFromJson } from '../xds/json.js';
 import { messageType } from '../xds/protos.js';
@@ -92,7 +93,7 @@ export class ResourceEncoder {
   cluster(u: UpstreamIR): Resource {
     let r = this.clusters.get(u);
     if (r) return r;
-    if (usesEds(u)) r = resourceFromJson(TYPE.CLUSTER, translateCluster(u));
+    if (usesEds(u)) r = edsClusterResource(u);
     else {
       // STATIC (a sidecar's app) or STRICT_DNS: the endpoints are inline, everything else is
       // shared by every cluster with the same name, protocol and TLS.

@@ -75,6 +75,35 @@ class EncodedResource implements Resource {
   }
 }
 
+/** Bytes of `${typeUrl}\0` (type URLs are ASCII), per type: the start of what a version hashes. */
+const TYPE_PREFIX = new Map<string, Buffer>();
+
+/** How many bytes resourceVersion hashes before the body: `${typeUrl}\0${name}\0`, `nameBytes` the name's UTF-8 length. */
+export function versionPrefixLength(typeUrl: TypeUrl, nameBytes: number): number {
+  return typeUrl.length + nameBytes + 2;
+}
+
+/**
+ * Write what resourceVersion hashes before the body at the start of `buf`; returns where the
+ * body starts. For encoders that write a body straight after it, so the version is one hash of
+ * one buffer (resourceFromPrefixed) with no copy.
+ */
+export function writeVersionPrefix(buf: Buffer, typeUrl: TypeUrl, name: string, nameBytes: number): number {
+  let t = TYPE_PREFIX.get(typeUrl);
+  if (!t) TYPE_PREFIX.set(typeUrl, (t = Buffer.from(`${typeUrl}\0`, 'latin1')));
+  t.copy(buf, 0);
+  let off = t.length;
+  off += buf.write(name, off, nameBytes, 'utf8');
+  buf[off++] = 0;
+  return off;
+}
+
+/** A resource whose body is buf[at..], buf[0..at) holding what writeVersionPrefix wrote. */
+export function resourceFromPrefixed(typeUrl: TypeUrl, name: string, buf: Buffer, at: number, refs: ResourceRefs = NO_REFS): Resource {
+  const version = hash('sha256', buf, 'base64url').slice(0, 22);
+  return new EncodedResource(typeUrl, name, version, buf.subarray(at), refs);
+}
+
 /** Build a resource from already-encoded bytes. */
 export function resourceFromBytes(typeUrl: TypeUrl, name: string, body: Buffer, refs: ResourceRefs = NO_REFS): Resource {
   return new EncodedResource(typeUrl, name, resourceVersion(typeUrl, name, body), body, refs);
