@@ -59,15 +59,21 @@ class TypeSet {
     readonly input: readonly Resource[],
     readonly byName: ReadonlyMap<string, Resource>,
     readonly version: string,
-    /** Built as `base` plus one resource (extendList): its names include all of base's. */
-    readonly parts: { base: TypeSet; extra: Resource } | null = null,
+    /**
+     * Built from `base` (extendList's one resource added or replaced, or a patch replacing a few
+     * resources by others of the same names): its names include all of base's, and its
+     * resources are base's but for `extras`.
+     */
+    readonly parts: { base: TypeSet; extras: readonly Resource[] } | null = null,
   ) {}
 
   /** Whether every reference of kind REF_KINDS[k] made by this set's resources names a resource of `target`. */
   resolvesIn(k: number, target: TypeSet): boolean {
     if (this.parts) {
-      // Base's answer is shared by every set extending it; the extra resource is checked here.
-      for (const n of this.parts.extra.refs[REF_KINDS[k]![0]]) if (!target.byName.has(n)) return false;
+      // Base's answer is shared by every set built from it; the extra resources are checked
+      // here. (Base failing may be a resource an extra replaced: problems() then walks it all.)
+      const kind = REF_KINDS[k]![0];
+      for (const x of this.parts.extras) for (const n of x.refs[kind]) if (!target.byName.has(n)) return false;
       return this.parts.base.resolvesIn(k, target);
     }
     const needs = this.namesNeeded(k);
@@ -129,7 +135,39 @@ class TypeSet {
     }
     const { text, starts } = this.pairText();
     const version = contentHash(text.slice(0, starts[at]!) + pairOf(extra) + text.slice(starts[replaces ? at + 1 : at]!));
-    return new TypeSet(this.typeUrl, input, m, version, { base: this, extra });
+    return new TypeSet(this.typeUrl, input, m, version, { base: this, extras: [extra] });
+  }
+
+  /**
+   * This set with each of `replacements` in the place of the resource of the same name (every
+   * name is in this set): the map is copied and the hashed text re-spliced, without sorting
+   * or re-joining every pair. The changed names are recorded for diffSnapshots.
+   */
+  patchedBy(input: readonly Resource[], replacements: readonly Resource[]): TypeSet {
+    const m = new Map(this.byName);
+    for (const r of replacements) m.set(r.name, r);
+    const { text, starts } = this.pairText();
+    const names = this.sortedNames();
+    const at = replacements.map((r) => lowerBound(names, r.name, (n) => n)).sort((a, b) => a - b);
+    let out = '';
+    let from = 0;
+    for (const i of at) {
+      out += text.slice(from, starts[i]!) + pairOf(m.get(names[i]!)!);
+      from = starts[i + 1]!;
+    }
+    out += text.slice(from);
+    const set = new TypeSet(this.typeUrl, input, m, contentHash(out), { base: this, extras: replacements });
+    // Same names, so the same order; the starts move only if a version's length changed.
+    set.names = names;
+    if (out.length === text.length) set.pairs = { text: out, starts };
+    PATCHES.set(m, { from: this.byName, names: new Set(replacements.map((r) => r.name)) });
+    return set;
+  }
+
+  /** The names in order (made once per set, shared by the sets patched from it). */
+  private names: readonly string[] | null = null;
+  private sortedNames(): readonly string[] {
+    return (this.names ??= [...this.byName.keys()]);
   }
 
   private pairText(): { text: string; starts: number[] } {
@@ -148,6 +186,34 @@ class TypeSet {
     }
     return this.pairs;
   }
+}
+
+/** A patched type map (TypeSet.patchedBy): the map it was patched from and the names replaced. */
+const PATCHES = new WeakMap<ReadonlyMap<string, Resource>, { from: ReadonlyMap<string, Resource>; names: Set<string> }>();
+
+/** Up to this many replaced resources (and at most one in PATCH_SHARE), a new list is patched from the base set. */
+const PATCH_MAX = 64;
+const PATCH_SHARE = 8;
+
+/**
+ * The resources of `list` that replace, at the same position, a resource of the same name in
+ * `base` (the previous input): null if none did, if anything else differs (an added, removed
+ * or moved resource), or if too many changed to be worth patching.
+ */
+function replacementsOf(base: readonly Resource[], list: readonly Resource[]): Resource[] | null {
+  if (base.length !== list.length || list.length < PATCH_SHARE * 2) return null;
+  const max = Math.min(PATCH_MAX, Math.floor(list.length / PATCH_SHARE));
+  let out: Resource[] | null = null;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    const b = base[i]!;
+    if (r === b) continue;
+    if (r.name !== b.name || r.typeUrl !== b.typeUrl) return null;
+    if (r.version === b.version) continue;
+    (out ??= []).push(r);
+    if (out.length > max) return null;
+  }
+  return out;
 }
 
 /** What versionOf hashes for one resource. */
@@ -205,7 +271,9 @@ function typeSet(i: number, list: readonly Resource[], baseSet: TypeSet | undefi
   const interned = intern ? INTERNED[i]!.get(list) : undefined;
   if (interned) return interned;
   let set: TypeSet;
-  if (baseSet && sameItems(baseSet.input, list)) set = baseSet;
+  const replaced = baseSet ? replacementsOf(baseSet.input, list) : null;
+  if (baseSet && replaced) set = baseSet.patchedBy(list, replaced);
+  else if (baseSet && sameItems(baseSet.input, list)) set = baseSet;
   else {
     const ext = intern ? EXTENSIONS.get(list) : undefined;
     const extended = ext ? typeSet(i, ext.base, undefined, true) : undefined;
@@ -389,6 +457,8 @@ export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Map<T
 }
 
 function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): Set<string> {
+  const patch = PATCHES.get(b);
+  if (patch?.from === a) return patch.names;
   const memo = a.size + b.size >= DIFF_MEMO_MIN;
   let byNext = memo ? DIFFS.get(a) : undefined;
   const hit = byNext?.get(b);

@@ -11,6 +11,7 @@ import { ProtoJsonError } from '../../src/xds/json.js';
 import { resourceFromJson, type Resource } from '../../src/xds/resource.js';
 import { diffSnapshots, DuplicateResourceError, extendList, type ResourcesByType, Snapshot } from '../../src/xds/snapshot.js';
 import { ADS_ORDER, TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
+import { rng } from '../helpers/rng.js';
 
 const HCM_URL = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER_URL = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
@@ -412,6 +413,58 @@ describe('snapshots of grouped resources (type sets interned by array identity)'
     expect(() => new Snapshot({ [TYPE.CLUSTER]: c('api') })).toThrow(/ClusterLoadAssignment|EDS/);
     const dup = [resourceFromJson(TYPE.SECRET, secret('s')), resourceFromJson(TYPE.SECRET, secret('s'))];
     expect(() => new Snapshot({}, undefined, dup)).toThrow(DuplicateResourceError);
+  });
+
+  it('a big type where a few resources were replaced is patched from the base: same sets, versions, problems and diffs as built afresh', () => {
+    // 40 EDS clusters and assignments; each step replaces some resources (same names, other
+    // content: the patch path), or adds, removes or reorders one (the full path).
+    const names = Array.from({ length: 40 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    const cluster = (n: string, t: number): Resource => resourceFromJson(TYPE.CLUSTER, edsCluster(n, { connect_timeout: `${t}s` }));
+    const assignment = (n: string, port: number): Resource => resourceFromJson(TYPE.ENDPOINT, cla(n, port));
+    for (let seed = 1; seed <= 20; seed++) {
+      const rand = rng(seed);
+      let clusters = names.map((n) => cluster(n, 1));
+      let eps = names.map((n) => assignment(n, 8080));
+      let prev = new Snapshot({ [TYPE.CLUSTER]: clusters, [TYPE.ENDPOINT]: eps });
+      for (let step = 0; step < 30; step++) {
+        clusters = [...clusters];
+        eps = [...eps];
+        const kind = rand();
+        if (kind < 0.6) {
+          // 1–6 replacements, sometimes by an equal resource (another object, same version).
+          for (let k = 1 + Math.floor(rand() * 6); k > 0; k--) {
+            if (rand() < 0.5) {
+              const i = Math.floor(rand() * clusters.length);
+              clusters[i] = cluster(clusters[i]!.name, 1 + Math.floor(rand() * 3));
+            } else {
+              const i = Math.floor(rand() * eps.length);
+              eps[i] = assignment(eps[i]!.name, 8080 + Math.floor(rand() * 3));
+            }
+          }
+        } else if (kind < 0.7) {
+          // An assignment goes missing: the clusters' references no longer resolve.
+          eps.splice(Math.floor(rand() * eps.length), 1);
+        } else if (kind < 0.8 && eps.length < clusters.length) {
+          eps = clusters.map((c) => assignment(c.name, 8080));
+        } else if (kind < 0.9) {
+          const i = Math.floor(rand() * clusters.length);
+          const j = Math.floor(rand() * clusters.length);
+          [clusters[i], clusters[j]] = [clusters[j]!, clusters[i]!];
+        } else clusters = clusters.slice(1);
+        const next = new Snapshot({ [TYPE.CLUSTER]: clusters, [TYPE.ENDPOINT]: eps }, prev);
+        const fresh = new Snapshot({ [TYPE.CLUSTER]: [...clusters], [TYPE.ENDPOINT]: [...eps] });
+        same(next, fresh);
+        for (const t of [TYPE.CLUSTER, TYPE.ENDPOINT]) {
+          expect([...next.resources(t).values()].map((r) => r.version), `seed ${seed} step ${step}`).toEqual([...fresh.resources(t).values()].map((r) => r.version));
+        }
+        expect(next.problems(), `seed ${seed} step ${step}`).toEqual(fresh.problems());
+        const plainPrev = new Snapshot([...prev.resources(TYPE.CLUSTER).values(), ...prev.resources(TYPE.ENDPOINT).values()]);
+        const diff = (a: Snapshot, b: Snapshot): Record<string, string[]> =>
+          Object.fromEntries([...diffSnapshots(a, b)].map(([t, ns]) => [t, [...ns].sort()]));
+        expect(diff(prev, next), `seed ${seed} step ${step}`).toEqual(diff(plainPrev, fresh));
+        prev = next;
+      }
+    }
   });
 
   describe('extendList', () => {
