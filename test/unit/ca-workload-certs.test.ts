@@ -218,6 +218,36 @@ describe('reissue and retain', () => {
     expect(certs.due()).toEqual(['b']);
   });
 
+  it('nextRotation() stays the earliest renewal time through issues, renewals, re-issues, retains and TTL changes', () => {
+    // It is kept incrementally (a scan per reload was measurable at 100 000 certificates):
+    // compare with the minimum over list() after every operation of a seeded random sequence.
+    let seed = 7;
+    const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const c = clock();
+    const certs = new WorkloadCertificates(ca, { ttlMs: 40 * S, now: c.now });
+    const groups = ['a', 'b', 'c', 'd', 'e', 'f'];
+    for (let step = 0; step < 80; step++) {
+      const g = groups[Math.floor(rand() * groups.length)]!;
+      const op = rand();
+      if (op < 0.45) certs.get(g, rand() < 0.8 ? USERS : ORDERS);
+      else if (op < 0.6) certs.reissue(g);
+      else if (op < 0.75) certs.retain(new Set(groups.filter(() => rand() < 0.7)));
+      else if (op < 0.8) certs.setTtl((10 + Math.floor(rand() * 40)) * S);
+      else if (op < 0.85) c.advance(-Math.floor(rand() * 20) * S); // the wall clock set back
+      else c.advance(Math.floor(rand() * 8) * S);
+      const times = certs.list().map((w) => w.rotateAt.getTime());
+      expect(certs.nextRotation()?.getTime() ?? null, `step ${step}`).toBe(times.length ? Math.min(...times) : null);
+    }
+    // A certificate issued after the clock was set back renews before every other one.
+    const d = clock();
+    const back = new WorkloadCertificates(ca, { ttlMs: 40 * S, now: d.now });
+    back.get('a', USERS);
+    expect(back.nextRotation()!.getTime()).toBe(d.t0 + 20 * S);
+    d.advance(-10 * S);
+    back.get('b', USERS);
+    expect(back.nextRotation()!.getTime()).toBe(d.t0 + 10 * S);
+  });
+
   it('root rotation: after setAuthority, re-issued leaves come from the new CA and the bundle can hold both roots', () => {
     const certs = new WorkloadCertificates(ca, { ttlMs: 60 * S });
     const old = certs.get('g', USERS);
