@@ -18,8 +18,8 @@ import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { addressBytes, loadAssignmentBytes } from './endpoint.js';
 import { translateListener } from './listener.js';
-import { edsClusterResource } from './templates.js';
-import { translateRoute, virtualHostExtras } from './route.js';
+import { edsClusterResource, type RouteField, RouteFields } from './templates.js';
+import { virtualHostExtras } from './route.js';
 import { emptyRefs, encodeFromJson } from '../xds/json.js';
 import { messageType } from '../xds/protos.js';
 import { lengthDelimited, stringField } from '../xds/wire.js';
@@ -57,7 +57,8 @@ export class ResourceEncoder {
   private readonly listenerOf = new WeakMap<ListenerIR, Resource>();
   private readonly routeConfigs = new WeakMap<readonly VirtualHostIR[], Map<string, Resource>>();
   /** Each route's encoded RouteConfiguration.virtual_hosts.routes entry, and the clusters it names. */
-  private readonly routes = new WeakMap<HttpRouteIR, { field: Buffer; clusters: string[] }>();
+  private readonly routes = new WeakMap<HttpRouteIR, RouteField>();
+  private readonly routeFields = new RouteFields();
   private readonly authzIds = new WeakMap<AuthzIR, number>();
   private nextAuthzId = 1;
   /** Listeners by the fields they are built from; what the previous build used stays reusable. */
@@ -73,6 +74,7 @@ export class ResourceEncoder {
     this.listeners = new Map();
     this.previousTemplates = this.templates;
     this.templates = new Map();
+    this.routeFields.beginBuild();
   }
 
   private template(key: string, make: () => SplicedTemplate): SplicedTemplate {
@@ -151,14 +153,9 @@ export class ResourceEncoder {
     return r;
   }
 
-  private route(r: HttpRouteIR): { field: Buffer; clusters: string[] } {
+  private route(r: HttpRouteIR): RouteField {
     let e = this.routes.get(r);
-    if (!e) {
-      const refs = emptyRefs();
-      // VirtualHost.routes = 3
-      e = { field: lengthDelimited(3, encodeFromJson(messageType('envoy.config.route.v3.Route'), translateRoute(r), refs)), clusters: [...refs.clusters] };
-      this.routes.set(r, e);
-    }
+    if (!e) this.routes.set(r, (e = this.routeFields.field(r)));
     return e;
   }
 

@@ -1,10 +1,13 @@
 // Resources encoded from templates with string holes (xds/holes.ts) instead of from JSON each:
 // the generic encoder costs tens of microseconds a resource, a template instance about one.
-import type { UpstreamIR } from '../ir/types.js';
-import { fillHoles, hole, type HoleTemplate, holeTemplate } from '../xds/holes.js';
+import type { HttpRouteIR, StringMatchIR, UpstreamIR } from '../ir/types.js';
+import { fillHoles, hole, holeRefs, holeResource, type HoleTemplate, holeTemplate } from '../xds/holes.js';
+import { emptyRefs, encodeFromJson } from '../xds/json.js';
+import { messageType } from '../xds/protos.js';
 import { type Resource, resourceFromJson } from '../xds/resource.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
+import { translateRoute } from './route.js';
 
 /** EDS cluster templates by what translateCluster reads of an EDS upstream besides its strings: protocol, TLS on or off. */
 const edsTemplates = new Map<string, HoleTemplate>();
@@ -30,5 +33,111 @@ function edsTemplate(u: UpstreamIR): HoleTemplate {
 export function edsClusterResource(u: UpstreamIR): Resource {
   if (!usesEds(u)) throw new Error(`bug: ${u.key} is not an EDS upstream`);
   const values = u.tls ? [u.key, u.service, u.tls.serverIdentity] : [u.key];
-  return fillHoles(edsTemplate(u), u.key, values, [u.key]) ?? resourceFromJson(TYPE.CLUSTER, translateCluster(u));
+  return holeResource(edsTemplate(u), TYPE.CLUSTER, u.key, values, [u.key]) ?? resourceFromJson(TYPE.CLUSTER, translateCluster(u));
 }
+
+/** A route's VirtualHost.routes field (tag, length, Route) and the clusters it names, sorted. */
+export interface RouteField {
+  readonly field: Buffer;
+  readonly clusters: readonly string[];
+}
+
+/**
+ * The strings of a route that translateRoute writes whole into string fields, in a fixed order
+ * (withHoles makes the same walk), into `values`; returns what else the translation reads (the
+ * route's shape): which matchers of which kinds, the methods (joined into one regex), weights,
+ * timeout, which rewrites.
+ */
+function routeShape(r: HttpRouteIR, values: string[]): string {
+  values.push(r.origin);
+  const m = r.match;
+  let key = m.path ? m.path.kind : '-';
+  if (m.path) values.push(m.path.value);
+  for (const h of m.headers) {
+    values.push(h.name);
+    key += `\0h${h.match.kind}`;
+    if ('value' in h.match) values.push(h.match.value);
+  }
+  for (const q of m.query) {
+    values.push(q.name);
+    key += `\0q${q.match.kind}`;
+    if ('value' in q.match) values.push(q.match.value);
+  }
+  key += `\0${m.methods ? JSON.stringify(m.methods) : '-'}`;
+  for (const b of r.backends) {
+    values.push(b.upstream);
+    key += `\0b${b.weight}`;
+  }
+  key += `\0${r.timeoutMs}`;
+  if (r.rewritePathPrefix !== null) values.push(r.rewritePathPrefix);
+  if (r.rewriteHost !== null) values.push(r.rewriteHost);
+  return `${key}\0${r.rewritePathPrefix === null ? '-' : 'p'}${r.rewriteHost === null ? '-' : 'h'}`;
+}
+
+/** The route with each string routeShape takes as a value replaced by its placeholder, in the same order. */
+function withHoles(r: HttpRouteIR): { route: HttpRouteIR; values: number } {
+  let i = 0;
+  const h = (): string => hole(i++);
+  const str = (s: StringMatchIR): StringMatchIR => ('value' in s ? { kind: s.kind, value: h() } : s);
+  const m = r.match;
+  const route: HttpRouteIR = {
+    origin: h(),
+    match: {
+      path: m.path ? { kind: m.path.kind, value: h() } : null,
+      headers: m.headers.map((x) => ({ name: h(), match: str(x.match) })),
+      query: m.query.map((x) => ({ name: h(), match: str(x.match) })),
+      methods: m.methods,
+    },
+    backends: r.backends.map((b) => ({ upstream: h(), weight: b.weight })),
+    timeoutMs: r.timeoutMs,
+    rewritePathPrefix: r.rewritePathPrefix === null ? null : h(),
+    rewriteHost: r.rewriteHost === null ? null : h(),
+  };
+  return { route, values: i };
+}
+
+const VIRTUAL_HOST = 'envoy.config.route.v3.VirtualHost';
+
+/** The route field encoded from JSON, as the templates' must equal. */
+function routeFieldFromJson(r: HttpRouteIR): RouteField {
+  const refs = emptyRefs();
+  // A VirtualHost holding just this route is the field: VirtualHost.routes = 3.
+  const field = Buffer.from(encodeFromJson(messageType(VIRTUAL_HOST), { routes: [translateRoute(r)] }, refs));
+  return { field, clusters: [...refs.clusters].sort() };
+}
+
+/**
+ * Route fields from templates per route shape (routeShape): a gateway's thousand routes to as
+ * many services are one shape. A shape is made a template the second time it is met (a
+ * template costs about two encodings); what the previous build met stays, older shapes go.
+ */
+export class RouteFields {
+  /** Per shape: its template, or 1 when met once. */
+  private shapes = new Map<string, HoleTemplate | 1>();
+  private previous = new Map<string, HoleTemplate | 1>();
+
+  beginBuild(): void {
+    this.previous = this.shapes;
+    this.shapes = new Map();
+  }
+
+  field(r: HttpRouteIR): RouteField {
+    const values: string[] = [];
+    const key = routeShape(r, values);
+    let t = this.shapes.get(key) ?? this.previous.get(key);
+    if (t === undefined) {
+      this.shapes.set(key, 1);
+      return routeFieldFromJson(r);
+    }
+    if (t === 1) {
+      const { route, values: n } = withHoles(r);
+      if (n !== values.length) throw new Error(`bug: routeShape takes ${values.length} values, withHoles ${n}`);
+      t = holeTemplate(VIRTUAL_HOST, { routes: [translateRoute(route)] }, n);
+    }
+    this.shapes.set(key, t);
+    const field = fillHoles(t, values);
+    return field ? { field, clusters: holeRefs(t, values, NO_NAMES).clusters } : routeFieldFromJson(r);
+  }
+}
+
+const NO_NAMES: readonly string[] = Object.freeze([]);

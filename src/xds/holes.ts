@@ -47,7 +47,6 @@ class Nest {
 type RefList = ReadonlyArray<string | number>;
 
 export interface HoleTemplate {
-  readonly typeUrl: TypeUrl;
   readonly values: number;
   /** The message itself (its tag is empty). */
   readonly root: Nest;
@@ -167,20 +166,20 @@ function refList(names: Set<string>, values: number): RefList {
 }
 
 /**
- * A template of `typeUrl` from `json` holding hole(0) … hole(values - 1) as whole string values.
- * Throws if the encoding holds a placeholder anywhere else.
+ * A template of message `type` (a name or type URL) from `json` holding hole(0) … hole(values - 1)
+ * as whole string values. Throws if the encoding holds a placeholder anywhere else.
  */
-export function holeTemplate(typeUrl: TypeUrl, json: Record<string, unknown>, values: number): HoleTemplate {
-  const type = messageType(typeUrl);
+export function holeTemplate(type: string, json: Record<string, unknown>, values: number): HoleTemplate {
+  const t = messageType(type);
   const r = emptyRefs();
-  const buf = Buffer.from(encodeFromJson(type, json, r));
+  const buf = Buffer.from(encodeFromJson(t, json, r));
   const cutter = new Cutter(buf);
-  const parts = cutter.message(type, 0, buf.length, '');
+  const parts = cutter.message(t, 0, buf.length, '');
   const root = new Nest(Buffer.alloc(0), parts, cutter.nests++);
   const refs = { clusters: refList(r.clusters, values), routes: refList(r.routes, values), secrets: refList(r.secrets, values) };
   const fixed = (l: RefList): l is readonly string[] => l.every((x) => typeof x === 'string');
   const fixedRefs = fixed(refs.clusters) && fixed(refs.routes) && fixed(refs.secrets) ? Object.freeze({ clusters: Object.freeze(refs.clusters), routes: Object.freeze(refs.routes), secrets: Object.freeze(refs.secrets) }) : null;
-  return { typeUrl, values, root, sizes: new Int32Array(cutter.nests), refs, fixedRefs };
+  return { values, root, sizes: new Int32Array(cutter.nests), refs, fixedRefs };
 }
 
 /** A lone surrogate (outside a pair): the u flag makes a pair one code point. */
@@ -188,6 +187,18 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 /** The values' UTF-8 lengths (scratch, grown as needed). */
 let lengths = new Int32Array(16);
+
+/** Whether the template takes `values` (each non-empty, well-formed), with their lengths in `lengths`. */
+function measure(t: HoleTemplate, values: readonly string[]): boolean {
+  if (values.length !== t.values) throw new Error(`bug: ${values.length} values for a template of ${t.values}`);
+  if (lengths.length < values.length) lengths = new Int32Array(values.length * 2);
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v === '' || LONE_SURROGATE.test(v)) return false;
+    lengths[i] = Buffer.byteLength(v, 'utf8');
+  }
+  return true;
+}
 
 function sizeOf(t: HoleTemplate, n: Nest): number {
   let size = 0;
@@ -220,36 +231,47 @@ function writeParts(t: HoleTemplate, n: Nest, values: readonly string[], buf: Bu
   return off;
 }
 
+/** The measured instance, written after `before` bytes left to the caller. */
+function write(t: HoleTemplate, values: readonly string[], before: number): Buffer {
+  const size = sizeOf(t, t.root);
+  const buf = Buffer.allocUnsafe(before + size);
+  const end = writeParts(t, t.root, values, buf, before);
+  if (end !== buf.length) throw new Error(`bug: a template instance encoded ${end - before} of ${size} bytes`);
+  return buf;
+}
+
+/**
+ * The template's message with `values` in place; null if a value is empty or not well-formed
+ * UTF-16 (the caller encodes the JSON instead).
+ */
+export function fillHoles(t: HoleTemplate, values: readonly string[]): Buffer | null {
+  return measure(t, values) ? write(t, values, 0) : null;
+}
+
 function refsWith(l: RefList, values: readonly string[]): readonly string[] {
   const names = new Set<string>();
   for (const x of l) names.add(typeof x === 'number' ? values[x]! : x);
   return [...names].sort();
 }
 
-/**
- * The resource `name` whose body is the template with `values` in place, its references the
- * template's (with values in place) and `endpoints`. null if a value is empty or not well-formed
- * UTF-16 (the caller encodes the JSON instead).
- */
-export function fillHoles(t: HoleTemplate, name: string, values: readonly string[], endpoints: readonly string[]): Resource | null {
-  if (values.length !== t.values) throw new Error(`bug: ${values.length} values for a template of ${t.values}`);
-  if (lengths.length < values.length) lengths = new Int32Array(values.length * 2);
-  for (let i = 0; i < values.length; i++) {
-    const v = values[i]!;
-    if (v === '' || LONE_SURROGATE.test(v)) return null;
-    lengths[i] = Buffer.byteLength(v, 'utf8');
-  }
-  if (name === '' || LONE_SURROGATE.test(name)) return null;
-  const nameBytes = Buffer.byteLength(name, 'utf8');
-  const size = sizeOf(t, t.root);
-  const at = versionPrefixLength(t.typeUrl, nameBytes);
-  const buf = Buffer.allocUnsafe(at + size);
-  writeVersionPrefix(buf, t.typeUrl, name, nameBytes);
-  const end = writeParts(t, t.root, values, buf, at);
-  if (end !== buf.length) throw new Error(`bug: a template instance encoded ${end - at} of ${size} bytes`);
+/** The names an instance refers to (values in place, sorted), and `endpoints`. */
+export function holeRefs(t: HoleTemplate, values: readonly string[], endpoints: readonly string[]): ResourceRefs {
   const f = t.fixedRefs;
-  const refs: ResourceRefs = f
+  return f
     ? { clusters: f.clusters, routes: f.routes, secrets: f.secrets, endpoints }
     : { clusters: refsWith(t.refs.clusters, values), routes: refsWith(t.refs.routes, values), secrets: refsWith(t.refs.secrets, values), endpoints };
-  return resourceFromPrefixed(t.typeUrl, name, buf, at, refs);
+}
+
+/**
+ * The resource `name` of type `typeUrl` (the template's type) whose body is the template with
+ * `values` in place, its references the template's (values in place) and `endpoints`; null as
+ * for fillHoles. The body follows what its version hashes first, in one buffer.
+ */
+export function holeResource(t: HoleTemplate, typeUrl: TypeUrl, name: string, values: readonly string[], endpoints: readonly string[]): Resource | null {
+  if (!measure(t, values) || name === '' || LONE_SURROGATE.test(name)) return null;
+  const nameBytes = Buffer.byteLength(name, 'utf8');
+  const at = versionPrefixLength(typeUrl, nameBytes);
+  const buf = write(t, values, at);
+  writeVersionPrefix(buf, typeUrl, name, nameBytes);
+  return resourceFromPrefixed(typeUrl, name, buf, at, holeRefs(t, values, endpoints));
 }
