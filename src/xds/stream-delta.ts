@@ -86,10 +86,10 @@ export class DeltaStream extends XdsStreamBase {
         // Rejected clusters will not warm: do not hold listeners and routes for them.
         if (t === TYPE.CLUSTER) this.endWarming('all');
       } else {
-        for (const n of inflight.names) {
-          s.shadow.delete(n);
-          this.touch(t, s, n);
-        }
+        // What the proxy replaced is no longer held from before. `missing` is kept exact at
+        // every other change, so only names leaving `shadow` can change it here (a first
+        // push of thousands of resources has no shadow: nothing to walk).
+        if (s.shadow.size > 0) for (const n of inflight.names) if (s.shadow.delete(n)) this.touch(t, s, n);
         s.versionAcked = inflight.version;
         this.recordAck(t, inflight);
         this.markReferencedTypesDue(t);
