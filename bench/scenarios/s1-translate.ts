@@ -2,11 +2,14 @@
 //
 //  load        the model text → validated model, cold (a fresh ModelLoader: nothing to reuse)
 //  build       model → IR → Envoy resources → encoded once → one snapshot per proxy, with a
-//              fresh encoder (everything encoded): "full translate+encode"
+//              fresh encoder (everything encoded): "full translate+encode"; the best of N
+//              builds (M1k 5, M10k 3), as the first ones of a process pay for compiling the code
 //  rebuild     the same, with the encoder of the previous build (what a reload costs when
 //              nothing changed: meshgate reloads translate everything and reuse encodings)
 //  one route   one gateway route's path changed: load (the process loader: only that route's
-//              text is read and checked again) + rebuild, and how many groups changed
+//              text is read and checked again) + rebuild, and how many groups changed; one
+//              edit first, then 20 edits of different routes, each against the previous text:
+//              the median is the figure and the maximum is shown beside it
 //  secrets     MeshSecurity.secretsFor per proxy with its certificate already issued (what a
 //              reload spends on secrets); certificate issuance itself is S6
 //
@@ -24,6 +27,11 @@ import { type Metric, metric, type RunContext, type ScenarioResult } from '../li
 import { gatewayMesh, type GatewayMeshSpec, M10K, M1K, SMOKE_M10K, SMOKE_M1K } from '../models.js';
 
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)]!;
+}
 
 function timed<T>(fn: () => T): { value: T; ms: number } {
   const t0 = performance.now();
@@ -50,6 +58,9 @@ interface SizeResult {
   gatewayBuildMs: number;
   gatewayRebuildMs: number;
   oneRouteGatewayBuildMs: number;
+  oneRouteGatewayBuildMaxMs: number;
+  oneRouteLoadMaxMs: number;
+  oneRouteEdits: number;
   heapBytes: number;
   rssBytes: number;
   oneRouteLoadMs: number;
@@ -135,16 +146,27 @@ function measureSize(ctx: RunContext, spec: GatewayMeshSpec, repeats: number): S
     gc();
     gwRebuilds.push(timed(() => buildSnapshots(again, gw, 'mesh.yaml', secretSource, NONE)).ms);
   }
-  // One gateway route changed (a path).
+  // One gateway route changed (a path), as a user edits: one edit first (the first build of
+  // that path in the process pays for compiling it), then `edits` more, each a different
+  // route, each against the previous text. The gateway's build is what serve does at a load;
+  // the median is the figure, the maximum is reported beside it.
   const gwDoc = doc.gateways.get('edge')!;
-  const route = gwDoc.routes[0]!;
-  route.match = { pathPrefix: '/changed/' };
-  doc.touchGateways();
-  const text2 = doc.text();
-  gc();
-  const l2 = timed(() => load(text2));
-  gc();
-  const g2 = timed(() => buildSnapshots(l2.value, gw, 'mesh.yaml', secretSource, NONE));
+  const edits = ctx.smoke ? 3 : 20;
+  const loadsOne: number[] = [];
+  const buildsOne: number[] = [];
+  let l2!: { value: Model; ms: number };
+  for (let e = 0; e <= edits; e++) {
+    gwDoc.routes[e % gwDoc.routes.length]!.match = { pathPrefix: `/changed-${e}/` };
+    doc.touchGateways();
+    const text2 = doc.text();
+    gc();
+    l2 = timed(() => load(text2));
+    const g2 = timed(() => buildSnapshots(l2.value, gw, 'mesh.yaml', secretSource, NONE));
+    if (g2.value.built.changed.size !== 1) throw new Error(`a one-route edit changed ${g2.value.built.changed.size} groups`);
+    if (e === 0) continue;
+    loadsOne.push(l2.ms);
+    buildsOne.push(g2.ms);
+  }
   gc();
   const b2 = timed(() => buildSnapshots(l2.value, enc, 'mesh.yaml', secretSource));
   const changed = b2.value.built.changed.size;
@@ -166,10 +188,13 @@ function measureSize(ctx: RunContext, spec: GatewayMeshSpec, repeats: number): S
     rebuildMs: Math.min(...rebuilds),
     gatewayBuildMs: Math.min(...gwBuilds),
     gatewayRebuildMs: Math.min(...gwRebuilds),
-    oneRouteGatewayBuildMs: g2.ms,
+    oneRouteGatewayBuildMs: median(buildsOne),
+    oneRouteGatewayBuildMaxMs: Math.max(...buildsOne),
+    oneRouteLoadMaxMs: Math.max(...loadsOne),
+    oneRouteEdits: edits,
     heapBytes: heap1.heapUsed - heap0.heapUsed,
     rssBytes: heap1.rss - heap0.rss,
-    oneRouteLoadMs: l2.ms,
+    oneRouteLoadMs: median(loadsOne),
     oneRouteBuildMs: b2.ms,
     oneRouteChangedGroups: changed,
     secretsUsPerProxy: (s.ms * 1000) / (3 * sample.length),
@@ -184,8 +209,8 @@ export async function runS1(ctx: RunContext): Promise<ScenarioResult> {
         [SMOKE_M10K, 2, null],
       ]
     : [
-        [M1K, 3, { build: 40 }],
-        [M10K, 2, { build: 400 }],
+        [M1K, 5, { build: 40 }],
+        [M10K, 3, { build: 400 }],
       ];
   const metrics: Metric[] = [];
   const detail: Record<string, unknown> = {};
@@ -200,13 +225,16 @@ export async function runS1(ctx: RunContext): Promise<ScenarioResult> {
     detail[spec.name] = r;
     metrics.push(
       metric(`${spec.name}: full translate+encode at load (gateway; sidecars on connect)`, 'ms', r.gatewayBuildMs, target ? { target: { op: '<=', value: target.build } } : {}),
-      metric(`${spec.name}: one-route change: build (at load)`, 'ms', r.oneRouteGatewayBuildMs, target ? { target: { op: '<=', value: 1 } } : {}),
+      metric(`${spec.name}: one-route change: build (at load), median of ${r.oneRouteEdits} edits`, 'ms', r.oneRouteGatewayBuildMs, {
+        note: `max ${r.oneRouteGatewayBuildMaxMs.toFixed(2)} ms`,
+        ...(target ? { target: { op: '<=', value: 1 } } : {}),
+      }),
       metric(`${spec.name}: reload, nothing changed: build (at load)`, 'ms', r.gatewayRebuildMs),
       metric(`${spec.name}: load + validate the model text`, 'ms', r.loadMs),
       metric(`${spec.name}: every proxy translate+encode (${r.proxies} proxies, as render)`, 'ms', r.buildMs),
       metric(`${spec.name}: every proxy: reload, nothing changed`, 'ms', r.rebuildMs),
       metric(`${spec.name}: every proxy: one-route change: build`, 'ms', r.oneRouteBuildMs, { note: `${r.oneRouteChangedGroups} group(s) changed` }),
-      metric(`${spec.name}: one-route change: load + build (at load)`, 'ms', r.oneRouteLoadMs + r.oneRouteGatewayBuildMs),
+      metric(`${spec.name}: one-route change: load + build (at load), medians`, 'ms', r.oneRouteLoadMs + r.oneRouteGatewayBuildMs, { note: `load max ${r.oneRouteLoadMaxMs.toFixed(1)} ms` }),
       metric(`${spec.name}: snapshots retained (heap)`, 'bytes', r.heapBytes),
       metric(`${spec.name}: secrets per reload, certificates issued (all proxies, est.)`, 'ms', (r.secretsUsPerProxy * r.proxies) / 1000),
       metric(`${spec.name}: proxies / resources`, 'count', r.proxies, { note: `${r.resources} resources, ${r.distinctResources} distinct` }),
