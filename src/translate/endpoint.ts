@@ -2,7 +2,12 @@
 // path, encoded by hand: endpoint churn re-encodes assignments all the time and sidecars each
 // hold one for their app, and the hand encoding is a few lines (tests compare it byte for byte
 // with protobufjs's encoding of the JSON).
-import type { EndpointIR, UpstreamIR } from '../ir/types.js';
+import type { UpstreamIR } from '../ir/types.js';
+import { encodeFromJson } from '../xds/json.js';
+import { messageType } from '../xds/protos.js';
+import { type Resource, resourceFromBytes, resourceFromPrefixed, versionPrefixLength, writeVersionPrefix } from '../xds/resource.js';
+import { TYPE } from '../xds/type-urls.js';
+import { utf8Length, varintSize, writeUtf8, writeVarint } from '../xds/wire.js';
 import { socketAddress } from './common.js';
 
 export function loadAssignment(u: UpstreamIR): Record<string, unknown> {
@@ -18,75 +23,111 @@ export function loadAssignment(u: UpstreamIR): Record<string, unknown> {
   };
 }
 
-/** Bytes of a varint below 2^32 (ports, lengths). */
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[off++] = n;
-  return off;
-}
-
 /** A length-delimited field's size: tag (fields below 16 take one byte) + length + payload. */
 const ld = (payload: number): number => 1 + varintSize(payload) + payload;
 
-interface EndpointSizes {
-  host: number;
-  hostname: number;
-  socket: number;
-  address: number;
-  endpoint: number;
-  lb: number;
-}
+/** SocketAddress { address = 2; port_value = 3 }: port_value is in a oneof, so 0 is written too. */
+const socketSize = (hostBytes: number, port: number): number => (hostBytes ? ld(hostBytes) : 0) + 1 + varintSize(port);
 
-function sizes(host: string, port: number, hostname: string): EndpointSizes {
-  const hostBytes = Buffer.byteLength(host, 'utf8');
-  const hostnameBytes = Buffer.byteLength(hostname, 'utf8');
-  // SocketAddress { address = 2; port_value = 3 }
-  const socket = (hostBytes ? ld(hostBytes) : 0) + (port ? 1 + varintSize(port) : 0);
-  // Address { socket_address = 1 }
-  const address = ld(socket);
-  // Endpoint { address = 1; hostname = 3 }
-  const endpoint = ld(address) + (hostnameBytes ? ld(hostnameBytes) : 0);
-  // LbEndpoint { endpoint = 1 }
-  const lb = ld(endpoint);
-  return { host: hostBytes, hostname: hostnameBytes, socket, address, endpoint, lb };
-}
-
-function writeString(buf: Buffer, off: number, tag: number, s: string, bytes: number): number {
-  if (!bytes) return off;
-  buf[off++] = tag;
-  off = writeVarint(buf, off, bytes);
-  return off + buf.write(s, off, bytes, 'utf8');
-}
-
-function writeAddress(buf: Buffer, off: number, host: string, port: number, z: EndpointSizes): number {
+function writeAddress(buf: Buffer, off: number, host: string, hostBytes: number, port: number, socket: number): number {
   buf[off++] = 0x0a; // Address.socket_address
-  off = writeVarint(buf, off, z.socket);
-  off = writeString(buf, off, 0x12, host, z.host); // SocketAddress.address
-  if (port) {
-    buf[off++] = 0x18; // SocketAddress.port_value
-    off = writeVarint(buf, off, port);
+  off = writeVarint(buf, off, socket);
+  if (hostBytes) {
+    buf[off++] = 0x12; // SocketAddress.address
+    off = writeVarint(buf, off, hostBytes);
+    off = writeUtf8(buf, off, host, hostBytes);
   }
-  return off;
+  buf[off++] = 0x18; // SocketAddress.port_value
+  return writeVarint(buf, off, port);
 }
 
 /** envoy.config.core.v3.Address { socket_address = 1: SocketAddress { address = 2; port_value = 3 } } */
 export function addressBytes(host: string, port: number): Buffer {
-  const z = sizes(host, port, '');
-  const buf = Buffer.allocUnsafe(z.address);
-  writeAddress(buf, 0, host, port, z);
+  const hostBytes = utf8Length(host);
+  const socket = socketSize(hostBytes, port);
+  const buf = Buffer.allocUnsafe(ld(socket));
+  writeAddress(buf, 0, host, hostBytes, port, socket);
   return buf;
+}
+
+/** Per endpoint, the sizes an assignment is written with (scratch, grown as needed). */
+const HOST = 0;
+const HOSTNAME = 1;
+const SOCKET = 2;
+const ADDRESS = 3;
+const ENDPOINT = 4;
+const LB = 5;
+const PER = 6;
+let sizes = new Int32Array(PER * 64);
+/** The LocalityLbEndpoints message's size, as measured last. */
+let localitySize = 0;
+
+/** A lone surrogate (outside a pair): the u flag makes a pair one code point. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * The encoded size of loadAssignment(u)'s message, each endpoint's sizes in `sizes`; -1 if a
+ * string has a lone surrogate (protobufjs writes those unlike Buffer, and unlike itself above 40
+ * units: such an assignment is encoded from JSON).
+ */
+function measure(u: UpstreamIR, nameBytes: number): number {
+  const eps = u.endpoints;
+  if (sizes.length < eps.length * PER) sizes = new Int32Array(eps.length * PER * 2);
+  let locality = 0;
+  if (nameBytes !== u.key.length && LONE_SURROGATE.test(u.key)) return -1;
+  for (let i = 0, z = 0; i < eps.length; i++, z += PER) {
+    const e = eps[i]!;
+    const host = utf8Length(e.host);
+    const hostname = utf8Length(e.instanceId);
+    if ((host !== e.host.length && LONE_SURROGATE.test(e.host)) || (hostname !== e.instanceId.length && LONE_SURROGATE.test(e.instanceId))) return -1;
+    const socket = socketSize(host, e.port);
+    // Address { socket_address = 1 }
+    const address = ld(socket);
+    // Endpoint { address = 1; hostname = 3 }
+    const endpoint = ld(address) + (hostname ? ld(hostname) : 0);
+    // LbEndpoint { endpoint = 1 }
+    const lb = ld(endpoint);
+    sizes[z + HOST] = host;
+    sizes[z + HOSTNAME] = hostname;
+    sizes[z + SOCKET] = socket;
+    sizes[z + ADDRESS] = address;
+    sizes[z + ENDPOINT] = endpoint;
+    sizes[z + LB] = lb;
+    locality += ld(lb);
+  }
+  localitySize = locality;
+  return (nameBytes ? ld(nameBytes) : 0) + ld(locality);
+}
+
+/** The measured assignment, written at `off` (its size `size`). */
+function writeAssignment(u: UpstreamIR, nameBytes: number, size: number, buf: Buffer, off: number): number {
+  const end = off + size;
+  if (nameBytes) {
+    buf[off++] = 0x0a; // ClusterLoadAssignment.cluster_name
+    off = writeVarint(buf, off, nameBytes);
+    off = writeUtf8(buf, off, u.key, nameBytes);
+  }
+  buf[off++] = 0x12; // ClusterLoadAssignment.endpoints
+  off = writeVarint(buf, off, localitySize);
+  const eps = u.endpoints;
+  for (let i = 0, z = 0; i < eps.length; i++, z += PER) {
+    const e = eps[i]!;
+    buf[off++] = 0x12; // LocalityLbEndpoints.lb_endpoints
+    off = writeVarint(buf, off, sizes[z + LB]!);
+    buf[off++] = 0x0a; // LbEndpoint.endpoint
+    off = writeVarint(buf, off, sizes[z + ENDPOINT]!);
+    buf[off++] = 0x0a; // Endpoint.address
+    off = writeVarint(buf, off, sizes[z + ADDRESS]!);
+    off = writeAddress(buf, off, e.host, sizes[z + HOST]!, e.port, sizes[z + SOCKET]!);
+    const hostname = sizes[z + HOSTNAME]!;
+    if (hostname) {
+      buf[off++] = 0x1a; // Endpoint.hostname
+      off = writeVarint(buf, off, hostname);
+      off = writeUtf8(buf, off, e.instanceId, hostname);
+    }
+  }
+  if (off !== end) throw new Error(`bug: load assignment encoded ${off} of ${end} bytes`);
+  return off;
 }
 
 /**
@@ -95,25 +136,22 @@ export function addressBytes(host: string, port: number): Buffer {
  * LbEndpoint { endpoint = 1: Endpoint { address = 1; hostname = 3 } } } }.
  */
 export function loadAssignmentBytes(u: UpstreamIR): Buffer {
-  const all = u.endpoints.map((e: EndpointIR) => sizes(e.host, e.port, e.instanceId));
-  let locality = 0;
-  for (const z of all) locality += ld(z.lb);
-  const nameBytes = Buffer.byteLength(u.key, 'utf8');
-  const buf = Buffer.allocUnsafe((nameBytes ? ld(nameBytes) : 0) + ld(locality));
-  let off = writeString(buf, 0, 0x0a, u.key, nameBytes);
-  buf[off++] = 0x12; // ClusterLoadAssignment.endpoints
-  off = writeVarint(buf, off, locality);
-  u.endpoints.forEach((e, i) => {
-    const z = all[i]!;
-    buf[off++] = 0x12; // LocalityLbEndpoints.lb_endpoints
-    off = writeVarint(buf, off, z.lb);
-    buf[off++] = 0x0a; // LbEndpoint.endpoint
-    off = writeVarint(buf, off, z.endpoint);
-    buf[off++] = 0x0a; // Endpoint.address
-    off = writeVarint(buf, off, z.address);
-    off = writeAddress(buf, off, e.host, e.port, z);
-    off = writeString(buf, off, 0x1a, e.instanceId, z.hostname); // Endpoint.hostname
-  });
-  if (off !== buf.length) throw new Error(`bug: load assignment encoded ${off} of ${buf.length} bytes`);
+  const nameBytes = utf8Length(u.key);
+  const size = measure(u, nameBytes);
+  if (size < 0) return Buffer.from(encodeFromJson(messageType(TYPE.ENDPOINT), loadAssignment(u)));
+  const buf = Buffer.allocUnsafe(size);
+  writeAssignment(u, nameBytes, size, buf, 0);
   return buf;
+}
+
+/** resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u)), written after what its version hashes first (one buffer, no copy). */
+export function loadAssignmentResource(u: UpstreamIR): Resource {
+  const nameBytes = utf8Length(u.key);
+  const size = measure(u, nameBytes);
+  if (size < 0) return resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u));
+  const at = versionPrefixLength(TYPE.ENDPOINT, nameBytes);
+  const buf = Buffer.allocUnsafe(at + size);
+  writeVersionPrefix(buf, TYPE.ENDPOINT, u.key, nameBytes);
+  writeAssignment(u, nameBytes, size, buf, at);
+  return resourceFromPrefixed(TYPE.ENDPOINT, u.key, buf, at);
 }

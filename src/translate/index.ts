@@ -16,7 +16,7 @@ import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/sp
 import { extendList, type ResourcesByType } from '../xds/snapshot.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
-import { addressBytes, loadAssignmentBytes } from './endpoint.js';
+import { addressBytes, loadAssignmentBytes, loadAssignmentResource } from './endpoint.js';
 import { translateListener } from './listener.js';
 import { edsClusterResource, type RouteField, RouteFields } from './templates.js';
 import { virtualHostExtras } from './route.js';
@@ -114,7 +114,7 @@ export class ResourceEncoder {
 
   assignment(u: UpstreamIR): Resource {
     let r = this.assignments.get(u);
-    if (!r) this.assignments.set(u, (r = resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u))));
+    if (!r) this.assignments.set(u, (r = loadAssignmentResource(u)));
     return r;
   }
 

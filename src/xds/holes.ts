@@ -16,6 +16,7 @@ import { emptyRefs, encodeFromJson } from './json.js';
 import { findMessageType, messageType } from './protos.js';
 import { type Resource, resourceFromPrefixed, type ResourceRefs, versionPrefixLength, writeVersionPrefix } from './resource.js';
 import type { TypeUrl } from './type-urls.js';
+import { utf8Length, varintSize, writeUtf8, writeVarint } from './wire.js';
 
 /** U+10FFFF (a noncharacter) around the value's index: what the JSON has in place of value i. */
 const MARK = '\u{10FFFF}';
@@ -26,19 +27,20 @@ export function hole(i: number): string {
   return `${MARK}${i}${MARK}`;
 }
 
-/** A string field whose value is values[index]: tag, then length and the value's bytes. */
+/** A string field whose value is values[index], after `prefix` (constant bytes, then its tag); then length and the value's bytes. */
 class Hole {
   constructor(
-    readonly tag: Buffer,
+    readonly prefix: Buffer,
     readonly index: number,
   ) {}
 }
 
-/** A length-delimited message field holding holes: tag, length, then its parts in order. */
+/** A length-delimited message field holding holes, after `prefix` (constant bytes, then its tag); then length, parts, `tail`. */
 class Nest {
   constructor(
-    readonly tag: Buffer,
-    readonly parts: ReadonlyArray<Buffer | Hole | Nest>,
+    readonly prefix: Buffer,
+    readonly parts: ReadonlyArray<Hole | Nest>,
+    readonly tail: Buffer,
     /** Its index in the template's sizes scratch. */
     readonly id: number,
   ) {}
@@ -48,14 +50,43 @@ type RefList = ReadonlyArray<string | number>;
 
 export interface HoleTemplate {
   readonly values: number;
-  /** The message itself (its tag is empty). */
-  readonly root: Nest;
-  /** Message sizes of one instance, by Nest.id (scratch: instances are made one at a time). */
+  /**
+   * The message as a program of (op, argument) pairs: CONST (a chunk's bytes), HOLE (a value's
+   * length and bytes), OPEN (a nested message's length; its bytes follow), CLOSE (its end).
+   */
+  readonly ops: readonly number[];
+  readonly chunks: readonly Uint8Array[];
+  /** Message sizes of one instance, by nest id, and the sizing stack (scratch: instances are made one at a time). */
   readonly sizes: Int32Array;
+  readonly stack: Int32Array;
   /** References as collected from the template: a name, or the index of the value it is. */
   readonly refs: { clusters: RefList; routes: RefList; secrets: RefList };
   /** The references when none is a value (shared by every instance). */
   readonly fixedRefs: Omit<ResourceRefs, 'endpoints'> | null;
+}
+
+const CONST = 0;
+const HOLE = 1;
+const OPEN = 2;
+const CLOSE = 3;
+
+/** `n`'s parts as ops (its own prefix is the parent's); returns the nesting depth below it. */
+function compile(n: Nest, ops: number[], chunks: Uint8Array[]): number {
+  const constant = (b: Buffer): void => {
+    if (b.length) ops.push(CONST, chunks.push(b) - 1);
+  };
+  let depth = 0;
+  for (const p of n.parts) {
+    constant(p.prefix);
+    if (p instanceof Hole) ops.push(HOLE, p.index);
+    else {
+      ops.push(OPEN, p.id);
+      depth = Math.max(depth, 1 + compile(p, ops, chunks));
+      ops.push(CLOSE, p.id);
+    }
+  }
+  constant(n.tail);
+  return depth;
 }
 
 /** The value index a placeholder string's bytes stand for, or -1 if they are not exactly one. */
@@ -88,18 +119,14 @@ class Cutter {
     return i >= 0 && i < end;
   }
 
-  /** Parts of the message of `type` encoded at buf[start..end). */
-  message(type: protobuf.Type, start: number, end: number, path: string): Nest['parts'] {
-    const parts: Array<Buffer | Hole | Nest> = [];
+  /** The message of `type` encoded at buf[start..end), after `prefix`. */
+  message(prefix: Buffer, type: protobuf.Type, start: number, end: number, path: string): Nest {
+    const parts: Array<Hole | Nest> = [];
     let constStart = start;
-    const flush = (to: number): void => {
-      if (to > constStart) parts.push(Buffer.from(this.buf.subarray(constStart, to)));
-    };
     const at = { pos: start };
     const any = type.fullName === '.google.protobuf.Any';
     let anyType: protobuf.Type | undefined;
     while (at.pos < end) {
-      const fieldStart = at.pos;
       const tag = readVarint(this.buf, at);
       const id = Math.floor(tag / 8);
       const wire = tag % 8;
@@ -116,45 +143,24 @@ class Cutter {
       if (any && id === 1) anyType = findMessageType(this.buf.toString('utf8', payload, at.pos));
       if (!this.has(payload, at.pos)) continue;
       if (!field) throw new Error(`a placeholder in unknown field ${fpath}`);
-      const tagBytes = Buffer.from(this.buf.subarray(fieldStart, payload - varintSize(len)));
-      let part: Hole | Nest;
+      // The constant bytes since the last hole, and this field's tag.
+      const before = Buffer.from(this.buf.subarray(constStart, payload - varintSize(len)));
       if (field.type === 'string' && !field.map) {
         const i = placeholderIndex(this.buf, payload, at.pos);
         if (i < 0) throw new Error(`${fpath}: a placeholder changed by the translation (not the whole string)`);
-        part = new Hole(tagBytes, i);
+        parts.push(new Hole(before, i));
       } else if (any && id === 2) {
         if (!anyType) throw new Error(`${fpath}: an Any with a placeholder and no known type before it`);
-        part = new Nest(tagBytes, this.message(anyType, payload, at.pos, fpath), this.nests++);
+        parts.push(this.message(before, anyType, payload, at.pos, fpath));
       } else {
         field.resolve();
         if (!(field.resolvedType instanceof protobuf.Type) || field.map) throw new Error(`${fpath}: a placeholder in a field that is not a string or a message`);
-        part = new Nest(tagBytes, this.message(field.resolvedType, payload, at.pos, fpath), this.nests++);
+        parts.push(this.message(before, field.resolvedType, payload, at.pos, fpath));
       }
-      flush(fieldStart);
-      parts.push(part);
       constStart = at.pos;
     }
-    flush(end);
-    return parts;
+    return new Nest(prefix, parts, Buffer.from(this.buf.subarray(constStart, end)), this.nests++);
   }
-}
-
-function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
-  return size;
-}
-
-function writeVarint(buf: Buffer, off: number, n: number): number {
-  while (n >= 0x80) {
-    buf[off++] = (n % 0x80) | 0x80;
-    n = Math.floor(n / 0x80);
-  }
-  buf[off++] = n;
-  return off;
 }
 
 function refList(names: Set<string>, values: number): RefList {
@@ -174,12 +180,14 @@ export function holeTemplate(type: string, json: Record<string, unknown>, values
   const r = emptyRefs();
   const buf = Buffer.from(encodeFromJson(t, json, r));
   const cutter = new Cutter(buf);
-  const parts = cutter.message(t, 0, buf.length, '');
-  const root = new Nest(Buffer.alloc(0), parts, cutter.nests++);
+  const root = cutter.message(Buffer.alloc(0), t, 0, buf.length, '');
+  const ops: number[] = [];
+  const chunks: Uint8Array[] = [];
+  const depth = compile(root, ops, chunks);
   const refs = { clusters: refList(r.clusters, values), routes: refList(r.routes, values), secrets: refList(r.secrets, values) };
   const fixed = (l: RefList): l is readonly string[] => l.every((x) => typeof x === 'string');
   const fixedRefs = fixed(refs.clusters) && fixed(refs.routes) && fixed(refs.secrets) ? Object.freeze({ clusters: Object.freeze(refs.clusters), routes: Object.freeze(refs.routes), secrets: Object.freeze(refs.secrets) }) : null;
-  return { values, root, sizes: new Int32Array(cutter.nests), refs, fixedRefs };
+  return { values, ops, chunks, sizes: new Int32Array(cutter.nests), stack: new Int32Array(depth + 1), refs, fixedRefs };
 }
 
 /** A lone surrogate (outside a pair): the u flag makes a pair one code point. */
@@ -194,48 +202,77 @@ function measure(t: HoleTemplate, values: readonly string[]): boolean {
   if (lengths.length < values.length) lengths = new Int32Array(values.length * 2);
   for (let i = 0; i < values.length; i++) {
     const v = values[i]!;
-    if (v === '' || LONE_SURROGATE.test(v)) return false;
-    lengths[i] = Buffer.byteLength(v, 'utf8');
+    const len = utf8Length(v);
+    // As many bytes as units: ASCII, no surrogates to look for.
+    if (len === 0 || (len !== v.length && LONE_SURROGATE.test(v))) return false;
+    lengths[i] = len;
   }
   return true;
 }
 
-function sizeOf(t: HoleTemplate, n: Nest): number {
+/** The instance's size (measured values), the nested messages' sizes in t.sizes. */
+function sizeOf(t: HoleTemplate): number {
+  const { ops, chunks, sizes, stack } = t;
   let size = 0;
-  for (const p of n.parts) {
-    if (p instanceof Hole) {
-      const len = lengths[p.index]!;
-      size += p.tag.length + varintSize(len) + len;
-    } else if (p instanceof Nest) {
-      const len = sizeOf(t, p);
-      t.sizes[p.id] = len;
-      size += p.tag.length + varintSize(len) + len;
-    } else size += p.length;
+  let sp = 0;
+  for (let k = 0; k < ops.length; k += 2) {
+    const arg = ops[k + 1]!;
+    switch (ops[k]) {
+      case CONST:
+        size += chunks[arg]!.length;
+        break;
+      case HOLE: {
+        const len = lengths[arg]!;
+        size += varintSize(len) + len;
+        break;
+      }
+      case OPEN:
+        stack[sp++] = size;
+        size = 0;
+        break;
+      default:
+        sizes[arg] = size;
+        size += stack[--sp]! + varintSize(size);
+    }
   }
   return size;
 }
 
-function writeParts(t: HoleTemplate, n: Nest, values: readonly string[], buf: Buffer, off: number): number {
-  for (const p of n.parts) {
-    if (p instanceof Hole) {
-      const len = lengths[p.index]!;
-      off += p.tag.copy(buf, off);
-      off = writeVarint(buf, off, len);
-      off += buf.write(values[p.index]!, off, len, 'utf8');
-    } else if (p instanceof Nest) {
-      off += p.tag.copy(buf, off);
-      off = writeVarint(buf, off, t.sizes[p.id]!);
-      off = writeParts(t, p, values, buf, off);
-    } else off += p.copy(buf, off);
+/** Below this many bytes a constant is copied byte by byte (cheaper than a call to set). */
+const SMALL = 24;
+
+function writeOps(t: HoleTemplate, values: readonly string[], buf: Buffer, off: number): number {
+  const { ops, chunks, sizes } = t;
+  for (let k = 0; k < ops.length; k += 2) {
+    const arg = ops[k + 1]!;
+    switch (ops[k]) {
+      case CONST: {
+        const c = chunks[arg]!;
+        if (c.length < SMALL) for (let j = 0; j < c.length; j++) buf[off++] = c[j]!;
+        else {
+          buf.set(c, off);
+          off += c.length;
+        }
+        break;
+      }
+      case HOLE: {
+        const len = lengths[arg]!;
+        off = writeVarint(buf, off, len);
+        off = writeUtf8(buf, off, values[arg]!, len);
+        break;
+      }
+      case OPEN:
+        off = writeVarint(buf, off, sizes[arg]!);
+    }
   }
   return off;
 }
 
 /** The measured instance, written after `before` bytes left to the caller. */
 function write(t: HoleTemplate, values: readonly string[], before: number): Buffer {
-  const size = sizeOf(t, t.root);
+  const size = sizeOf(t);
   const buf = Buffer.allocUnsafe(before + size);
-  const end = writeParts(t, t.root, values, buf, before);
+  const end = writeOps(t, values, buf, before);
   if (end !== buf.length) throw new Error(`bug: a template instance encoded ${end - before} of ${size} bytes`);
   return buf;
 }
@@ -268,8 +305,9 @@ export function holeRefs(t: HoleTemplate, values: readonly string[], endpoints: 
  * for fillHoles. The body follows what its version hashes first, in one buffer.
  */
 export function holeResource(t: HoleTemplate, typeUrl: TypeUrl, name: string, values: readonly string[], endpoints: readonly string[]): Resource | null {
-  if (!measure(t, values) || name === '' || LONE_SURROGATE.test(name)) return null;
-  const nameBytes = Buffer.byteLength(name, 'utf8');
+  if (!measure(t, values)) return null;
+  const nameBytes = utf8Length(name);
+  if (nameBytes === 0 || (nameBytes !== name.length && LONE_SURROGATE.test(name))) return null;
   const at = versionPrefixLength(typeUrl, nameBytes);
   const buf = write(t, values, at);
   writeVersionPrefix(buf, typeUrl, name, nameBytes);

@@ -4,7 +4,7 @@ import { hash } from 'node:crypto';
 import { emptyRefs, encodeFromJson, ProtoJsonError } from './json.js';
 import { messageType } from './protos.js';
 import { TYPE, type TypeUrl } from './type-urls.js';
-import { encodeAny, lengthDelimited, stringField } from './wire.js';
+import { encodeAny, lengthDelimited, stringField, writeUtf8 } from './wire.js';
 
 export interface ResourceRefs {
   readonly clusters: readonly string[];
@@ -93,7 +93,7 @@ export function writeVersionPrefix(buf: Buffer, typeUrl: TypeUrl, name: string, 
   if (!t) TYPE_PREFIX.set(typeUrl, (t = Buffer.from(`${typeUrl}\0`, 'latin1')));
   t.copy(buf, 0);
   let off = t.length;
-  off += buf.write(name, off, nameBytes, 'utf8');
+  off = writeUtf8(buf, off, name, nameBytes);
   buf[off++] = 0;
   return off;
 }

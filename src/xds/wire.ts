@@ -30,3 +30,57 @@ export function stringField(field: number, value: string): Buffer {
 export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
   return Buffer.concat([stringField(1, typeUrl), lengthDelimited(2, value)]);
 }
+
+/** Bytes of a varint below 2^53, without making it. */
+export function varintSize(n: number): number {
+  let size = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 0x80);
+    size++;
+  }
+  return size;
+}
+
+/** Write a varint below 2^53 at `off`; returns the offset after it. */
+export function writeVarint(buf: Uint8Array, off: number, n: number): number {
+  while (n >= 0x80) {
+    buf[off++] = (n % 0x80) | 0x80;
+    n = Math.floor(n / 0x80);
+  }
+  buf[off++] = n;
+  return off;
+}
+
+/** Below this many UTF-16 units a string is measured and written in JS: a call into Buffer's native code costs more. */
+const SHORT = 64;
+
+/**
+ * What Buffer.byteLength(s, 'utf8') gives (a lone surrogate counts 3, as Buffer writes U+FFFD
+ * for it), counted in JS for short strings.
+ */
+export function utf8Length(s: string): number {
+  const n = s.length;
+  if (n >= SHORT) return Buffer.byteLength(s, 'utf8');
+  let bytes = n;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < n && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 2; // a pair: 4 bytes for 2 units
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
+}
+
+/**
+ * Write `s` as UTF-8 (`bytes` = utf8Length(s)) at `off`, as buf.write does; returns the offset
+ * after it. A short ASCII string (as many bytes as units) is copied unit by unit.
+ */
+export function writeUtf8(buf: Buffer, off: number, s: string, bytes: number): number {
+  const n = s.length;
+  if (bytes !== n || n >= SHORT) return off + buf.write(s, off, bytes, 'utf8');
+  for (let i = 0; i < n; i++) buf[off + i] = s.charCodeAt(i);
+  return off + n;
+}

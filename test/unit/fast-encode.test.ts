@@ -6,9 +6,9 @@ import type { EndpointIR, HttpListenerIR, UpstreamIR } from '../../src/ir/types.
 import { ResourceEncoder } from '../../src/translate/index.js';
 import { translateRouteConfig } from '../../src/translate/route.js';
 import { translateCluster } from '../../src/translate/cluster.js';
-import { addressBytes, loadAssignment, loadAssignmentBytes } from '../../src/translate/endpoint.js';
+import { addressBytes, loadAssignment, loadAssignmentBytes, loadAssignmentResource } from '../../src/translate/endpoint.js';
 import { translateListener } from '../../src/translate/listener.js';
-import { resourceFromJson } from '../../src/xds/resource.js';
+import { resourceFromBytes, resourceFromJson } from '../../src/xds/resource.js';
 import { splicedResource, spliceTemplate } from '../../src/xds/splice.js';
 import { messageType } from '../../src/xds/protos.js';
 import { encodeFromJson } from '../../src/xds/json.js';
@@ -26,11 +26,31 @@ describe('hand-encoded load assignments', () => {
     const u = upstream(n, false);
     const want = resourceFromJson(TYPE.ENDPOINT, loadAssignment(u));
     expect(loadAssignmentBytes(u).equals(want.body)).toBe(true);
+    const r = loadAssignmentResource(u);
+    expect(r.body.equals(want.body)).toBe(true);
+    expect(r.version).toBe(want.version);
+    expect(r.refs).toEqual(want.refs);
+  });
+
+  it('non-ASCII, long and empty names, lone surrogates (encoded from JSON), and port 0 (a oneof member, written as 0): the same bytes and version as protobufjs', () => {
+    const names = ['', 'ä', 'inst-ünï', 'emoji-😀', 'lone-\uD800', `${'long-lone-'.repeat(5)}\uDC00`, 'x'.repeat(63), 'y'.repeat(64), 'z'.repeat(200), 'é'.repeat(100)];
+    for (const [i, key] of names.entries()) {
+      if (key === '') continue;
+      const endpoints: EndpointIR[] = names.map((id, j) => ({ instanceId: id, host: j % 3 ? names[(i + j) % names.length]! : '10.0.0.1', port: j === 0 ? 0 : 80 * j, isIp: false }));
+      const u: UpstreamIR = { key, service: 'svc', subset: null, protocol: 'http', endpoints, local: false, tls: null };
+      const want = resourceFromJson(TYPE.ENDPOINT, loadAssignment(u));
+      const r = loadAssignmentResource(u);
+      expect(r.body.equals(want.body), key).toBe(true);
+      // (resourceFromJson names a resource by decoding its bytes: a lone surrogate comes back as U+FFFDs.)
+      expect(r.version, key).toBe(resourceFromBytes(TYPE.ENDPOINT, key, want.body).version);
+      if (want.name === key) expect(r.version, key).toBe(want.version);
+      expect(loadAssignmentBytes(u).equals(want.body), key).toBe(true);
+    }
   });
 
   it('addresses: the same bytes as protobufjs for IPv4, IPv6, names and port extremes', () => {
     const Address = messageType('envoy.config.core.v3.Address');
-    for (const h of hosts) for (const port of [1, 80, 127, 128, 16383, 16384, 65535]) {
+    for (const h of hosts) for (const port of [0, 1, 80, 127, 128, 16383, 16384, 65535]) {
       const want = Buffer.from(encodeFromJson(Address, { socket_address: { address: h, port_value: port } }));
       expect(addressBytes(h, port).equals(want), `${h}:${port}`).toBe(true);
     }
