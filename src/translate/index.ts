@@ -10,19 +10,16 @@
 // assignments array, the sidecars of a service the same route configurations array, and a
 // proxy whose resources of a type did not change the same array as last build. Snapshots
 // intern a type's sorted, hashed and checked set on that array's identity (xds/snapshot.ts).
-import type { AuthzIR, HttpListenerIR, HttpRouteIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
-import { type Resource, resourceFromBytes } from '../xds/resource.js';
+import type { AuthzIR, HttpListenerIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
+import type { Resource } from '../xds/resource.js';
 import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
 import { extendList, type ResourcesByType } from '../xds/snapshot.js';
 import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { addressBytes, loadAssignmentBytes, loadAssignmentResource } from './endpoint.js';
 import { translateListener } from './listener.js';
-import { edsClusterResource, type RouteField, RouteFields } from './templates.js';
-import { virtualHostExtras } from './route.js';
-import { emptyRefs, encodeFromJson } from '../xds/json.js';
-import { messageType } from '../xds/protos.js';
-import { lengthDelimited, stringField } from '../xds/wire.js';
+import { RouteConfigAssembler } from './route-config.js';
+import { edsClusterResource } from './templates.js';
 
 /** A proxy's resources per type (no secrets). The arrays never change; many proxies share them. */
 export interface ProxyResources extends ResourcesByType {
@@ -57,8 +54,8 @@ export class ResourceEncoder {
   private readonly listenerOf = new WeakMap<ListenerIR, Resource>();
   private readonly routeConfigs = new WeakMap<readonly VirtualHostIR[], Map<string, Resource>>();
   /** Each route's encoded RouteConfiguration.virtual_hosts.routes entry, and the clusters it names. */
-  private readonly routes = new WeakMap<HttpRouteIR, RouteField>();
-  private readonly routeFields = new RouteFields();
+  /** Route configurations from per-route bytes (each route encoded once, wherever it is). */
+  private readonly assembler = new RouteConfigAssembler();
   private readonly authzIds = new WeakMap<AuthzIR, number>();
   private nextAuthzId = 1;
   /** Listeners by the fields they are built from; what the previous build used stays reusable. */
@@ -74,7 +71,7 @@ export class ResourceEncoder {
     this.listeners = new Map();
     this.previousTemplates = this.templates;
     this.templates = new Map();
-    this.routeFields.beginBuild();
+    this.assembler.beginBuild();
   }
 
   private template(key: string, make: () => SplicedTemplate): SplicedTemplate {
@@ -149,47 +146,8 @@ export class ResourceEncoder {
     if (!byKey) this.routeConfigs.set(l.virtualHosts, (byKey = new Map()));
     const key = `${l.routeConfigName}\0${l.authz && l.tls ? this.authzId(l.authz) : 0}`;
     let r = byKey.get(key);
-    if (!r) byKey.set(key, (r = this.assembleRouteConfig(l)));
+    if (!r) byKey.set(key, (r = this.assembler.assemble(l, key)));
     return r;
-  }
-
-  private route(r: HttpRouteIR): RouteField {
-    let e = this.routes.get(r);
-    if (!e) this.routes.set(r, (e = this.routeFields.field(r)));
-    return e;
-  }
-
-  /**
-   * translateRouteConfig(l), encoded from each route's cached bytes: a gateway with thousands
-   * of routes re-encodes only the routes that changed. Fields in number order, as protobufjs
-   * writes them (RouteConfiguration: name = 1, virtual_hosts = 2; VirtualHost: name = 1,
-   * domains = 2, routes = 3, then the extras, typed_per_filter_config = 15), so the bytes equal
-   * the whole message's encoding.
-   */
-  private assembleRouteConfig(l: HttpListenerIR): Resource {
-    const vhType = messageType('envoy.config.route.v3.VirtualHost');
-    const refs = emptyRefs();
-    const extras = virtualHostExtras(l);
-    const tail = Object.keys(extras).length ? Buffer.from(encodeFromJson(vhType, extras, refs)) : Buffer.alloc(0);
-    const parts: Buffer[] = [stringField(1, l.routeConfigName)];
-    const clusters = new Set<string>(refs.clusters);
-    for (const vh of l.virtualHosts) {
-      const vhParts: Buffer[] = [Buffer.from(encodeFromJson(vhType, { name: vh.name, domains: vh.domains }, refs))];
-      for (const r of vh.routes) {
-        const e = this.route(r);
-        vhParts.push(e.field);
-        for (const c of e.clusters) clusters.add(c);
-      }
-      vhParts.push(tail);
-      parts.push(lengthDelimited(2, Buffer.concat(vhParts)));
-    }
-    for (const c of refs.clusters) clusters.add(c);
-    return resourceFromBytes(TYPE.ROUTE, l.routeConfigName, Buffer.concat(parts), {
-      clusters: [...clusters].sort(),
-      routes: [...refs.routes].sort(),
-      secrets: [...refs.secrets].sort(),
-      endpoints: [],
-    });
   }
 
   /**

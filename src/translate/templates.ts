@@ -141,3 +141,16 @@ export class RouteFields {
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
+
+/** VirtualHost name and domains templates, by the number of domains. */
+const hostHeaders = new Map<number, HoleTemplate>();
+
+/** VirtualHost { name = 1; domains = 2 } encoded: what a virtual host's bytes start with. */
+export function virtualHostHeader(name: string, domains: readonly string[]): Buffer {
+  let t = hostHeaders.get(domains.length);
+  if (!t) {
+    t = holeTemplate(VIRTUAL_HOST, { name: hole(0), domains: domains.map((_, i) => hole(i + 1)) }, domains.length + 1);
+    hostHeaders.set(domains.length, t);
+  }
+  return fillHoles(t, [name, ...domains]) ?? Buffer.from(encodeFromJson(messageType(VIRTUAL_HOST), { name, domains }));
+}
