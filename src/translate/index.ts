@@ -39,11 +39,19 @@ interface SharedUpstreams {
   endpointsWithOwn: WeakMap<Resource, readonly Resource[]>;
 }
 
+interface UpstreamResources {
+  readonly cluster: Resource;
+  /** null: not an EDS cluster (its endpoints are inline). */
+  readonly assignment: Resource | null;
+}
+
 const NO_RESOURCES: readonly Resource[] = Object.freeze([]);
 
 export class ResourceEncoder {
-  private readonly clusters = new WeakMap<UpstreamIR, Resource>();
-  private readonly assignments = new WeakMap<UpstreamIR, Resource>();
+  /** Each upstream's cluster, and its assignment if it uses EDS (one lookup for both). */
+  private readonly upstreamResources = new WeakMap<UpstreamIR, UpstreamResources>();
+  /** A proxy's clusters and assignments by its upstreams array (a gateway's: the same array while its upstreams are unchanged). */
+  private readonly upstreamLists = new WeakMap<readonly UpstreamIR[], { clusters: readonly Resource[]; endpoints: readonly Resource[] }>();
   private readonly proxies = new WeakMap<ProxyIR, Resource[]>();
   private readonly grouped = new WeakMap<ProxyIR, ProxyResources>();
   private readonly shared = new WeakMap<readonly UpstreamIR[], SharedUpstreams>();
@@ -89,30 +97,51 @@ export class ResourceEncoder {
     return id;
   }
 
-  cluster(u: UpstreamIR): Resource {
-    let r = this.clusters.get(u);
-    if (r) return r;
-    if (usesEds(u)) r = edsClusterResource(u);
-    else {
-      // STATIC (a sidecar's app) or STRICT_DNS: the endpoints are inline, everything else is
-      // shared by every cluster with the same name, protocol and TLS.
-      const dns = !u.endpoints.every((e) => e.isIp);
-      const key = `${u.key}\0${u.service}\0${u.protocol}\0${u.tls?.serverIdentity ?? '-'}\0${dns}`;
-      const t = this.template(key, () => {
-        const json = translateCluster(u);
-        delete json['load_assignment'];
-        return spliceTemplate(TYPE.CLUSTER, u.key, json, 'load_assignment');
-      });
-      r = splicedResource(t, loadAssignmentBytes(u));
+  private upstream(u: UpstreamIR): UpstreamResources {
+    let e = this.upstreamResources.get(u);
+    if (!e) {
+      e = usesEds(u) ? { cluster: edsClusterResource(u), assignment: loadAssignmentResource(u) } : { cluster: this.inlineCluster(u), assignment: null };
+      this.upstreamResources.set(u, e);
     }
-    this.clusters.set(u, r);
+    return e;
+  }
+
+  cluster(u: UpstreamIR): Resource {
+    return this.upstream(u).cluster;
+  }
+
+  /** The assignment of an EDS upstream. */
+  assignment(u: UpstreamIR): Resource {
+    const r = this.upstream(u).assignment;
+    if (!r) throw new Error(`bug: no assignment for ${u.key}, which does not use EDS`);
     return r;
   }
 
-  assignment(u: UpstreamIR): Resource {
-    let r = this.assignments.get(u);
-    if (!r) this.assignments.set(u, (r = loadAssignmentResource(u)));
-    return r;
+  /**
+   * A STATIC (a sidecar's app) or STRICT_DNS cluster: the endpoints are inline, everything else
+   * is shared by every cluster with the same name, protocol and TLS.
+   */
+  private inlineCluster(u: UpstreamIR): Resource {
+    const dns = !u.endpoints.every((e) => e.isIp);
+    const key = `${u.key}\0${u.service}\0${u.protocol}\0${u.tls?.serverIdentity ?? '-'}\0${dns}`;
+    const t = this.template(key, () => {
+      const json = translateCluster(u);
+      delete json['load_assignment'];
+      return spliceTemplate(TYPE.CLUSTER, u.key, json, 'load_assignment');
+    });
+    return splicedResource(t, loadAssignmentBytes(u));
+  }
+
+  /** The clusters and assignments of `list`, in its order. */
+  private encodeUpstreams(list: readonly UpstreamIR[]): { clusters: Resource[]; endpoints: Resource[] } {
+    const clusters: Resource[] = [];
+    const endpoints: Resource[] = [];
+    for (const u of list) {
+      const e = this.upstream(u);
+      clusters.push(e.cluster);
+      if (e.assignment) endpoints.push(e.assignment);
+    }
+    return { clusters, endpoints };
   }
 
   listener(l: ListenerIR): Resource {
@@ -163,14 +192,12 @@ export class ResourceEncoder {
     if (p.upstreamParts) {
       ({ clusters, endpoints } = this.withOwn(this.sharedUpstreams(p.upstreamParts.shared), p.upstreamParts.own));
     } else {
-      const cs: Resource[] = [];
-      const es: Resource[] = [];
-      for (const u of p.upstreams) {
-        cs.push(this.cluster(u));
-        if (usesEds(u)) es.push(this.assignment(u));
+      let g = this.upstreamLists.get(p.upstreams);
+      if (!g) {
+        const e = this.encodeUpstreams(p.upstreams);
+        this.upstreamLists.set(p.upstreams, (g = { clusters: this.lists.intern(e.clusters), endpoints: this.lists.intern(e.endpoints) }));
       }
-      clusters = this.lists.intern(cs);
-      endpoints = this.lists.intern(es);
+      ({ clusters, endpoints } = g);
     }
     const listeners: Resource[] = [];
     const routes: Resource[] = [];
@@ -202,12 +229,7 @@ export class ResourceEncoder {
   private sharedUpstreams(list: readonly UpstreamIR[]): SharedUpstreams {
     let s = this.shared.get(list);
     if (s) return s;
-    const clusters: Resource[] = [];
-    const endpoints: Resource[] = [];
-    for (const u of list) {
-      clusters.push(this.cluster(u));
-      if (usesEds(u)) endpoints.push(this.assignment(u));
-    }
+    const { clusters, endpoints } = this.encodeUpstreams(list);
     // A new list (an endpoint edit makes new upstream objects) whose clusters are the same
     // keeps the clusters array of every proxy of the view; likewise the assignments.
     const last = this.lastShared;
@@ -226,11 +248,10 @@ export class ResourceEncoder {
 
   /** The shared clusters and assignments with `own`'s in place (by name, replacing one of the same name). */
   private withOwn(s: SharedUpstreams, own: UpstreamIR): { clusters: readonly Resource[]; endpoints: readonly Resource[] } {
-    const cluster = this.cluster(own);
+    const { cluster, assignment } = this.upstream(own);
     let clusters = s.clustersWithOwn.get(cluster);
     if (!clusters) s.clustersWithOwn.set(cluster, (clusters = extendList(s.clusters, cluster)));
-    if (!usesEds(own)) return { clusters, endpoints: s.endpoints };
-    const assignment = this.assignment(own);
+    if (!assignment) return { clusters, endpoints: s.endpoints };
     let endpoints = s.endpointsWithOwn.get(assignment);
     if (!endpoints) s.endpointsWithOwn.set(assignment, (endpoints = extendList(s.endpoints, assignment)));
     return { clusters, endpoints };

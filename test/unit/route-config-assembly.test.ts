@@ -29,10 +29,11 @@ function expectEncoded(e: ResourceEncoder, l: HttpListenerIR, what: string): voi
 }
 
 describe('route configuration assembly, edit after edit', () => {
-  it.each([
+  const cases: Array<[string, number, AuthzIR | null]> = [
     ['one virtual host, no authz', 1, null],
     ['three virtual hosts with authz extras', 3, { rules: [{ name: 'allow-000', principals: ['spiffe://x/service/a'], pathPrefix: '/p', methods: ['GET'] }] }],
-  ] as const)('%s: equals the whole encoding after every edit (seeded)', (_name, hostCount, authz: AuthzIR | null) => {
+  ];
+  it.each(cases)('%s: equals the whole encoding after every edit (seeded)', (_name, hostCount, authz) => {
     const next = rng(7 + hostCount);
     const pick = (n: number): number => Math.floor(next() * n);
     const cluster = (): string => `svc-${pick(150)}${next() < 0.1 ? '|v=ü' : ''}`;

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { buildSnapshots, MeshBuilder } from '../../src/app/model-source.js';
 import { loadModelText } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
-import type { ProxyResources } from '../../src/translate/index.js';
+import type { ProxyIR, UpstreamIR } from '../../src/ir/types.js';
+import { type ProxyResources, ResourceEncoder } from '../../src/translate/index.js';
 import { Snapshot } from '../../src/xds/snapshot.js';
 import { ADS_ORDER, TYPE } from '../../src/xds/type-urls.js';
 
@@ -126,5 +127,30 @@ describe('translateProxyByType shares per-type arrays', () => {
       // The same versions as a snapshot of the same resources in one list.
       expect(s.version, g).toBe(new Snapshot(b.encoder.translateProxy(b.ir.proxy(g)!)).version);
     }
+  });
+
+  it('a gateway whose upstreams array is the same gets the same clusters and assignments arrays (long lists too)', () => {
+    const upstreams: UpstreamIR[] = Array.from({ length: 20 }, (_, i) => ({
+      key: `s${String(i).padStart(2, '0')}`,
+      service: `s${i}`,
+      subset: null,
+      protocol: i % 2 ? 'http' : 'grpc',
+      endpoints: [{ instanceId: `s${i}-0`, host: `10.0.0.${i + 1}`, port: 8080, isIp: true }],
+      local: false,
+      tls: i % 3 ? { serverIdentity: `spiffe://x/service/s${i}` } : null,
+    }));
+    const gateway = (ups: UpstreamIR[]): ProxyIR => ({ group: 'gateway/edge', kind: 'gateway', name: 'edge', service: null, identity: null, adminPort: null, listeners: [], upstreams: ups, upstreamParts: null });
+    const e = new ResourceEncoder();
+    const a = e.translateProxyByType(gateway(upstreams));
+    const b2 = e.translateProxyByType(gateway(upstreams));
+    expect(b2).not.toBe(a);
+    expect(b2[TYPE.CLUSTER]).toBe(a[TYPE.CLUSTER]);
+    expect(b2[TYPE.ENDPOINT]).toBe(a[TYPE.ENDPOINT]);
+    expect(a[TYPE.CLUSTER].map((c) => c.name)).toEqual(upstreams.map((u) => u.key));
+    // A new array of the same upstreams: new arrays of the very same resources.
+    const c = e.translateProxyByType(gateway([...upstreams]));
+    expect(c[TYPE.CLUSTER]).not.toBe(a[TYPE.CLUSTER]);
+    expect(c[TYPE.CLUSTER]).toEqual(a[TYPE.CLUSTER]);
+    c[TYPE.ENDPOINT].forEach((r, i) => expect(r).toBe(a[TYPE.ENDPOINT][i]));
   });
 });
