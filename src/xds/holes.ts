@@ -285,7 +285,14 @@ export function fillHoles(t: HoleTemplate, values: readonly string[]): Buffer | 
   return measure(t, values) ? write(t, values, 0) : null;
 }
 
+const NO_NAMES: readonly string[] = Object.freeze([]);
+
 function refsWith(l: RefList, values: readonly string[]): readonly string[] {
+  if (l.length === 0) return NO_NAMES;
+  if (l.length === 1) {
+    const x = l[0]!;
+    return [typeof x === 'number' ? values[x]! : x];
+  }
   const names = new Set<string>();
   for (const x of l) names.add(typeof x === 'number' ? values[x]! : x);
   return [...names].sort();

@@ -33,16 +33,26 @@ export function encodeAny(typeUrl: string, value: Uint8Array): Buffer {
 
 /** Bytes of a varint below 2^53, without making it. */
 export function varintSize(n: number): number {
-  let size = 1;
-  while (n >= 0x80) {
-    n = Math.floor(n / 0x80);
-    size++;
-  }
+  if (n < 0x80) return 1;
+  if (n < 0x4000) return 2;
+  if (n < 0x200000) return 3;
+  if (n < 0x10000000) return 4;
+  let size = 5;
+  for (n = Math.floor(n / 0x800000000); n > 0; n = Math.floor(n / 0x80)) size++;
   return size;
 }
 
 /** Write a varint below 2^53 at `off`; returns the offset after it. */
 export function writeVarint(buf: Uint8Array, off: number, n: number): number {
+  // Below 2^31 in 32-bit integer arithmetic (lengths, ports).
+  if (n < 0x80000000) {
+    while (n > 0x7f) {
+      buf[off++] = (n & 0x7f) | 0x80;
+      n >>>= 7;
+    }
+    buf[off++] = n;
+    return off;
+  }
   while (n >= 0x80) {
     buf[off++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);

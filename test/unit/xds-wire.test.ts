@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { resourceFromJson } from '../../src/xds/resource.js';
 import { messageType } from '../../src/xds/protos.js';
 import { TYPE } from '../../src/xds/type-urls.js';
-import { encodeAny, lengthDelimited, stringField, varint } from '../../src/xds/wire.js';
+import { encodeAny, lengthDelimited, stringField, utf8Length, varint, varintSize, writeUtf8, writeVarint } from '../../src/xds/wire.js';
 
 const DISCOVERY_RESPONSE = messageType('envoy.service.discovery.v3.DiscoveryResponse');
 const DELTA_RESPONSE = messageType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
@@ -30,11 +30,36 @@ describe('varint', () => {
     for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Infinity]) expect(() => varint(bad), String(bad)).toThrow(RangeError);
   });
 
+  it.each([...VARINTS, 2 ** 35 - 1, 2 ** 35, 2 ** 42 - 1, 2 ** 42])('%d: varintSize and writeVarint agree with varint', (n) => {
+    const buf = Buffer.alloc(12, 0xee);
+    const end = writeVarint(buf, 1, n);
+    expect(buf.subarray(1, end)).toEqual(varint(n));
+    expect(varintSize(n)).toBe(end - 1);
+    expect(buf[end]).toBe(0xee);
+  });
+
   it.each(VARINTS)('%d decodes back with protobufjs Reader', (n) => {
     const r = protobuf.Reader.create(varint(n));
     const v = n <= 0xffffffff ? r.uint32() : Number(r.uint64().toString());
     expect(v).toBe(n);
     expect(r.pos).toBe(r.len);
+  });
+});
+
+describe('utf8Length / writeUtf8', () => {
+  it('measure and write as Buffer does: ASCII, 2-, 3- and 4-byte characters, lone surrogates, short and long', () => {
+    const pieces = ['', 'a', 'spiffe://x/service/a', 'é', '€', '😀', '\uD800', '\uDC00', 'x\uD83D', '\uDE00y', 'ü'.repeat(70), 'a'.repeat(63), 'a'.repeat(64), 'a'.repeat(300)];
+    for (const a of pieces) {
+      for (const b of pieces) {
+        const s = a + b;
+        const bytes = utf8Length(s);
+        expect(bytes, JSON.stringify(s)).toBe(Buffer.byteLength(s, 'utf8'));
+        const buf = Buffer.alloc(bytes + 2, 0xee);
+        expect(writeUtf8(buf, 1, s, bytes)).toBe(bytes + 1);
+        expect(buf.subarray(1, bytes + 1).equals(Buffer.from(s, 'utf8')), JSON.stringify(s)).toBe(true);
+        expect(buf[bytes + 1]).toBe(0xee);
+      }
+    }
   });
 });
 
