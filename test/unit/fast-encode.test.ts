@@ -1,5 +1,6 @@
 // The hand-written encoders and spliced templates must give exactly protobufjs's bytes for the
 // same JSON: versions are content hashes, and goldens pin them.
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { isIp } from '../../src/ir/build.js';
 import type { EndpointIR, HttpListenerIR, UpstreamIR } from '../../src/ir/types.js';
@@ -117,6 +118,18 @@ describe('route configurations assembled from per-route bytes', () => {
       expect(got.body.equals(want.body), l.name).toBe(true);
       expect(got.version).toBe(want.version);
       expect(got.refs).toEqual(want.refs);
+    }
+  });
+});
+
+describe('resource versions', () => {
+  it('hash type URL, name and body as one concatenation would, for any name and body size (reused buffer grown, or not used above 1 MiB)', () => {
+    const want = (t: string, name: string, body: Buffer): string => createHash('sha256').update(Buffer.concat([Buffer.from(`${t}\0${name}\0`, 'utf8'), body])).digest('base64url').slice(0, 22);
+    for (const name of ['a', 'ünï', 'emoji-😀', 'lone-\uD800', 'n'.repeat(300)]) {
+      for (const size of [0, 1, 500, 16 * 1024, 100_000, 1024 * 1024, 2 * 1024 * 1024 + 3]) {
+        const body = Buffer.alloc(size, size % 251);
+        for (const t of [TYPE.CLUSTER, TYPE.SECRET]) expect(resourceFromBytes(t, name, body).version, `${name} ${size}`).toBe(want(t, name, body));
+      }
     }
   });
 });
