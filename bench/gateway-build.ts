@@ -9,6 +9,9 @@
 //  one route   the gateway's route i (i = 0, 1, 2, …) gets a new path: the process loader's
 //              load of the new text, then buildSnapshots on the builder of the previous edit.
 //              N edits (default 40), each against the previous text; median, p90 and max.
+//  unchanged   the last text loaded again (the process loader: every part is the last load's
+//              object) and buildSnapshots on the same builder: a reload that changed nothing
+//              (S1's "reload, nothing changed"). N times; median, p90 and max.
 //
 // With --profile DIR, a V8 CPU profile of the whole run is written to DIR (see
 // bench/lib/cpuprofile.ts for a summary by function).
@@ -87,6 +90,21 @@ for (let i = 0; i < edits; i++) {
 }
 const fmt = (xs: number[]): string => `median ${q(xs, 0.5).toFixed(2)}, p90 ${q(xs, 0.9).toFixed(2)}, max ${Math.max(...xs).toFixed(2)} ms`;
 console.log(`${spec.name} one-route change, ${edits} edits: load ${fmt(loads)}; build ${fmt(rebuilds)}`);
+
+const sameText = doc.text();
+const sameLoads: number[] = [];
+const sameBuilds: number[] = [];
+for (let i = 0; i < edits; i++) {
+  const t0 = performance.now();
+  const again = loader.load('mesh.yaml', sameText);
+  const t1 = performance.now();
+  if (!again.model) throw new Error('the model does not load again');
+  const r = buildSnapshots(again.model, builder, 'mesh.yaml', secretSource, GATEWAY_ONLY);
+  sameBuilds.push(performance.now() - t1);
+  sameLoads.push(t1 - t0);
+  if (r.built.changed.size !== 0) throw new Error(`expected no changed group, got ${r.built.changed.size}`);
+}
+console.log(`${spec.name} nothing changed, ${edits} reloads: load ${fmt(sameLoads)}; build ${fmt(sameBuilds)}`);
 
 if (session) {
   const { profile } = await session.post('Profiler.stop');
