@@ -51,6 +51,16 @@ export interface RouteField {
 function routeShape(r: HttpRouteIR, values: string[]): string {
   values.push(r.origin);
   const m = r.match;
+  if (r.backends.length === 1 && m.headers.length === 0 && m.query.length === 0 && m.methods === null && r.timeoutMs === null && r.rewritePathPrefix === null && r.rewriteHost === null) {
+    // The commonest shape (a path, one backend, nothing else) under a constant key: no key to
+    // build and hash. The values in the same order as below; one backend's weight is not written.
+    if (!m.path) {
+      values.push(r.backends[0]!.upstream);
+      return '=-';
+    }
+    values.push(m.path.value, r.backends[0]!.upstream);
+    return SIMPLE_SHAPES[m.path.kind];
+  }
   let key = m.path ? m.path.kind : '-';
   if (m.path) values.push(m.path.value);
   for (const h of m.headers) {
@@ -73,6 +83,8 @@ function routeShape(r: HttpRouteIR, values: string[]): string {
   if (r.rewriteHost !== null) values.push(r.rewriteHost);
   return `${key}\0${r.rewritePathPrefix === null ? '-' : 'p'}${r.rewriteHost === null ? '-' : 'h'}`;
 }
+
+const SIMPLE_SHAPES = { prefix: '=prefix', exact: '=exact', regex: '=regex' } as const;
 
 /** The route with each string routeShape takes as a value replaced by its placeholder, in the same order. */
 function withHoles(r: HttpRouteIR): { route: HttpRouteIR; values: number } {
