@@ -2,8 +2,8 @@
 // derived from what it denotes. Gateway routes are composed with the routes of the service
 // they send to, so a service's canary and split rules hold for every caller.
 import { gatewayIdentity, serviceIdentity } from '../ca/spiffe.js';
-import type { BackendModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
-import { canonicalize } from './model-diff.js';
+import type { BackendModel, GatewayModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
+import { canonicalizeWithChanges, deepEqual, type ModelChanges } from './model-diff.js';
 import { lowerBound } from '../util/sorted.js';
 import { labelsMatch } from '../model/validate.js';
 import {
@@ -163,12 +163,81 @@ interface UpstreamRef {
   subset: Record<string, string> | null;
 }
 
-/** Routes and the upstreams they need, cached while the model objects in `deps` are current. */
+/** Routes and the upstreams they need. */
 interface RoutesMemo {
-  deps: readonly unknown[];
   routes: HttpRouteIR[];
   refs: Map<string, UpstreamRef>;
 }
+
+/** A service's routes, kept while its routes, timeout and protocol are the same. */
+interface ServiceRoutesMemo extends RoutesMemo {
+  of: { routes: ServiceModel['routes']; timeout: ServiceModel['timeout']; protocol: ServiceModel['protocol'] };
+}
+
+/**
+ * A gateway route composed with what it sends to, kept while it is the same route object at the
+ * same place (any place when named: its origin does not say where) and what it was composed with
+ * is current: its service's routes (backend), or its services' timeouts (backends).
+ */
+interface GatewayRouteMemo extends RoutesMemo {
+  gname: string;
+  index: number;
+  composed: RoutesMemo | null;
+  timeouts: Array<number | null> | null;
+}
+
+/** An upstream a gateway's routes and listeners name: how many of them (a route counts once), and its IR. */
+interface GatewayUpstream {
+  ref: UpstreamRef;
+  n: number;
+  ir: UpstreamIR;
+}
+
+type GatewayListenerModel = GatewayModel['listeners'][number];
+
+/** One listener of a gateway: its IR, and for http, its routes' memos (in route order) and virtual hosts. */
+interface GatewayListenerState {
+  model: GatewayListenerModel;
+  /** How many of the gateway's routes it does not take (0: its memos are the gateway's). */
+  skipped: number;
+  memos: readonly RoutesMemo[] | null;
+  vhosts: VirtualHostIR[] | null;
+  /** Where each memo's routes begin in the virtual host's routes (and where they end, last). */
+  offsets: Int32Array | null;
+  ir: ListenerIR;
+}
+
+/**
+ * A gateway's IR and what it was built from, so that a rebuild redoes only what changed: the
+ * routes replaced, added or removed since (found by identity), the routes that read a service
+ * changed since (update() notes every changed service in `dirty`), and the upstreams of those
+ * services. The upstream list is kept sorted, and is the very same array while its upstreams are.
+ */
+interface GatewayState {
+  mesh: Model['mesh'];
+  gw: GatewayModel;
+  routes: readonly GatewayRouteModel[];
+  /** Per route: its memo, or null when no http listener takes it. */
+  memos: Array<GatewayRouteMemo | null>;
+  /** The listeners, sorted by name. */
+  listeners: GatewayListenerState[];
+  /** The http listeners' names (a route without `listeners` goes to each). */
+  httpNames: readonly string[];
+  upstreams: Map<string, GatewayUpstream>;
+  upstreamList: UpstreamIR[];
+  /** Services changed (or gone) since the build. */
+  dirty: Set<string>;
+  /** Too many changed to look at one by one: build afresh (reusing memos). */
+  stale: boolean;
+  /** Service → the places of the routes whose memo reads it; null until needed after routes moved. */
+  users: Map<string, number[]> | null;
+  ir: ProxyIR;
+}
+
+/** Past this many changed services, a gateway is built afresh (reusing route memos) rather than looked at service by service. */
+const GATEWAY_DIRTY_MAX = 1024;
+
+const NO_ROUTES: readonly GatewayRouteModel[] = [];
 
 /** What a sidecar group names in the current model. */
 interface SidecarRef {
@@ -207,12 +276,14 @@ export class IrBuilder {
   private model: Model | null = null;
   private mtls = false;
   private sortedServiceNames: string[] = [];
-  private readonly upstreamMemo = new Map<string, { instances: ServiceModel['instances']; protocol: string; mesh: Model['mesh']; ir: UpstreamIR }>();
-  private readonly serviceRoutesMemo = new Map<string, RoutesMemo>();
+  /** Per service, the upstreams of it (whole, and each subset) by key, while its instances and protocol and the mesh are the same. */
+  private readonly upstreamMemo = new Map<string, { instances: ServiceModel['instances']; protocol: string; mesh: Model['mesh']; byKey: Map<string, UpstreamIR> }>();
+  private readonly serviceRoutesMemo = new Map<string, ServiceRoutesMemo>();
   private readonly authzMemo = new Map<string, { allow: ServiceModel['allow']; mesh: Model['mesh']; ir: AuthzIR | null }>();
-  /** Each gateway listener's virtual hosts, kept while its routes are the same memo objects. */
-  private readonly gatewayHostsMemo = new Map<string, { routes: readonly RoutesMemo[]; hosts: readonly string[]; vhosts: VirtualHostIR[] }>();
-  private readonly gatewayRouteMemo = new WeakMap<object, RoutesMemo & { gname: string; index: number }>();
+  private readonly gatewayRouteMemo = new WeakMap<GatewayRouteModel, GatewayRouteMemo>();
+  private readonly gateways = new Map<string, GatewayState>();
+  /** Each service's sidecar groups that have a memo here (proxyMemo, sidecarRefs), to drop them when gone. */
+  private readonly sidecarGroups = new Map<string, Set<string>>();
   private readonly inboundHostsMemo = new Map<string, VirtualHostIR[]>();
   private readonly instanceIndex = new WeakMap<ServiceModel, Map<string, InstanceModel>>();
   private readonly localMemo = new WeakMap<InstanceModel, UpstreamIR>();
@@ -229,37 +300,100 @@ export class IrBuilder {
   private outboundCurrent = false;
   private tlsIR: { mesh: Model['mesh']; ir: ListenerIR['tls'] } | null = null;
 
-  /** Take a new validated model. Returns the canonical model (unchanged parts are the previous objects). */
+  /**
+   * Take a new validated model. Returns the canonical model (unchanged parts are the previous
+   * objects). What it costs grows with what changed: canonicalize says which services and
+   * gateways did, and only their memos are looked at.
+   */
   update(next: Model): Model {
     const prev = this.model;
-    const model = canonicalize(prev, next);
+    const { model, changes } = canonicalizeWithChanges(prev, next);
     this.model = model;
+    if (prev !== null && model === prev) {
+      this.groupsChanged = false;
+      return model;
+    }
     this.mtls = model.mesh.mtls !== 'off';
-    if (!prev || prev.mesh !== model.mesh) {
+    if (changes === null || changes.mesh) {
       this.upstreamMemo.clear();
       this.authzMemo.clear();
       this.proxyMemo.clear();
       this.outbound = null;
     }
-    const names = Object.keys(model.services);
-    const prevNames = prev ? Object.keys(prev.services) : [];
-    if (!sameList(names, prevNames)) this.sortedServiceNames = [...names].sort(byName);
-    this.outboundCurrent = false;
-    this.groupsChanged = !prev || groupSetChanged(prev, model);
-    if (prev && (prev.services !== model.services || prev.gateways !== model.gateways)) this.sweep(model);
+    if (prev === null || changes === null) {
+      this.sortedServiceNames = Object.keys(model.services).sort(byName);
+      this.groupsChanged = true;
+      this.outboundCurrent = false;
+      return model;
+    }
+    const svc = changes.services;
+    if (svc.changed.length || svc.removed.length || changes.mesh) this.outboundCurrent = false;
+    const added = svc.changed.filter((n) => prev.services[n] === undefined);
+    if (added.length || svc.removed.length) this.sortedServiceNames = withNames(this.sortedServiceNames, added, svc.removed);
+    this.groupsChanged = groupSetChanged(prev, model, changes);
+    for (const g of changes.gateways.removed) this.gateways.delete(g);
+    if (svc.changed.length || svc.removed.length) {
+      for (const st of this.gateways.values()) {
+        if (st.stale) continue;
+        for (const n of svc.changed) st.dirty.add(n);
+        for (const n of svc.removed) st.dirty.add(n);
+        if (st.dirty.size > GATEWAY_DIRTY_MAX) {
+          st.stale = true;
+          st.dirty.clear();
+        }
+      }
+    }
+    this.sweep(changes);
     return model;
   }
 
-  /** Drop memo entries of services and proxies that no longer exist. */
-  private sweep(model: Model): void {
-    for (const [k, e] of this.upstreamMemo) if (model.services[e.ir.service]?.instances !== e.instances) this.upstreamMemo.delete(k);
-    for (const [k, e] of this.serviceRoutesMemo) if (!model.services[k] || !sameList(e.deps, serviceRoutesDeps(model.services[k]))) this.serviceRoutesMemo.delete(k);
-    for (const [k, e] of this.authzMemo) if (model.services[k]?.allow !== e.allow) this.authzMemo.delete(k);
-    for (const k of this.gatewayHostsMemo.keys()) if (!model.gateways[k.slice(0, k.indexOf('/'))]) this.gatewayHostsMemo.delete(k);
-    for (const k of this.inboundHostsMemo.keys()) if (!model.services[k]) this.inboundHostsMemo.delete(k);
-    for (const k of this.identityMemo.keys()) if (!model.services[k]) this.identityMemo.delete(k);
-    for (const g of this.proxyMemo.keys()) if (!this.exists(g)) this.proxyMemo.delete(g);
-    for (const g of this.sidecarRefs.keys()) if (!this.exists(g)) this.sidecarRefs.delete(g);
+  /** Drop the memo entries of services that changed or are gone, and of sidecars that no longer exist. */
+  private sweep(changes: ModelChanges): void {
+    const model = this.m;
+    for (const names of [changes.services.changed, changes.services.removed]) {
+      for (const name of names) {
+        const svc = model.services[name];
+        const up = this.upstreamMemo.get(name);
+        if (up && (!svc || svc.instances !== up.instances || svc.protocol !== up.protocol)) this.upstreamMemo.delete(name);
+        const sr = this.serviceRoutesMemo.get(name);
+        if (sr && (!svc || !serviceRoutesCurrent(sr, svc))) this.serviceRoutesMemo.delete(name);
+        const az = this.authzMemo.get(name);
+        if (az && (!svc || svc.allow !== az.allow)) this.authzMemo.delete(name);
+        if (!svc) {
+          this.inboundHostsMemo.delete(name);
+          this.identityMemo.delete(name);
+        }
+        const groups = this.sidecarGroups.get(name);
+        if (groups) {
+          for (const g of groups) {
+            if (this.exists(g)) continue;
+            this.proxyMemo.delete(g);
+            this.sidecarRefs.delete(g);
+            groups.delete(g);
+          }
+          if (groups.size === 0) this.sidecarGroups.delete(name);
+        }
+      }
+    }
+  }
+
+  /** How many entries each memo keyed by service, proxy group or gateway holds (for tests: what sweep drops). */
+  memoCounts(): Record<string, number> {
+    let upstreams = 0;
+    for (const e of this.upstreamMemo.values()) upstreams += e.byKey.size;
+    let sidecarGroups = 0;
+    for (const g of this.sidecarGroups.values()) sidecarGroups += g.size;
+    return {
+      upstreams,
+      serviceRoutes: this.serviceRoutesMemo.size,
+      authz: this.authzMemo.size,
+      inboundHosts: this.inboundHostsMemo.size,
+      identities: this.identityMemo.size,
+      proxies: this.proxyMemo.size,
+      sidecarRefs: this.sidecarRefs.size,
+      sidecarGroups,
+      gateways: this.gateways.size,
+    };
   }
 
   private get m(): Model {
@@ -320,6 +454,9 @@ export class IrBuilder {
     if (!inst) return null;
     const ref: SidecarRef = { kind: 'sidecar', service, svc, inst };
     this.sidecarRefs.set(group, ref);
+    let groups = this.sidecarGroups.get(service);
+    if (!groups) this.sidecarGroups.set(service, (groups = new Set()));
+    groups.add(group);
     return ref;
   }
 
@@ -327,13 +464,14 @@ export class IrBuilder {
   proxy(group: string): ProxyIR | undefined {
     const ref = this.parseGroup(group);
     if (!ref) return undefined;
+    if (ref.kind === 'gateway') return this.gateway(ref.name);
     // A sidecar's dependencies go to a scratch array, copied only when they changed: every
     // reload asks for every live sidecar, and most are unchanged.
-    const deps = ref.kind === 'gateway' ? this.gatewayDeps(ref.name) : this.sidecarDeps(ref.service, ref.svc, ref.inst, this.depsScratch);
+    const deps = this.sidecarDeps(ref.service, ref.svc, ref.inst, this.depsScratch);
     const hit = this.proxyMemo.get(group);
     if (hit && sameList(hit.deps, deps)) return hit.ir;
-    const ir = ref.kind === 'gateway' ? this.gateway(ref.name) : this.sidecar(group, ref.service, ref.svc, ref.inst);
-    this.proxyMemo.set(group, { deps: deps === this.depsScratch ? [...deps] : deps, ir });
+    const ir = this.sidecar(group, ref.service, ref.svc, ref.inst);
+    this.proxyMemo.set(group, { deps: [...deps], ir });
     return ir;
   }
 
@@ -372,9 +510,14 @@ export class IrBuilder {
   private upstream(ref: UpstreamRef): UpstreamIR {
     const svc = this.service(ref.service);
     const mesh = this.m.mesh;
-    const hit = this.upstreamMemo.get(ref.key);
     // An upstream depends on the service's instances and protocol only (not on its routes).
-    if (hit && hit.instances === svc.instances && hit.protocol === svc.protocol && hit.mesh === mesh) return hit.ir;
+    let of = this.upstreamMemo.get(ref.service);
+    if (!of || of.instances !== svc.instances || of.protocol !== svc.protocol || of.mesh !== mesh) {
+      of = { instances: svc.instances, protocol: svc.protocol, mesh, byKey: new Map() };
+      this.upstreamMemo.set(ref.service, of);
+    }
+    const hit = of.byKey.get(ref.key);
+    if (hit) return hit;
     const subset = ref.subset;
     const insts = svc.instances.filter((i) => !subset || labelsMatch(subset, i.labels));
     const ir: UpstreamIR = {
@@ -386,7 +529,7 @@ export class IrBuilder {
       local: false,
       tls: this.mtls ? { serverIdentity: serviceIdentity(mesh.trustDomain, ref.service) } : null,
     };
-    this.upstreamMemo.set(ref.key, { instances: svc.instances, protocol: svc.protocol, mesh, ir });
+    of.byKey.set(ref.key, ir);
     return ir;
   }
 
@@ -418,11 +561,10 @@ export class IrBuilder {
   }
 
   /** The routes every caller of `name` uses, ending in a catch-all to the whole service. */
-  private serviceRoutes(name: string): RoutesMemo {
+  private serviceRoutes(name: string): ServiceRoutesMemo {
     const svc = this.service(name);
-    const deps = serviceRoutesDeps(svc);
     const hit = this.serviceRoutesMemo.get(name);
-    if (hit && sameList(hit.deps, deps)) return hit;
+    if (hit && serviceRoutesCurrent(hit, svc)) return hit;
     const refs = new Map<string, UpstreamRef>();
     const routes: HttpRouteIR[] = (svc.routes ?? []).map((r, i) => ({
       origin: r.name ? `${name}/${r.name}` : `services.${name}.routes[${i}]`,
@@ -445,25 +587,25 @@ export class IrBuilder {
         timeoutMs: this.timeout(undefined, svc),
       });
     }
-    const memo = { deps, routes, refs };
+    const memo: ServiceRoutesMemo = { of: { routes: svc.routes, timeout: svc.timeout, protocol: svc.protocol }, routes, refs };
     this.serviceRoutesMemo.set(name, memo);
     return memo;
   }
 
-  /**
-   * What a gateway route's IR depends on: the routes of the service it composes with, or the
-   * timeouts of the services it sends to (their upstreams are resolved per build, not here).
-   */
-  private routeDeps(r: GatewayRouteModel): unknown[] {
-    if (r.backend) return [this.serviceRoutes(r.backend)];
-    return (r.backends ?? []).map((b) => this.timeout(undefined, this.service(b.service!)));
+  /** Whether a gateway route's memo is current: composed with the same service routes, or its services' timeouts the same. */
+  private routeMemoCurrent(m: GatewayRouteMemo, r: GatewayRouteModel): boolean {
+    if (r.backend) return m.composed === this.serviceRoutes(r.backend);
+    const bs = r.backends ?? [];
+    const ts = m.timeouts!;
+    if (ts.length !== bs.length) return false;
+    for (let k = 0; k < bs.length; k++) if (ts[k] !== this.timeout(undefined, this.service(bs[k]!.service!))) return false;
+    return true;
   }
 
   /** One gateway route, composed with its service's routes: the IR routes and upstreams it needs. */
-  private gatewayRoute(gname: string, r: GatewayRouteModel, i: number): RoutesMemo {
-    const deps = this.routeDeps(r);
+  private gatewayRoute(gname: string, r: GatewayRouteModel, i: number): GatewayRouteMemo {
     const hit = this.gatewayRouteMemo.get(r);
-    if (hit && hit.gname === gname && hit.index === i && sameList(hit.deps, deps)) return hit;
+    if (hit && hit.gname === gname && (hit.index === i || r.name) && this.routeMemoCurrent(hit, r)) return hit;
     const origin = r.name ? `${gname}/${r.name}` : `gateways.${gname}.routes[${i}]`;
     const outer = matchIR(r.match);
     const rewritePathPrefix = r.rewrite?.pathPrefix ?? null;
@@ -496,68 +638,250 @@ export class IrBuilder {
         });
       }
     }
-    const memo = { gname, index: i, deps, routes, refs };
+    const memo: GatewayRouteMemo = {
+      gname,
+      index: i,
+      composed: r.backend ? this.serviceRoutes(r.backend) : null,
+      timeouts: r.backend ? null : (r.backends ?? []).map((b) => this.timeout(undefined, this.service(b.service!))),
+      routes,
+      refs,
+    };
     this.gatewayRouteMemo.set(r, memo);
     return memo;
   }
 
-  private gatewayDeps(gname: string): unknown[] {
-    const gw = this.m.gateways[gname]!;
-    const deps: unknown[] = [this.m.mesh, gw];
-    for (const l of gw.listeners) if (l.protocol === 'tcp') deps.push(this.service(l.backend!));
-    for (const r of gw.routes ?? []) {
-      if (r.backend) {
-        // The service's routes, and every service whose upstream they name.
-        deps.push(this.service(r.backend));
-        for (const ref of this.serviceRoutes(r.backend).refs.values()) deps.push(this.service(ref.service));
-      } else for (const b of r.backends ?? []) deps.push(this.service(b.service!));
-    }
-    return deps;
-  }
-
+  /** A gateway's IR: the last one while nothing it is built from changed, else rebuilt from what changed. */
   private gateway(gname: string): ProxyIR {
     const gw = this.m.gateways[gname]!;
-    const upstreams = new Map<string, UpstreamIR>();
-    const listeners: ListenerIR[] = [];
-    for (const l of [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
-      if (l.protocol === 'tcp') {
-        const ref = this.refOf(l.backend!, null);
-        this.resolve([ref], upstreams);
-        listeners.push({ kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: ref.key });
-        continue;
-      }
-      const memos: RoutesMemo[] = [];
-      (gw.routes ?? []).forEach((r, i) => {
-        if (r.listeners && !r.listeners.includes(l.name)) return;
-        const gr = this.gatewayRoute(gname, r, i);
-        memos.push(gr);
-        this.resolve(gr.refs.values(), upstreams);
-      });
-      // The same routes (an edit elsewhere, or of an endpoint): the same virtual hosts, so the
-      // encoder reuses the route configuration instead of assembling and hashing it again.
-      const key = `${gname}/${l.name}`;
-      const hosts = l.hosts ?? ['*'];
-      let hit = this.gatewayHostsMemo.get(key);
-      if (!hit || !sameList(hit.routes, memos) || !sameList(hit.hosts, hosts)) {
-        const routes: HttpRouteIR[] = [];
-        for (const m of memos) for (const x of m.routes) routes.push(x);
-        hit = { routes: memos, hosts, vhosts: [{ name: l.name, domains: [...new Set(hosts)].sort(), routes }] };
-        this.gatewayHostsMemo.set(key, hit);
-      }
-      listeners.push({ kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: hit.vhosts });
+    const st = this.gateways.get(gname);
+    if (st && st.mesh === this.m.mesh && !st.stale && st.gw.listeners === gw.listeners) {
+      if (st.gw === gw && st.dirty.size === 0) return st.ir;
+      return this.gatewayUpdate(gname, gw, st);
     }
-    return {
+    const next = this.gatewayBuild(gname, gw, st);
+    this.gateways.set(gname, next);
+    return next.ir;
+  }
+
+  /**
+   * A gateway built afresh (reusing route memos, and from `last`, the state of its last build if
+   * any, every listener, virtual host list and the upstream list that came out the same).
+   */
+  private gatewayBuild(gname: string, gw: GatewayModel, last: GatewayState | undefined): GatewayState {
+    const routes = gw.routes ?? NO_ROUTES;
+    const sorted = [...gw.listeners].sort((a, b) => (a.name < b.name ? -1 : 1));
+    const httpNames = sorted.filter((l) => l.protocol !== 'tcp').map((l) => l.name);
+    const upstreams = new Map<string, GatewayUpstream>();
+    const memos: Array<GatewayRouteMemo | null> = new Array(routes.length);
+    for (let i = 0; i < routes.length; i++) {
+      const r = routes[i]!;
+      const m = takenByAny(r, httpNames) ? this.gatewayRoute(gname, r, i) : null;
+      memos[i] = m;
+      if (m) for (const ref of m.refs.values()) this.countUpstream(upstreams, ref, null);
+    }
+    const lastListeners = new Map((last?.listeners ?? []).map((l) => [l.model.name, l]));
+    const listeners = sorted.map((l) => {
+      if (l.protocol === 'tcp') this.countUpstream(upstreams, this.refOf(l.backend!, null), null);
+      return this.gatewayListener(l, routes, memos, lastListeners.get(l.name), l.protocol === 'tcp' ? 0 : countSkipped(routes, 0, routes.length, l.name), null);
+    });
+    const list = [...upstreams.values()].map((e) => e.ir).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const upstreamList = last && sameList(last.upstreamList, list) ? last.upstreamList : list;
+    const ir: ProxyIR = {
       group: gatewayGroup(gname),
       kind: 'gateway',
       name: gname,
       service: null,
       identity: this.mtls ? gatewayIdentity(this.m.mesh.trustDomain, gname) : null,
       adminPort: gw.adminPort ?? null,
-      listeners,
-      upstreams: sortUpstreams(upstreams),
+      listeners: listeners.map((l) => l.ir),
+      upstreams: upstreamList,
       upstreamParts: null,
     };
+    return { mesh: this.m.mesh, gw, routes, memos, listeners, httpNames, upstreams, upstreamList, dirty: new Set(), stale: false, users: null, ir };
+  }
+
+  /**
+   * One listener of a gateway. An http listener with the same routes as `last` (an edit
+   * elsewhere, or of an endpoint) keeps its virtual hosts, so the encoder reuses the route
+   * configuration instead of assembling and hashing it again; the same listener too keeps its IR.
+   */
+  private gatewayListener(
+    l: GatewayListenerModel,
+    routes: readonly GatewayRouteModel[],
+    memos: ReadonlyArray<GatewayRouteMemo | null>,
+    last: GatewayListenerState | undefined,
+    skipped: number,
+    changed: readonly number[] | null,
+  ): GatewayListenerState {
+    if (l.protocol === 'tcp') {
+      if (last?.model === l) return last;
+      const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
+      return { model: l, skipped: 0, memos: null, vhosts: null, offsets: null, ir: { kind: 'tcp', name: l.name, direction: 'gateway', bind, tls: null, authz: null, upstream: upstreamKey(l.backend!, null) } };
+    }
+    // Taking every route (the usual): the gateway's memos themselves (no route without a memo then).
+    const all = skipped === 0;
+    const mine = all ? (memos as readonly RoutesMemo[]) : takenMemos(routes, memos, l.name);
+    const sameHosts = last !== undefined && last.model.name === l.name && (last.model.hosts === l.hosts || deepEqual(last.model.hosts, l.hosts));
+    const lastMemos = last?.memos;
+    if (sameHosts && lastMemos && (lastMemos === mine || (all && changed && last.skipped === 0 ? changed.length === 0 : sameList(lastMemos, mine)))) {
+      if (last.model === l) return last;
+      return { ...last, model: l, skipped, ir: this.httpGatewayListener(l, last.vhosts!) };
+    }
+    // A few memos changed in place, in a listener that takes every route before and after: the
+    // last routes list with theirs replaced (no look into the others).
+    const flat =
+      all && changed && last?.skipped === 0 && last.offsets && lastMemos && lastMemos.length === mine.length
+        ? patchRoutes(last.vhosts![0]!.routes, last.offsets, mine, changed)
+        : flattenRoutes(mine);
+    const vhosts: VirtualHostIR[] = [{ name: l.name, domains: sameHosts ? last.vhosts![0]!.domains : [...new Set(l.hosts ?? ['*'])].sort(), routes: flat.routes }];
+    return { model: l, skipped, memos: mine, vhosts, offsets: flat.offsets, ir: this.httpGatewayListener(l, vhosts) };
+  }
+
+  private httpGatewayListener(l: GatewayListenerModel, vhosts: VirtualHostIR[]): ListenerIR {
+    const bind = { host: bareHost(l.address ?? '0.0.0.0'), port: l.port };
+    return { kind: 'http', name: l.name, direction: 'gateway', bind, tls: null, authz: null, routeConfigName: l.name, virtualHosts: vhosts };
+  }
+
+  /** One more route or listener naming `ref`'s upstream (its IR resolved when it is new here; its key noted in `added`). */
+  private countUpstream(upstreams: Map<string, GatewayUpstream>, ref: UpstreamRef, added: string[] | null): void {
+    const e = upstreams.get(ref.key);
+    if (e) e.n++;
+    else {
+      upstreams.set(ref.key, { ref, n: 1, ir: this.upstream(ref) });
+      added?.push(ref.key);
+    }
+  }
+
+  /** A gateway upstream resolved again (its service changed); its key noted in `replaced` when its IR is new. */
+  private reresolve(e: GatewayUpstream, replaced: string[]): void {
+    const ir = this.upstream(e.ref);
+    if (ir === e.ir) return;
+    e.ir = ir;
+    replaced.push(e.ref.key);
+  }
+
+  /**
+   * A gateway rebuilt from what changed since `st` (its listeners are the same objects, and so
+   * is the mesh): the routes replaced, added or removed (the span between the routes the two
+   * lists begin and end with, by identity), the routes that read a changed service (`st.users`),
+   * and the upstreams of the changed services. Whatever came out the same keeps its object.
+   */
+  private gatewayUpdate(gname: string, gw: GatewayModel, st: GatewayState): ProxyIR {
+    const routes = gw.routes ?? NO_ROUTES;
+    const old = st.routes;
+    let memos = st.memos;
+    /** Memos no longer used, and new ones (their upstreams are counted out and in). */
+    const out: RoutesMemo[] = [];
+    const into: RoutesMemo[] = [];
+    /** Per http listener, how many routes it does not take (listeners in st.listeners' order). */
+    let skipped: number[] | null = null;
+    /** The places whose memo changed, while the routes did not move (null: they did). */
+    let changed: number[] | null = [];
+    if (routes !== old) {
+      const n = routes.length;
+      const o = old.length;
+      const p = commonPrefix(routes, old);
+      const q = commonSuffix(routes, old, p);
+      const shift = n - o;
+      let next: Array<GatewayRouteMemo | null>;
+      for (let i = p; i < o - q; i++) if (memos[i]) out.push(memos[i]!);
+      if (shift === 0) {
+        next = memos.slice();
+        for (let i = p; i < n - q; i++) {
+          const m = takenByAny(routes[i]!, st.httpNames) ? this.gatewayRoute(gname, routes[i]!, i) : null;
+          next[i] = m;
+          if (m) into.push(m);
+          if (m !== memos[i]) changed.push(i);
+        }
+      } else {
+        changed = null;
+        next = memos.slice(0, p);
+        for (let i = p; i < n - q; i++) {
+          const m = takenByAny(routes[i]!, st.httpNames) ? this.gatewayRoute(gname, routes[i]!, i) : null;
+          next.push(m);
+          if (m) into.push(m);
+        }
+        // The routes after the span moved: a named one keeps its memo, an unnamed one's origin says where it is.
+        for (let i = n - q; i < n; i++) {
+          const was = memos[i - shift]!;
+          const m = was === null ? null : this.gatewayRoute(gname, routes[i]!, i);
+          next.push(m);
+          if (m !== was) {
+            out.push(was);
+            into.push(m!);
+          }
+        }
+      }
+      if (shift !== 0) st.users = null;
+      else if (st.users) for (let i = p; i < n - q; i++) if (routes[i] !== old[i]) moveUser(st.users, i, memos[i] ? old[i]! : null, next[i] ? routes[i]! : null);
+      skipped = st.listeners.map((l) => (l.memos === null ? 0 : l.skipped - countSkipped(old, p, o - q, l.model.name) + countSkipped(routes, p, n - q, l.model.name)));
+      memos = next;
+    }
+    // Routes that read a changed service.
+    if (st.dirty.size) {
+      st.users ??= routeUsers(routes, memos);
+      for (const name of st.dirty) {
+        for (const i of st.users.get(name) ?? []) {
+          const was = memos[i]!;
+          const m = this.gatewayRoute(gname, routes[i]!, i);
+          if (m === was) continue;
+          if (memos === st.memos) memos = memos.slice();
+          memos[i] = m;
+          changed?.push(i);
+          out.push(was);
+          into.push(m);
+        }
+      }
+    }
+    // Upstreams: counted in first, then out, so one that only moved between routes stays.
+    const ups = st.upstreams;
+    const added: string[] = [];
+    const removed = new Set<string>();
+    for (const m of into) for (const ref of m.refs.values()) this.countUpstream(ups, ref, added);
+    for (const m of out) {
+      for (const key of m.refs.keys()) {
+        const e = ups.get(key)!;
+        if (--e.n === 0) {
+          ups.delete(key);
+          removed.add(key);
+        }
+      }
+    }
+    // The upstreams of changed services (whole, and subsets: "name|..."), resolved again.
+    const replaced: string[] = [];
+    for (const name of st.dirty) {
+      const whole = ups.get(name);
+      if (whole && !added.includes(name)) this.reresolve(whole, replaced);
+      const prefix = `${name}|`;
+      for (let k = lowerBound(st.upstreamList, prefix, (u) => u.key); k < st.upstreamList.length && st.upstreamList[k]!.key.startsWith(prefix); k++) {
+        const e = ups.get(st.upstreamList[k]!.key);
+        if (e) this.reresolve(e, replaced);
+      }
+    }
+    st.dirty.clear();
+    let list = st.upstreamList;
+    if (added.length || removed.size) list = mergeUpstreams(list, removed, added.map((k) => ups.get(k)!.ir));
+    else if (replaced.length) list = list.slice();
+    for (const key of replaced) list[lowerBound(list, key, (u) => u.key)] = ups.get(key)!.ir;
+    // Listeners: each http one again when a route memo changed (the same memos: the same object).
+    let listeners = st.listeners;
+    if (memos !== st.memos) {
+      changed?.sort((a, b) => a - b);
+      const next = listeners.map((l, k) => (l.memos === null ? l : this.gatewayListener(l.model, routes, memos, l, skipped ? skipped[k]! : l.skipped, changed)));
+      if (!sameList(next, listeners)) listeners = next;
+    }
+    const adminPort = gw.adminPort ?? null;
+    let ir = st.ir;
+    if (listeners !== st.listeners || list !== st.upstreamList || adminPort !== ir.adminPort) {
+      ir = { ...ir, adminPort, listeners: listeners === st.listeners ? ir.listeners : listeners.map((l) => l.ir), upstreams: list };
+    }
+    st.gw = gw;
+    st.routes = routes;
+    st.memos = memos;
+    st.listeners = listeners;
+    st.upstreamList = list;
+    st.ir = ir;
+    return ir;
   }
 
   /** What every sidecar with an outbound listener sees: one virtual host per http service, and their upstreams. */
@@ -752,13 +1076,175 @@ function withLocal(sorted: readonly UpstreamIR[], local: UpstreamIR): UpstreamIR
   return out;
 }
 
-/** Whether two models (canonicalised: unchanged services are the same objects) have different proxy groups. */
-function groupSetChanged(a: Model, b: Model): boolean {
-  if (!sameList(Object.keys(a.gateways).sort(), Object.keys(b.gateways).sort())) return true;
-  const an = Object.keys(a.services);
-  const bn = Object.keys(b.services);
-  if (an.length !== bn.length) return true;
-  for (const n of bn) {
+/** How many elements `a` and `b` begin with that are the same. */
+function commonPrefix(a: readonly unknown[], b: readonly unknown[]): number {
+  const n = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < n && a[p] === b[p]) p++;
+  return p;
+}
+
+/** How many elements `a` and `b` end with that are the same, besides their first `p`. */
+function commonSuffix(a: readonly unknown[], b: readonly unknown[], p: number): number {
+  const n = Math.min(a.length, b.length) - p;
+  const da = a.length - 1;
+  const db = b.length - 1;
+  let q = 0;
+  while (q < n && a[da - q] === b[db - q]) q++;
+  return q;
+}
+
+/** How many of `routes[from..to)` listener `name` does not take. */
+function countSkipped(routes: readonly GatewayRouteModel[], from: number, to: number, name: string): number {
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const ls = routes[i]!.listeners;
+    if (ls && !ls.includes(name)) n++;
+  }
+  return n;
+}
+
+/** The memos of the routes listener `name` takes, in route order. */
+function takenMemos(routes: readonly GatewayRouteModel[], memos: ReadonlyArray<RoutesMemo | null>, name: string): RoutesMemo[] {
+  const mine: RoutesMemo[] = [];
+  for (let i = 0; i < routes.length; i++) {
+    const ls = routes[i]!.listeners;
+    if (!ls || ls.includes(name)) mine.push(memos[i]!);
+  }
+  return mine;
+}
+
+/** The IR routes of `memos`, in order, and where each memo's begin. */
+function flattenRoutes(memos: readonly RoutesMemo[]): { routes: HttpRouteIR[]; offsets: Int32Array } {
+  const all: HttpRouteIR[] = [];
+  const offsets = new Int32Array(memos.length + 1);
+  for (let i = 0; i < memos.length; i++) {
+    offsets[i] = all.length;
+    const rs = memos[i]!.routes;
+    for (let k = 0; k < rs.length; k++) all.push(rs[k]!);
+  }
+  offsets[memos.length] = all.length;
+  return { routes: all, offsets };
+}
+
+/**
+ * flattenRoutes(memos) from the last result (`all`, `offsets`), given the places whose memo
+ * changed (ascending; the others are the same objects): the unchanged runs are copied, so the
+ * cost is one copy of the list, not a look into each memo (at 10 000 routes, most of what a
+ * gateway rebuild cost).
+ */
+function patchRoutes(all: readonly HttpRouteIR[], offsets: Int32Array, memos: readonly RoutesMemo[], changed: readonly number[]): { routes: HttpRouteIR[]; offsets: Int32Array } {
+  let sameCounts = true;
+  for (const i of changed) if (memos[i]!.routes.length !== offsets[i + 1]! - offsets[i]!) sameCounts = false;
+  if (sameCounts) {
+    const out = all.slice();
+    for (const i of changed) {
+      const rs = memos[i]!.routes;
+      for (let k = 0; k < rs.length; k++) out[offsets[i]! + k] = rs[k]!;
+    }
+    return { routes: out, offsets };
+  }
+  const out: HttpRouteIR[] = [];
+  const next = new Int32Array(offsets.length);
+  let from = 0;
+  for (const i of changed) {
+    // The unchanged memos before i: their routes as they were, each now `out.length - offsets[from]` later.
+    const d = out.length - offsets[from]!;
+    for (let j = from; j < i; j++) next[j] = offsets[j]! + d;
+    for (let k = offsets[from]!; k < offsets[i]!; k++) out.push(all[k]!);
+    next[i] = out.length;
+    const rs = memos[i]!.routes;
+    for (let k = 0; k < rs.length; k++) out.push(rs[k]!);
+    from = i + 1;
+  }
+  const d = out.length - offsets[from]!;
+  for (let j = from; j < memos.length; j++) next[j] = offsets[j]! + d;
+  for (let k = offsets[from]!; k < all.length; k++) out.push(all[k]!);
+  next[memos.length] = out.length;
+  return { routes: out, offsets: next };
+}
+
+/** Whether an http listener of `httpNames` takes gateway route `r`. */
+function takenByAny(r: GatewayRouteModel, httpNames: readonly string[]): boolean {
+  if (!r.listeners) return httpNames.length > 0;
+  for (const n of httpNames) if (r.listeners.includes(n)) return true;
+  return false;
+}
+
+/** Each service a gateway route's memo reads (its backend's routes, or its backends' timeouts). */
+function eachRouteService(r: GatewayRouteModel, f: (service: string) => void): void {
+  if (r.backend) f(r.backend);
+  else for (const b of r.backends ?? []) f(b.service!);
+}
+
+/** Service → the places of the routes (those with a memo) whose memo reads it. */
+function routeUsers(routes: readonly GatewayRouteModel[], memos: ReadonlyArray<RoutesMemo | null>): Map<string, number[]> {
+  const users = new Map<string, number[]>();
+  for (let i = 0; i < routes.length; i++) {
+    if (!memos[i]) continue;
+    eachRouteService(routes[i]!, (s) => {
+      const at = users.get(s);
+      if (!at) users.set(s, [i]);
+      else if (at[at.length - 1] !== i) at.push(i);
+    });
+  }
+  return users;
+}
+
+/** Route `i` was `before` and is `after` (null: no memo): move it between the services' lists. */
+function moveUser(users: Map<string, number[]>, i: number, before: GatewayRouteModel | null, after: GatewayRouteModel | null): void {
+  if (before) {
+    eachRouteService(before, (s) => {
+      const at = users.get(s);
+      const k = at ? at.indexOf(i) : -1;
+      if (k < 0) return;
+      at!.splice(k, 1);
+      if (at!.length === 0) users.delete(s);
+    });
+  }
+  if (after) {
+    eachRouteService(after, (s) => {
+      const at = users.get(s);
+      if (!at) users.set(s, [i]);
+      else if (!at.includes(i)) at.push(i);
+    });
+  }
+}
+
+/** `list` (sorted by key) without the keys in `removed` and with `added` (any order) at their places: what sorting the whole set gives. */
+function mergeUpstreams(list: readonly UpstreamIR[], removed: ReadonlySet<string>, added: UpstreamIR[]): UpstreamIR[] {
+  added.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const out: UpstreamIR[] = [];
+  let j = 0;
+  for (const u of list) {
+    if (removed.size && removed.has(u.key)) continue;
+    while (j < added.length && added[j]!.key < u.key) out.push(added[j++]!);
+    out.push(u);
+  }
+  while (j < added.length) out.push(added[j++]!);
+  return out;
+}
+
+/** `sorted` without `removed`, with `added` at their places. */
+function withNames(sorted: readonly string[], added: string[], removed: readonly string[]): string[] {
+  const gone = new Set(removed);
+  added.sort(byName);
+  const out: string[] = [];
+  let j = 0;
+  for (const n of sorted) {
+    if (gone.has(n)) continue;
+    while (j < added.length && added[j]! < n) out.push(added[j++]!);
+    out.push(n);
+  }
+  while (j < added.length) out.push(added[j++]!);
+  return out;
+}
+
+/** Whether two models (canonicalised: unchanged services are the same objects) have different proxy groups, given what changed. */
+function groupSetChanged(a: Model, b: Model, changes: ModelChanges): boolean {
+  if (changes.gateways.removed.length || changes.services.removed.length) return true;
+  for (const n of changes.gateways.changed) if (a.gateways[n] === undefined) return true;
+  for (const n of changes.services.changed) {
     const x = a.services[n];
     const y = b.services[n]!;
     if (!x) return true;
@@ -769,9 +1255,9 @@ function groupSetChanged(a: Model, b: Model): boolean {
   return false;
 }
 
-/** What a service's routes (as every caller sees them) depend on: its routes, timeout and protocol. */
-function serviceRoutesDeps(svc: ServiceModel): unknown[] {
-  return [svc.routes, svc.timeout, svc.protocol];
+/** Whether a service's routes (as every caller sees them) are current: they depend on its routes, timeout and protocol. */
+function serviceRoutesCurrent(m: ServiceRoutesMemo, svc: ServiceModel): boolean {
+  return m.of.routes === svc.routes && m.of.timeout === svc.timeout && m.of.protocol === svc.protocol;
 }
 
 function isCatchAll(m: MatchIR): boolean {

@@ -50,61 +50,165 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   return n === 0;
 }
 
-/** `next`'s list with each element deep-equal to `prev`'s element at the same index replaced by it. */
+/**
+ * `next`'s list with each element deep-equal to `prev`'s element at the same index replaced by
+ * it: `prev` itself when that is every element, `next` itself when none is replaced (so that a
+ * list already canonical comes back as it is).
+ */
 function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined, equal: (a: T, b: T) => boolean = deepEqual): T[] | undefined {
   if (!prev || !next) return next;
   let same = prev.length === next.length;
+  let replaced = false;
   const out = next.map((x, i) => {
     const p = prev[i];
-    if (p !== undefined && equal(p, x)) return p;
+    if (p === x) return x;
+    if (p !== undefined && equal(p, x)) {
+      replaced = true;
+      return p;
+    }
     same = false;
     return x;
   });
-  return same ? (prev as T[]) : out;
+  return same ? (prev as T[]) : replaced ? out : next;
 }
 
-function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): ServiceModel {
+/**
+ * A service made canonical against the previous one of its name (see the file header): `next`
+ * itself when nothing in it is replaced by a previous object (so that a canonical service comes
+ * back as it is).
+ */
+export function canonicalService(prev: ServiceModel | undefined, next: ServiceModel): ServiceModel {
   if (!prev || prev === next) return prev ?? next;
   // Keep unchanged instances, routes and rules, so per-instance work is reused.
   const instances = reuseElements(prev.instances, next.instances, sameInstance)!;
   if (instances === prev.instances && SERVICE_KEYS.every((k) => deepEqual(prev[k], next[k]))) return prev;
+  const routes = reuseElements(prev.routes, next.routes);
+  const allow = next.allow && deepEqual(prev.allow, next.allow) ? prev.allow! : next.allow;
+  if (instances === next.instances && routes === next.routes && allow === next.allow) return next;
   const out: ServiceModel = { ...next, instances };
-  if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
-  if (next.allow) out.allow = deepEqual(prev.allow, next.allow) ? prev.allow! : next.allow;
+  if (next.routes) out.routes = routes!;
+  if (next.allow) out.allow = allow!;
   return out;
 }
 
-function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
+/** A gateway made canonical against the previous one of its name (`next` itself when nothing in it is replaced). */
+export function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
   if (!prev || prev === next) return prev ?? next;
   if (deepEqual(prev, next)) return prev;
-  const out: GatewayModel = { ...next, listeners: reuseElements(prev.listeners, next.listeners)! };
-  if (next.routes) out.routes = reuseElements(prev.routes, next.routes)!;
+  const listeners = reuseElements(prev.listeners, next.listeners)!;
+  const routes = reuseElements(prev.routes, next.routes);
+  if (listeners === next.listeners && routes === next.routes) return next;
+  const out: GatewayModel = { ...next, listeners };
+  if (next.routes) out.routes = routes!;
   return out;
+}
+
+/** Names whose part is not the previous object (changed or added), and names gone. */
+export interface NameChanges {
+  changed: readonly string[];
+  removed: readonly string[];
+}
+
+/** What differs between two canonical models: null means everything (there was no previous model). */
+export interface ModelChanges {
+  mesh: boolean;
+  services: NameChanges;
+  gateways: NameChanges;
+}
+
+const NO_NAMES: readonly string[] = [];
+const NO_CHANGES: NameChanges = { changed: NO_NAMES, removed: NO_NAMES };
+
+/**
+ * Where a services or gateways map came from, when its maker knows (the schema memo,
+ * model/schema-memo.ts): `base` with the parts named in `changed` added, replaced or removed,
+ * every other name's part the very object `base` has, and each changed part already canonical
+ * against `base`'s of its name (canonicalService, canonicalGateway). With `base` the previous
+ * model's map, canonicalMap takes those names as they are instead of looking at every name.
+ */
+const provenance = new WeakMap<object, { base: object; changed: readonly string[] }>();
+
+/** Record that `map` is `base` but for the parts named in `changed` (see provenance). */
+export function notePartChanges(map: object, base: object, changed: readonly string[]): void {
+  provenance.set(map, { base, changed });
+}
+
+/** The names `map` may differ in from `base`, if its maker recorded them against that very map. */
+export function partChangesSince(base: object, map: object): readonly string[] | undefined {
+  const p = provenance.get(map);
+  return p !== undefined && p.base === base ? p.changed : undefined;
 }
 
 /** `next` with every part equal to `prev`'s replaced by `prev`'s object (see the file header). */
 export function canonicalize(prev: Model | null, next: Model): Model {
-  if (!prev || prev === next) return prev ?? next;
+  return canonicalizeWithChanges(prev, next).model;
+}
+
+/** canonicalize, and which names changed (null: no previous model). */
+export function canonicalizeWithChanges(prev: Model | null, next: Model): { model: Model; changes: ModelChanges | null } {
+  if (!prev) return { model: next, changes: null };
+  if (prev === next) return { model: prev, changes: { mesh: false, services: NO_CHANGES, gateways: NO_CHANGES } };
   // Unchanged collections stay the same objects too (callers skip work on them).
   const services = canonicalMap(prev.services, next.services, canonicalService);
   const gateways = canonicalMap(prev.gateways, next.gateways, canonicalGateway);
-  return { ...next, mesh: deepEqual(prev.mesh, next.mesh) ? prev.mesh : next.mesh, services, gateways };
+  const mesh = prev.mesh === next.mesh || deepEqual(prev.mesh, next.mesh) ? prev.mesh : next.mesh;
+  const changes = { mesh: mesh !== prev.mesh, services: services.changes, gateways: gateways.changes };
+  // `next` itself when all its parts are canonical already; `prev` when nothing changed.
+  if (mesh === prev.mesh && services.map === prev.services && gateways.map === prev.gateways && next.version === prev.version) return { model: prev, changes };
+  if (mesh === next.mesh && services.map === next.services && gateways.map === next.gateways) return { model: next, changes };
+  return { model: { ...next, mesh, services: services.map, gateways: gateways.map }, changes };
 }
 
 /**
- * `next`'s parts made canonical against `prev`'s of the same name: `prev` itself when every part
- * is the previous one (and none was added or removed), else a new map without a prototype, like
- * the schema's (a name such as "constructor" finds nothing unless it is there).
+ * `next`'s parts made canonical against `prev`'s of the same name, and the names that changed:
+ * `prev` itself when every part is the previous one (and none was added or removed), `next`
+ * itself when each of its parts is already canonical (the previous object, or a changed one
+ * `canonical` keeps), else a new map without a prototype, like the schema's (a name such as
+ * "constructor" finds nothing unless it is there). When `next` records its changes against
+ * `prev` (notePartChanges), those names are taken as they are (canonical already) and no other
+ * name is looked at.
  */
-function canonicalMap<T>(prev: Record<string, T>, next: Record<string, T>, canonical: (p: T | undefined, n: T) => T): Record<string, T> {
-  const names = Object.keys(next);
-  const out = Object.create(null) as Record<string, T>;
-  let same = true;
-  for (const name of names) {
-    const p = prev[name];
-    const c = canonical(p, next[name]!);
-    if (c !== p) same = false;
-    out[name] = c;
+function canonicalMap<T>(prev: Record<string, T>, next: Record<string, T>, canonical: (p: T | undefined, n: T) => T): { map: Record<string, T>; changes: NameChanges } {
+  if (prev === next) return { map: prev, changes: NO_CHANGES };
+  const known = partChangesSince(prev, next);
+  if (known) {
+    const changed: string[] = [];
+    const removed: string[] = [];
+    for (const name of known) {
+      if (next[name] !== undefined) changed.push(name);
+      else if (prev[name] !== undefined) removed.push(name);
+    }
+    return { map: changed.length || removed.length ? next : prev, changes: changed.length || removed.length ? { changed, removed } : NO_CHANGES };
   }
-  return same && names.length === Object.keys(prev).length ? prev : out;
+  const names = Object.keys(next);
+  const changed: string[] = [];
+  let removed: string[] = [];
+  let out: Record<string, T> | null = null;
+  let added = 0;
+  for (let k = 0; k < names.length; k++) {
+    const name = names[k]!;
+    const p = prev[name];
+    const n = next[name]!;
+    const c = canonical(p, n);
+    if (c !== p) {
+      changed.push(name);
+      if (p === undefined) added++;
+    }
+    if (c !== n && out === null) {
+      // The first part that is not `next`'s: a copy of `next` (whose parts so far are canonical).
+      out = Object.create(null) as Record<string, T>;
+      for (let j = 0; j < k; j++) out[names[j]!] = next[names[j]!]!;
+    }
+    if (out !== null) out[name] = c;
+  }
+  // Names gone: looked for only when some are (`prev` has more names than `next` kept).
+  if (countKeys(prev) > names.length - added) removed = Object.keys(prev).filter((name) => next[name] === undefined);
+  if (changed.length === 0 && removed.length === 0) return { map: prev, changes: NO_CHANGES };
+  return { map: out ?? next, changes: { changed, removed } };
+}
+
+function countKeys(o: object): number {
+  let n = 0;
+  for (const k in o) if (Object.prototype.hasOwnProperty.call(o, k)) n++;
+  return n;
 }

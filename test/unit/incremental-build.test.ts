@@ -6,9 +6,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
 import { buildSnapshots, MeshBuilder, type SecretSource } from '../../src/app/model-source.js';
+import { buildMeshIR, IrBuilder } from '../../src/ir/build.js';
 import { deepEqual } from '../../src/ir/model-diff.js';
-import { loadModelText } from '../../src/model/load.js';
+import type { ProxyIR } from '../../src/ir/types.js';
+import { loadModelText, ModelLoader } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
 import { identitySecret, trustBundleSecret } from '../../src/translate/secret.js';
 import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
@@ -35,11 +38,20 @@ function secretSource(): SecretSource {
   };
 }
 
-/** The raw (pre-zod) model as plain JSON: what the edits below change. JSON is YAML, so it loads as is. */
+/** The raw (pre-zod) model as plain JSON: what the edits below change. */
 type Raw = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * The model's text, in block style as people write it: the process loader then reads a reload
+ * part by part and hands over the last objects of what did not change, with which names did
+ * (JSON, which is YAML too, is read whole and by the position-tracking parser).
+ */
+function yamlOf(raw: Raw): string {
+  return stringify(raw);
+}
+
 function load(raw: Raw): Model | null {
-  const r = loadModelText('mesh.yaml', JSON.stringify(raw));
+  const r = loadModelText('mesh.yaml', yamlOf(raw));
   return r.model && !r.diagnostics.some((d) => d.severity === 'error') ? r.model : null;
 }
 
@@ -66,8 +78,60 @@ function edit(raw: Raw, r: () => number, step: number): string {
   const gateways = Object.keys(raw['gateways'] ?? {});
   const svcName = pick(r, services);
   const svc = raw['services'][svcName];
-  const kind = Math.floor(r() * 18);
+  const kind = Math.floor(r() * 26);
+  const gw = gateways.length ? raw['gateways'][pick(r, gateways)] : undefined;
   switch (kind) {
+    case 18: {
+      if (!gw?.routes?.length) return 'no gateway route';
+      gw.routes.splice(Math.floor(r() * gw.routes.length), 1);
+      return 'gateway route removed';
+    }
+    case 19: {
+      if (!gw?.routes?.length) return 'no gateway route';
+      gw.routes.reverse();
+      return 'gateway routes reordered';
+    }
+    case 20: {
+      // A service the routes compose with: a route of its own (to a subset), or none.
+      if (svc.protocol === 'tcp') return 'tcp service';
+      if (svc.routes && r() < 0.4) delete svc.routes;
+      else svc.routes = [{ match: { pathPrefix: `/own${step}/` }, timeout: `${200 + step}ms`, backends: [{ subset: { version: 'v1' } }, { weight: 0, subset: { version: 'v2' } }].slice(0, 1) }, { backends: [{}] }];
+      return `routes of ${svcName}`;
+    }
+    case 21: {
+      // A service no route names (often one something else names: then invalid, and skipped).
+      if (services.length < 2) return 'one service';
+      delete raw['services'][svcName];
+      return `service ${svcName} removed`;
+    }
+    case 22: {
+      if (!gw) return 'no gateway';
+      const l = pick(r, gw.listeners as Raw[]);
+      if ((l['protocol'] ?? 'http') !== 'http') l['port'] = 26000 + step;
+      else if (r() < 0.5) l['hosts'] = r() < 0.5 ? ['*'] : [`h${step % 3}.example.com`, '*.example.org'];
+      else gw.listeners.push({ name: `extra${step}`, port: 27000 + step });
+      return 'gateway listener';
+    }
+    case 23: {
+      if (!gw?.routes?.length) return 'no gateway route';
+      const rt = pick(r, gw.routes as Raw[]);
+      if (rt['name'] === undefined) rt['name'] = `named-${step}`;
+      else delete rt['name'];
+      return 'gateway route name';
+    }
+    case 24: {
+      if (!gw?.routes?.length) return 'no gateway route';
+      const rt = pick(r, gw.routes as Raw[]);
+      rt['timeout'] = `${300 + step}ms`;
+      if (r() < 0.5) rt['rewrite'] = { pathPrefix: `/rw${step % 4}/` };
+      return 'gateway route timeout, rewrite';
+    }
+    case 25: {
+      if (!gw) return 'no gateway';
+      gw.routes ??= [];
+      gw.routes.splice(Math.floor(r() * (gw.routes.length + 1)), 0, { match: { pathPrefix: `/w${step}/` }, backends: [{ service: svcName, weight: 3 }, { service: pick(r, services), weight: 1 }] });
+      return `weighted gateway route to ${svcName}`;
+    }
     case 12:
       raw['mesh']['trustDomain'] = `td${step % 3}.example`;
       return 'mesh trustDomain';
@@ -179,6 +243,11 @@ function groupedSnapshots(b: MeshBuilder, secrets: SecretSource, prev: ReadonlyM
   return out;
 }
 
+/** A proxy's IR as plain data (a sidecar of the outbound view makes its upstream list when first read). */
+function irOf(p: ProxyIR): Record<string, unknown> {
+  return { group: p.group, kind: p.kind, name: p.name, service: p.service, identity: p.identity, adminPort: p.adminPort, listeners: p.listeners, upstreams: p.upstreams, upstreamParts: p.upstreamParts };
+}
+
 function versions(snaps: ReadonlyMap<string, { version: string }>): Record<string, string> {
   return Object.fromEntries([...snaps].map(([g, s]) => [g, s.version]));
 }
@@ -200,9 +269,13 @@ describe('incremental build equals a build from scratch', () => {
       if (!model) continue; // an invalid edit: the previous model stays
       raw = next;
       applied++;
+      const groupsBefore = live.ir.groups();
       const inc = buildSnapshots(model, live, 'mesh.yaml', secrets);
       const fresh = buildSnapshots(structuredClone(model), new MeshBuilder(), 'mesh.yaml', secrets);
       expect(inc.errors, what).toEqual([]);
+      // The IR itself, every proxy, and whether the set of proxies changed.
+      expect(inc.built.ir.proxies.map(irOf), `IR after "${what}" (step ${step})`).toEqual(buildMeshIR(structuredClone(model)).proxies.map(irOf));
+      expect(inc.built.groupsChanged, `groupsChanged after "${what}"`).toBe(!deepEqual(groupsBefore, live.ir.groups()));
       expect(versions(inc.built.snapshots), `after "${what}" (step ${step})`).toEqual(versions(fresh.built.snapshots));
       grouped = groupedSnapshots(live, secrets, grouped);
       expect(versions(grouped), `grouped, after "${what}" (step ${step})`).toEqual(versions(fresh.built.snapshots));
@@ -317,5 +390,314 @@ describe('incremental build reuses what an edit does not touch', () => {
     expect(deepEqual(next.model, a.model)).toBe(true);
     expect(next.model.services['s1']).toBe(a.model.services['s1']);
     expect(next.model.mesh).toBe(a.model.mesh);
+  });
+});
+
+/**
+ * A mesh whose gateways exercise what a gateway's IR is built from: routes named and not, to one
+ * service (composed with its routes) or weighted across several, on one listener or each, with
+ * rewrites and timeouts; services with subsets, routes of their own naming other services, gRPC
+ * and TCP ones, and services no gateway names.
+ */
+function gatewayRaw(r: () => number): Raw {
+  const services: Raw = {};
+  for (let s = 0; s < 12; s++) {
+    services[`s${s}`] = {
+      ...(s === 6 ? { protocol: 'grpc', timeout: '2s' } : s === 7 ? { protocol: 'http2' } : s === 9 ? { protocol: 'tcp' } : {}),
+      instances: Array.from({ length: 2 + (s % 2) }, (_, i) => ({ id: `s${s}-${i}`, address: `10.1.${s}.${i + 1}`, port: 8080, app: '127.0.0.1:9000', labels: { version: `v${(i % 2) + 1}` } })),
+    };
+  }
+  services['s7'].routes = [{ match: { pathPrefix: '/a/' }, backends: [{ subset: { version: 'v1' } }] }, { backends: [{ service: 's1' }] }];
+  services['s8'].routes = [{ match: { pathPrefix: '/h/', headers: { 'x-canary': 'yes' } }, timeout: '3s', backends: [{ subset: { version: 'v2' } }] }];
+  const routes: Raw[] = [];
+  for (let k = 0; k < 30; k++) routes.push(gatewayRoute(r, k, true));
+  return {
+    version: 1,
+    mesh: { mtls: 'strict', trustDomain: 'gw.test' },
+    services,
+    gateways: {
+      edge: { listeners: [{ name: 'public', port: 18080, hosts: ['a.example.com'] }, { name: 'internal', port: 19090 }, { name: 'db', port: 15432, protocol: 'tcp', backend: 's9' }], routes },
+      side: { listeners: [{ name: 'web', port: 18081 }], routes: Array.from({ length: 5 }, (_, k) => gatewayRoute(r, 100 + k, false)) },
+    },
+  };
+}
+
+/** A gateway route of a random kind, at a path of its own (`k`); on one of edge's listeners or each. */
+function gatewayRoute(r: () => number, k: number, edge: boolean): Raw {
+  const svc = (): string => `s${pick(r, [0, 1, 2, 3, 4, 5, 6, 7, 8])}`;
+  const route: Raw = { match: { pathPrefix: `/p${k}/` } };
+  if (r() < 0.5) route['name'] = `r${k}`;
+  if (r() < 0.7) route['backend'] = svc();
+  else route['backends'] = [{ service: svc(), weight: 2 }, { service: svc(), weight: 1, subset: { version: 'v1' } }];
+  const x = r();
+  if (edge && x < 0.15) route['listeners'] = ['public'];
+  else if (edge && x < 0.25) route['listeners'] = ['internal'];
+  if (r() < 0.2) route['rewrite'] = { pathPrefix: '/' };
+  if (r() < 0.2) route['timeout'] = `${1 + Math.floor(r() * 5)}s`;
+  return route;
+}
+
+/** One gateway-minded edit (some give invalid models, which are skipped); 'nothing' leaves the model as it is. */
+function gatewayEdit(raw: Raw, r: () => number, step: number): string {
+  const gname = r() < 0.8 ? 'edge' : 'side';
+  const gw = raw['gateways'][gname];
+  const routes = gw.routes as Raw[];
+  const svcName = `s${Math.floor(r() * 12)}`;
+  const svc = raw['services'][svcName];
+  switch (Math.floor(r() * 16)) {
+    case 0:
+    case 1: {
+      const i = Math.floor(r() * routes.length);
+      if (!routes[i]) return 'nothing';
+      routes[i]!['match'] = { pathPrefix: `/e${step}/` };
+      return `${gname} route ${i} path`;
+    }
+    case 2: {
+      const i = Math.floor(r() * (routes.length + 1));
+      routes.splice(i, 0, gatewayRoute(r, 1000 + step, gname === 'edge'));
+      return `${gname} route added at ${i}`;
+    }
+    case 3: {
+      const i = Math.floor(r() * routes.length);
+      routes.splice(i, 1);
+      return `${gname} route ${i} removed`;
+    }
+    case 4: {
+      const i = Math.floor(r() * routes.length);
+      const j = Math.floor(r() * routes.length);
+      [routes[i], routes[j]] = [routes[j]!, routes[i]!];
+      return `${gname} routes ${i} and ${j} swapped`;
+    }
+    case 5: {
+      const rt = pick(r, routes);
+      if (rt['backend'] && (gname === 'side' || r() < 0.5)) rt['backend'] = `s${Math.floor(r() * 9)}`;
+      else if (rt['listeners'] || gname === 'side') delete rt['listeners'];
+      else rt['listeners'] = [r() < 0.5 ? 'public' : 'internal'];
+      return `${gname} route backend or listeners`;
+    }
+    case 6:
+      if (!svc) return 'nothing';
+      svc['timeout'] = `${100 + step}ms`;
+      return `timeout of ${svcName}`;
+    case 7:
+      if (!svc || svc['protocol'] === 'tcp') return 'nothing';
+      if (svc['routes'] && r() < 0.3) delete svc['routes'];
+      else svc['routes'] = [{ match: { pathPrefix: `/s${step % 3}/` }, backends: [{ subset: { version: pick(r, ['v1', 'v2']) } }] }, { backends: [{ service: `s${Math.floor(r() * 6)}` }] }];
+      return `routes of ${svcName}`;
+    case 8: {
+      if (!svc) return 'nothing';
+      const inst = pick(r, svc['instances'] as Raw[]);
+      if (r() < 0.5) inst['port'] = 20000 + step;
+      else inst['labels'] = { version: pick(r, ['v1', 'v2', 'v3']) };
+      return `instance of ${svcName}`;
+    }
+    case 9:
+      if (!svc) return 'nothing';
+      svc['instances'].push({ id: `${svcName}-x${step}`, address: `10.2.${step % 250}.1`, port: 8080, app: '127.0.0.1:9000', labels: { version: 'v2' } });
+      return `instance added to ${svcName}`;
+    case 10: {
+      // The services no route names come and go.
+      const name = pick(r, ['s10', 's11']);
+      if (raw['services'][name]) delete raw['services'][name];
+      else raw['services'][name] = { instances: [{ id: `${name}-0`, address: `10.3.${step % 250}.1`, port: 8080, app: '127.0.0.1:9000' }] };
+      return `${name} removed or added`;
+    }
+    case 11: {
+      const l = pick(r, gw.listeners as Raw[]);
+      if (l['protocol'] === 'tcp') l['port'] = 26000 + step;
+      else if (r() < 0.5) l['hosts'] = [`h${step % 3}.example.com`];
+      else l['port'] = 27000 + step;
+      return `${gname} listener ${l['name']}`;
+    }
+    case 12:
+      if (gw.listeners.length > 3 || r() < 0.5) gw.listeners = gw.listeners.filter((l: Raw) => !String(l['name']).startsWith('x'));
+      else gw.listeners.push({ name: `x${step}`, port: 28000 + step });
+      return `${gname} listener added or removed`;
+    case 13:
+      if (r() < 0.5) raw['mesh']['trustDomain'] = `td${step % 3}.test`;
+      else raw['mesh']['mtls'] = raw['mesh']['mtls'] === 'strict' ? 'permissive' : 'strict';
+      return 'mesh';
+    case 14:
+      if (!svc || svc['protocol'] === 'tcp' || svc['protocol'] === 'grpc') return 'nothing';
+      svc['protocol'] = svc['protocol'] === 'http2' ? 'http' : 'http2';
+      return `protocol of ${svcName}`;
+    default:
+      if (r() < 0.5) gw['adminPort'] = 29000 + (step % 5);
+      else return 'nothing';
+      return `${gname} adminPort`;
+  }
+}
+
+describe('incremental gateway IR equals a build from scratch, and keeps what did not change', () => {
+  it.each([1, 2, 3, 4])('seed %i: 250 gateway-minded edits', (seed) => {
+    const r = rng(seed * 7717);
+    let raw = gatewayRaw(r);
+    // Mostly one loader, as meshgate has (a reload gives the last objects of what did not
+    // change, and says what did); now and then a fresh one (every part a new object).
+    const shared = new ModelLoader();
+    const loadWith = (loader: ModelLoader, x: Raw): Model | null => {
+      const res = loader.load('mesh.yaml', yamlOf(x));
+      return res.model && !res.diagnostics.some((d) => d.severity === 'error') ? res.model : null;
+    };
+    const b = new IrBuilder();
+    let model = b.update(loadWith(shared, raw)!);
+    const gateways = (): Record<string, ProxyIR> => Object.fromEntries(['gateway/edge', 'gateway/side'].map((g) => [g, b.proxy(g)!]));
+    let last = gateways();
+    let applied = 0;
+    const seen = new Set<string>();
+    for (let step = 0; step < 250; step++) {
+      const next = structuredClone(raw);
+      const what = gatewayEdit(next, r, step);
+      const loaded = loadWith(r() < 0.8 ? shared : new ModelLoader(), next);
+      if (!loaded) continue;
+      raw = next;
+      applied++;
+      seen.add(what.replace(/[0-9]+/g, '#'));
+      const prevModel = model;
+      model = b.update(loaded);
+      const now = gateways();
+      const fresh = buildMeshIR(structuredClone(loaded));
+      for (const g of ['gateway/edge', 'gateway/side']) {
+        const at = `${g} after "${what}" (step ${step})`;
+        expect(irOf(now[g]!), at).toEqual(irOf(fresh.proxies.find((p) => p.group === g)!));
+        // The same upstream objects: the very same list (translation and snapshots compare by identity).
+        if (deepEqual(now[g]!.upstreams.map((u) => u.key), last[g]!.upstreams.map((u) => u.key)) && now[g]!.upstreams.every((u, i) => u === last[g]!.upstreams[i])) {
+          expect(now[g]!.upstreams, at).toBe(last[g]!.upstreams);
+        }
+        // The same gateway, mesh and services: the same IR object.
+        const gname = g.slice(8);
+        if (model.mesh === prevModel.mesh && model.gateways[gname] === prevModel.gateways[gname] && Object.keys(model.services).every((n) => model.services[n] === prevModel.services[n] || !usedBy(model, gname, n))) {
+          expect(now[g], at).toBe(last[g]);
+        }
+        // A listener whose routes' IR are the same objects keeps its virtual hosts.
+        for (const l of now[g]!.listeners) {
+          const before = last[g]!.listeners.find((x) => x.name === l.name);
+          if (l.kind !== 'http' || before?.kind !== 'http') continue;
+          const [a, c] = [before.virtualHosts[0]!, l.virtualHosts[0]!];
+          if (deepEqual(a.domains, c.domains) && a.routes.length === c.routes.length && a.routes.every((x, i) => x === c.routes[i])) expect(l.virtualHosts, at).toBe(before.virtualHosts);
+        }
+      }
+      last = now;
+    }
+    expect(applied).toBeGreaterThan(150);
+    // Every kind of edit was applied at least once.
+    expect(seen.size).toBeGreaterThanOrEqual(16);
+  });
+
+  /** Whether gateway `gname` names service `n`, or a service whose routes name it. */
+  function usedBy(model: Model, gname: string, n: string): boolean {
+    const gw = model.gateways[gname]!;
+    const direct = new Set<string>();
+    for (const l of gw.listeners) if (l.backend) direct.add(l.backend);
+    for (const rt of gw.routes ?? []) {
+      if (rt.backend) direct.add(rt.backend);
+      for (const x of rt.backends ?? []) direct.add(x.service!);
+    }
+    if (direct.has(n)) return true;
+    for (const d of direct) for (const sr of model.services[d]?.routes ?? []) for (const x of sr.backends) if (x.service === n) return true;
+    return false;
+  }
+
+  const ids = (p: ProxyIR): unknown[] => p.listeners.flatMap((l): unknown[] => (l.kind === 'http' ? l.virtualHosts[0]!.routes : [l]));
+
+  it('the generated mesh is valid', () => {
+    const res = new ModelLoader().load('m.yaml', yamlOf(gatewayRaw(rng(5))));
+    expect(res.diagnostics.filter((d) => d.severity === 'error').map((d) => `${d.path.join('.')}: ${d.message}`)).toEqual([]);
+  });
+
+  it('one route edited: only its IR routes are new; the upstream list, the other listener and the rest of the routes are the same objects', () => {
+    const raw = gatewayRaw(rng(5));
+    const loader = new ModelLoader();
+    const b = new IrBuilder();
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const before = b.proxy('gateway/edge')!;
+    const i = (raw['gateways']['edge'].routes as Raw[]).findIndex((x) => x['backend'] && !x['listeners']);
+    raw['gateways']['edge'].routes[i].match = { pathPrefix: '/edited/' };
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const after = b.proxy('gateway/edge')!;
+    expect(after).not.toBe(before);
+    expect(after.upstreams).toBe(before.upstreams);
+    expect(after.listeners.find((l) => l.name === 'db')).toBe(before.listeners.find((l) => l.name === 'db'));
+    const [x, y] = [ids(before), ids(after)];
+    expect(y.length).toBe(x.length);
+    const fresh = y.filter((o) => !x.includes(o));
+    expect(fresh.length).toBeGreaterThan(0);
+    expect(fresh.every((o) => (o as { origin: string }).origin.includes(`routes[${i}]`) || (o as { origin: string }).origin.startsWith(`edge/${raw['gateways']['edge'].routes[i].name}`))).toBe(true);
+    // The other gateway: the same object.
+    expect(b.proxy('gateway/side')).toBeDefined();
+  });
+
+  it('a service no gateway names: added, edited, removed: each gateway IR is the same object', () => {
+    const raw = gatewayRaw(rng(6));
+    const loader = new ModelLoader();
+    const b = new IrBuilder();
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const edge = b.proxy('gateway/edge')!;
+    const side = b.proxy('gateway/side')!;
+    for (const edit of [(x: Raw) => (x['services']['s10'].instances[0].port = 1234), (x: Raw) => delete x['services']['s11'], (x: Raw) => (x['services']['s12'] = structuredClone(x['services']['s10']))]) {
+      edit(raw);
+      if (raw['services']['s12']) raw['services']['s12'].instances = [{ id: 's12-0', address: '10.9.9.9', port: 8080, app: '127.0.0.1:9000' }];
+      const m = loader.load('m.yaml', yamlOf(raw)).model!;
+      expect(m).not.toBeNull();
+      b.update(m);
+      expect(b.proxy('gateway/edge')).toBe(edge);
+      expect(b.proxy('gateway/side')).toBe(side);
+    }
+  });
+
+  it('nothing changed (the same text again, or the same model): the same model, IR and upstream list', () => {
+    const raw = gatewayRaw(rng(7));
+    const loader = new ModelLoader();
+    const text = yamlOf(raw);
+    const first = loader.load('m.yaml', text).model!;
+    const b = new IrBuilder();
+    const m = b.update(first);
+    const edge = b.proxy('gateway/edge')!;
+    const again = loader.load('m.yaml', text).model!;
+    expect(b.update(again)).toBe(m);
+    expect(b.groupsChanged).toBe(false);
+    expect(b.proxy('gateway/edge')).toBe(edge);
+  });
+
+  it('an instance of a service the routes use: new upstreams, the same virtual hosts', () => {
+    const raw = gatewayRaw(rng(8));
+    const loader = new ModelLoader();
+    const b = new IrBuilder();
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const before = b.proxy('gateway/edge')!;
+    const used = (raw['gateways']['edge'].routes as Raw[]).find((x) => x['backend'])!['backend'] as string;
+    raw['services'][used].instances[0].port = 9999;
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const after = b.proxy('gateway/edge')!;
+    expect(after.upstreams).not.toBe(before.upstreams);
+    expect(after.upstreams.filter((u, i) => u !== before.upstreams[i]).every((u) => u.service === used)).toBe(true);
+    after.listeners.forEach((l, k) => expect(l).toBe(before.listeners[k]));
+  });
+
+  it('drops the memos of services and sidecars that are gone, and of gateways removed', () => {
+    const raw = gatewayRaw(rng(9));
+    const loader = new ModelLoader();
+    const b = new IrBuilder();
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    for (const g of b.groups()) b.proxy(g);
+    const full = b.memoCounts();
+    // s10 and s11: no gateway names them; their sidecars, authorization, identities are memoised.
+    delete raw['services']['s10'];
+    delete raw['services']['s11'];
+    delete raw['gateways']['side'];
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    const after = b.memoCounts();
+    expect(after['gateways']).toBe(full['gateways']! - 1);
+    expect(after['sidecarRefs']).toBe(full['sidecarRefs']! - 5);
+    expect(after['proxies']).toBe(full['proxies']! - 5);
+    expect(after['sidecarGroups']).toBe(full['sidecarGroups']! - 5);
+    expect(after['authz']).toBe(full['authz']! - 2);
+    expect(after['identities']).toBe(full['identities']! - 2);
+    expect(after['inboundHosts']).toBe(full['inboundHosts']! - 2);
+    // An instance gone: its sidecar's memos too.
+    raw['services']['s3'].instances.pop();
+    b.update(loader.load('m.yaml', yamlOf(raw)).model!);
+    expect(b.memoCounts()['proxies']).toBe(after['proxies']! - 1);
+    expect(b.memoCounts()['sidecarRefs']).toBe(after['sidecarRefs']! - 1);
   });
 });
