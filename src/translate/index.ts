@@ -61,7 +61,6 @@ export class ResourceEncoder {
   /** Each listener's resource, by ListenerIR object (the key string below is built once per object). */
   private readonly listenerOf = new WeakMap<ListenerIR, Resource>();
   private readonly routeConfigs = new WeakMap<readonly VirtualHostIR[], Map<string, Resource>>();
-  /** Each route's encoded RouteConfiguration.virtual_hosts.routes entry, and the clusters it names. */
   /** Route configurations from per-route bytes (each route encoded once, wherever it is). */
   private readonly assembler = new RouteConfigAssembler();
   private readonly authzIds = new WeakMap<AuthzIR, number>();

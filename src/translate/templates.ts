@@ -1,6 +1,6 @@
 // Resources encoded from templates with string holes (xds/holes.ts) instead of from JSON each:
 // the generic encoder costs tens of microseconds a resource, a template instance about one.
-import type { HttpRouteIR, StringMatchIR, UpstreamIR } from '../ir/types.js';
+import type { HttpRouteIR, Protocol, StringMatchIR, UpstreamIR } from '../ir/types.js';
 import { fillHoles, hole, holeRefs, holeResource, type HoleTemplate, holeTemplate } from '../xds/holes.js';
 import { emptyRefs, encodeFromJson } from '../xds/json.js';
 import { messageType } from '../xds/protos.js';
@@ -9,12 +9,12 @@ import { TYPE } from '../xds/type-urls.js';
 import { translateCluster, usesEds } from './cluster.js';
 import { translateRoute } from './route.js';
 
-/** EDS cluster templates by what translateCluster reads of an EDS upstream besides its strings: protocol, TLS on or off. */
-const edsTemplates = new Map<string, HoleTemplate>();
+/** EDS cluster templates by what translateCluster reads of an EDS upstream besides its strings: TLS off or on, then the protocol. */
+const edsTemplates = [new Map<Protocol, HoleTemplate>(), new Map<Protocol, HoleTemplate>()] as const;
 
 function edsTemplate(u: UpstreamIR): HoleTemplate {
-  const key = `${u.protocol}\0${u.tls ? 1 : 0}`;
-  let t = edsTemplates.get(key);
+  const byProtocol = edsTemplates[u.tls ? 1 : 0];
+  let t = byProtocol.get(u.protocol);
   if (t) return t;
   // The strings an EDS cluster varies in: its name, and with TLS the SNI (the service) and the
   // SAN it accepts (the service's identity).
@@ -22,7 +22,7 @@ function edsTemplate(u: UpstreamIR): HoleTemplate {
   const eds = json['eds_cluster_config'] as { service_name?: string } | undefined;
   if (json['type'] !== 'EDS' || !eds || eds.service_name !== undefined) throw new Error('bug: an EDS cluster template that is not EDS named after the cluster');
   t = holeTemplate(TYPE.CLUSTER, json, u.tls ? 3 : 1);
-  edsTemplates.set(key, t);
+  byProtocol.set(u.protocol, t);
   return t;
 }
 
