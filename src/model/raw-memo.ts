@@ -36,6 +36,9 @@ export class RawModelMemo {
   private top: ReadPart[] = [];
   private services: ReadPart[] = [];
   private gateways: ReadPart[] = [];
+  /** The last read's services and gateways maps: given again while every part is (the schema memo then skips the map). */
+  private servicesValue: unknown = undefined;
+  private gatewaysValue: unknown = undefined;
   /** Parts reused and parts read since the memo was made (for tests and benchmarks). */
   readonly counts = { reused: 0, read: 0 };
 
@@ -83,11 +86,15 @@ export class RawModelMemo {
         if (!p || Object.prototype.hasOwnProperty.call(entries, p.key)) return undefined;
         entries[p.key] = p.value;
       }
-      raw[part.key] = entries;
+      // Every entry the last read's, in its place: the last read's map (the same keys and values).
+      const last = part.key === 'services' ? this.servicesValue : this.gatewaysValue;
+      raw[part.key] = reader.unchanged() && last !== undefined ? last : entries;
     }
     this.top = top.parts;
     this.services = services?.parts ?? [];
     this.gateways = gateways?.parts ?? [];
+    this.servicesValue = raw['services'];
+    this.gatewaysValue = raw['gateways'];
     this.counts.read += counts.read;
     this.counts.reused += counts.reused;
     return raw;
@@ -137,6 +144,8 @@ export class RawModelMemo {
     this.top = top;
     this.services = sections.services;
     this.gateways = sections.gateways;
+    this.servicesValue = raw['services'];
+    this.gatewaysValue = raw['gateways'];
     this.counts.read += top.length + sections.services.length + sections.gateways.length;
     return raw;
   }
@@ -224,6 +233,8 @@ class PartReader {
   /** The next of the last read's parts, in order. */
   private next = 0;
   private byKeyLine: Map<string, number> | null = null;
+  /** A part was read, or one of the last read's taken out of its place. */
+  private moved = false;
 
   constructor(
     private readonly prev: readonly ReadPart[],
@@ -252,14 +263,21 @@ class PartReader {
       if (old === undefined || old.text !== partText) {
         const part = this.readChanged(text, start, end, old);
         if (!part) return undefined;
+        this.moved = true;
         this.parts.push(part);
         return part;
       }
     } else this.next = i + 1;
+    if (i !== this.parts.length) this.moved = true;
     old.text = partText;
     this.parts.push(old);
     this.counts.reused++;
     return old;
+  }
+
+  /** Every part so far is the last read's part at the same place, and there are as many. */
+  unchanged(): boolean {
+    return !this.moved && this.parts.length === this.prev.length;
   }
 }
 

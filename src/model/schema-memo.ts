@@ -10,7 +10,7 @@
 // that is a new object (its text changed, or the text was read whole) is compared deeply; when
 // it is equal (a comment or layout edit), the new raw object is kept, so the next load finds it
 // by identity.
-import { deepEqual } from '../ir/model-diff.js';
+import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
 import { Gateway, GatewayRoute, type GatewayRouteModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
 
 const TOP_KEYS = new Set(['version', 'mesh', 'services', 'gateways']);
@@ -37,41 +37,114 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Entries of a name → part map, each checked (or reused); undefined if any is not valid. */
-function parts<T>(raw: unknown, limit: number, parse: PartParse<T>, prev: Map<string, Part<T>>, next: Map<string, Part<T>>): Record<string, T> | undefined {
-  if (raw === undefined) return Object.create(null) as Record<string, T>;
-  if (!isPlainObject(raw)) return undefined;
-  const keys = Object.keys(raw);
-  if (keys.length > limit) return undefined;
-  const out = Object.create(null) as Record<string, T>;
-  for (const k of keys) {
-    const v = raw[k];
-    const hit = prev.get(k);
-    if (hit && (hit.raw === v || deepEqual(hit.raw, v))) {
-      out[k] = hit.parsed;
-      next.set(k, hit.raw === v ? hit : { raw: v, parsed: hit.parsed });
-      continue;
+/**
+ * The services or gateways of the last valid model: each part's raw value and result by name,
+ * and the raw map and the map returned for it. A reload gets the very map back when no part
+ * changed (raw-memo.ts gives the same raw map then, and an equal one costs a look at each part),
+ * and otherwise a new map recorded as the last one but for the names that changed
+ * (ir/model-diff.ts notePartChanges), so that the IR's model diff looks at those alone. A changed
+ * part is made canonical against the last map's part of its name (ir/model-diff.ts): its
+ * unchanged instances, routes and listeners are the last objects, as the IR's diff would make
+ * them, and the IR's diff takes it as it is.
+ */
+class PartMap<T extends object> {
+  /** Each name's part (a cache: a load that fails part-way leaves correct entries of its own). */
+  private readonly byName = new Map<string, Part<T>>();
+  private raw: unknown = undefined;
+  private keys: string[] = [];
+  private out: Record<string, T> | null = null;
+
+  constructor(
+    private readonly limit: number,
+    private readonly parse: PartParse<T>,
+    private readonly canonical: (prev: T, next: T) => T,
+  ) {}
+
+  /**
+   * The parts of `raw`, each checked (or reused), and `commit` to make them the last model's;
+   * undefined if any is not valid.
+   */
+  parts(raw: unknown): { parsed: Record<string, T>; commit: () => void } | undefined {
+    const prevOut = this.out;
+    if (raw === this.raw && prevOut !== null) return { parsed: prevOut, commit: NOTHING };
+    if (raw === undefined) {
+      const empty = Object.create(null) as Record<string, T>;
+      return { parsed: empty, commit: () => this.keep(raw, [], empty, null) };
     }
-    if (!Name.safeParse(k).success) return undefined;
-    const parsed = parse(v);
-    if (parsed === undefined) return undefined;
-    out[k] = parsed;
-    next.set(k, { raw: v, parsed });
+    if (!isPlainObject(raw)) return undefined;
+    const keys = Object.keys(raw);
+    if (keys.length > this.limit) return undefined;
+    const prevKeys = this.keys;
+    const changed: string[] = [];
+    let out: Record<string, T> | null = null;
+    let kept = 0;
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i]!;
+      const v = raw[k];
+      const hit = this.byName.get(k);
+      const before = prevOut !== null ? prevOut[k] : undefined;
+      let parsed: T;
+      if (hit && (hit.raw === v || deepEqual(hit.raw, v))) {
+        parsed = hit.parsed;
+        // (A load that failed after this part was read left it here: made canonical against the last map's.)
+        if (before !== undefined && parsed !== before) parsed = this.canonical(before, parsed);
+        if (hit.raw !== v || parsed !== hit.parsed) this.byName.set(k, { raw: v, parsed });
+      } else {
+        if (!Name.safeParse(k).success) return undefined;
+        const p = this.parse(v);
+        if (p === undefined) return undefined;
+        // Canonical against the last map's part (what notePartChanges promises), else the last one read.
+        const base = before ?? hit?.parsed;
+        parsed = base !== undefined ? this.canonical(base, p) : p;
+        this.byName.set(k, { raw: v, parsed });
+      }
+      if (before !== undefined) kept++;
+      if (parsed !== before) changed.push(k);
+      // A new map from the first name that is not the last map's, in its place (the names before it are).
+      if (out === null && (parsed !== before || prevKeys[i] !== k)) {
+        out = Object.create(null) as Record<string, T>;
+        for (let j = 0; j < i; j++) out[keys[j]!] = prevOut![keys[j]!]!;
+      }
+      if (out !== null) out[k] = parsed;
+    }
+    // Names gone (the last map has names this one did not keep).
+    const gone = prevOut !== null && kept < prevKeys.length ? prevKeys.filter((k) => !Object.prototype.hasOwnProperty.call(raw, k)) : NO_NAMES;
+    if (out === null && (prevOut === null || gone.length > 0)) out = pick(prevOut ?? {}, keys);
+    const parsed = out ?? prevOut!;
+    if (out !== null && prevOut !== null) notePartChanges(out, prevOut, gone.length ? [...changed, ...gone] : changed);
+    return { parsed, commit: () => this.keep(raw, keys, parsed, gone) };
   }
+
+  private keep(raw: unknown, keys: string[], out: Record<string, T>, gone: readonly string[] | null): void {
+    if (gone === null) this.byName.clear();
+    else for (const k of gone) this.byName.delete(k);
+    this.raw = raw;
+    this.keys = keys;
+    this.out = out;
+  }
+}
+
+const NOTHING = (): void => {};
+const NO_NAMES: readonly string[] = [];
+
+function pick<T>(m: Record<string, T>, keys: readonly string[]): Record<string, T> {
+  const out = Object.create(null) as Record<string, T>;
+  for (const k of keys) out[k] = m[k]!;
   return out;
 }
 
 export class ModelSchemaMemo {
-  private services = new Map<string, Part<Model['services'][string]>>();
-  private gateways = new Map<string, Part<Model['gateways'][string]>>();
+  private readonly services = new PartMap<Model['services'][string]>(LIMITS.services, parseService, canonicalService);
+  private readonly gateways = new PartMap<Model['gateways'][string]>(LIMITS.gateways, (v) => this.gateway(v), canonicalGateway);
   private mesh: Part<Model['mesh']> | null = null;
+  /** The last model returned: returned again when its mesh block, services and gateways are. */
+  private last: Model | null = null;
   /**
    * Each gateway route's result by its raw object: a gateway whose routes changed re-checks only
    * those (raw-memo.ts gives the unchanged routes' raw objects again). Raw values are never
    * modified, and a route's result depends on its raw value alone.
    */
   private readonly gatewayRoutes = new WeakMap<object, GatewayRouteModel>();
-  private readonly parseGateway: PartParse<Model['gateways'][string]> = (v) => this.gateway(v);
 
   /** ModelSchema.safeParse(raw) when it succeeds; undefined means "ask ModelSchema" (it may fail). */
   parse(raw: unknown): Model | undefined {
@@ -80,16 +153,16 @@ export class ModelSchemaMemo {
     if (raw['version'] !== 1) return undefined;
     const mesh = this.parseMesh(raw['mesh']);
     if (!mesh) return undefined;
-    const nextServices = new Map<string, Part<Model['services'][string]>>();
-    const nextGateways = new Map<string, Part<Model['gateways'][string]>>();
-    const services = parts(raw['services'], LIMITS.services, parseService, this.services, nextServices);
+    const services = this.services.parts(raw['services']);
     if (!services) return undefined;
-    const gateways = parts(raw['gateways'], LIMITS.gateways, this.parseGateway, this.gateways, nextGateways);
+    const gateways = this.gateways.parts(raw['gateways']);
     if (!gateways) return undefined;
-    this.services = nextServices;
-    this.gateways = nextGateways;
+    services.commit();
+    gateways.commit();
     this.mesh = mesh;
-    return { version: 1, mesh: mesh.parsed, services, gateways };
+    const last = this.last;
+    if (last !== null && last.mesh === mesh.parsed && last.services === services.parsed && last.gateways === gateways.parsed) return last;
+    return (this.last = { version: 1, mesh: mesh.parsed, services: services.parsed, gateways: gateways.parsed });
   }
 
   /**

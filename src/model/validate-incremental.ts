@@ -33,6 +33,7 @@
 // test/model/validate-incremental.test.ts compares this with the full check on thousands of
 // edit sequences.
 import { isDeepStrictEqual } from 'node:util';
+import { partChangesSince } from '../ir/model-diff.js';
 import type { SourcePosition } from '../util/yaml-source.js';
 import type { Diagnostic, ModelPath } from './diagnostics.js';
 import type { GatewayModel, Model, ServiceModel } from './schema.js';
@@ -254,6 +255,7 @@ class Baseline {
    */
   advance(next: Model, memory: CheckMemory): boolean {
     const prev = this.model;
+    if (prev === next) return true; // (the loader gives the last model again when nothing changed)
     if (prev.mesh !== next.mesh && !isDeepStrictEqual(prev.mesh, next.mesh)) return false;
     const services = changes(prev.services, this.serviceCount, next.services);
     const gateways = changes(prev.gateways, this.gatewayCount, next.gateways);
@@ -421,10 +423,33 @@ function presentIn<A, B>(m: Map<A, Map<B, unknown>>, a: A, b: B, d: number): voi
   if (inner.size === 0) m.delete(a);
 }
 
-/** Names whose part is not the same object in `next` (changed or added), and names gone. */
+/**
+ * Names whose part is not the same object in `next` (changed or added), and names gone: none
+ * when `next` is `prev`, and only the names its maker recorded when it recorded them against
+ * `prev` (ir/model-diff.ts partChangesSince), else a look at every name.
+ */
 function changes<T>(prev: Record<string, T>, prevTotal: number, next: Record<string, T>): { changed: string[]; removed: string[]; total: number } {
   const changed: string[] = [];
   const removed: string[] = [];
+  if (prev === next) return { changed, removed, total: prevTotal };
+  const known = partChangesSince(prev, next);
+  if (known) {
+    let total = prevTotal;
+    for (const name of known) {
+      const p = prev[name];
+      const n = next[name];
+      if (n === undefined) {
+        if (p !== undefined) {
+          removed.push(name);
+          total--;
+        }
+      } else if (n !== p) {
+        changed.push(name);
+        if (p === undefined) total++;
+      }
+    }
+    return { changed, removed, total };
+  }
   let total = 0;
   let added = 0;
   for (const name in next) {

@@ -3,7 +3,7 @@
 // and a part that is already the previous object is kept without being looked into.
 import { describe, expect, it } from 'vitest';
 import { gatewayMesh, setInstancePort, SMOKE_M1K } from '../../bench/models.js';
-import { canonicalize } from '../../src/ir/model-diff.js';
+import { canonicalize, canonicalizeWithChanges, notePartChanges, partChangesSince } from '../../src/ir/model-diff.js';
 import { ModelLoader } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
 import { rng } from '../helpers/rng.js';
@@ -84,5 +84,83 @@ describe('canonicalize', () => {
       expect(JSON.stringify(out)).toBe(JSON.stringify(next));
       prev = out;
     }
+  });
+});
+
+describe('canonicalize with what changed', () => {
+  it('takes a map recorded as the last one but for some names as it is, looking at no other name', () => {
+    const loader = new ModelLoader();
+    const doc = gatewayMesh(SMOKE_M1K);
+    const prev = load(loader, doc.text());
+    setInstancePort(doc, 's4', 1, 15007);
+    const next = load(loader, doc.text());
+    // The loader recorded what changed: s4 alone.
+    expect(partChangesSince(prev.services, next.services)).toEqual(['s4']);
+    // Every other part: untouchable (a look into it throws), in a copy recorded the same way.
+    const services = Object.create(null) as Model['services'];
+    for (const name of Object.keys(next.services)) services[name] = name === 's4' ? next.services[name]! : untouchable(next.services[name]!);
+    notePartChanges(services, prev.services, ['s4']);
+    const { model, changes } = canonicalizeWithChanges(prev, { ...next, services });
+    expect(model.services).toBe(services);
+    expect(changes!.services).toEqual({ changed: ['s4'], removed: [] });
+    expect(changes!.gateways).toEqual({ changed: [], removed: [] });
+    expect(changes!.mesh).toBe(false);
+  });
+
+  it('says which names changed, were added and were removed, with the loader\'s record and without', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const shared = new ModelLoader();
+    const prev = load(shared, doc.text());
+    setInstancePort(doc, 's2', 0, 15003);
+    doc.services.delete('s5');
+    doc.addService('extra', { instances: [{ id: 'extra-0', address: '10.200.0.1', port: 8443, app: '127.0.0.1:8080' }] });
+    doc.gateways.get('edge')!.routes = doc.gateways.get('edge')!.routes.filter((r) => r.backend !== 's5');
+    doc.touchGateways();
+    const text = doc.text();
+    for (const next of [load(shared, text), load(new ModelLoader(), text)]) {
+      const { model, changes } = canonicalizeWithChanges(prev, next);
+      expect(model).toEqual(next);
+      expect([...changes!.services.changed].sort()).toEqual(['extra', 's2']);
+      expect(changes!.services.removed).toEqual(['s5']);
+      expect(changes!.gateways.changed).toEqual(['edge']);
+      for (const name of Object.keys(next.services)) if (name !== 's2' && name !== 'extra') expect(model.services[name]).toBe(prev.services[name]);
+    }
+  });
+
+  it('gives a canonical model back as it is: canonicalize is idempotent by identity', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const prev = load(new ModelLoader(), doc.text());
+    setInstancePort(doc, 's3', 0, 15011);
+    doc.gateways.get('edge')!.routes[1]!.match = { pathPrefix: '/y/' };
+    doc.touchGateways();
+    const once = canonicalize(prev, load(new ModelLoader(), doc.text()));
+    expect(once.services['s3']).not.toBe(prev.services['s3']);
+    expect(once.services['s3']!.instances[1]).toBe(prev.services['s3']!.instances[1]);
+    const twice = canonicalizeWithChanges(prev, once);
+    expect(twice.model).toBe(once);
+    expect(twice.changes!.services.changed).toEqual(['s3']);
+  });
+
+  it('the loader gives the last model, and the last maps, back while nothing in them changed', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const loader = new ModelLoader();
+    const a = load(loader, doc.text());
+    expect(load(loader, doc.text())).toBe(a);
+    doc.gateways.get('edge')!.routes[0]!.match = { pathPrefix: '/z/' };
+    doc.touchGateways();
+    const b = load(loader, doc.text());
+    expect(b).not.toBe(a);
+    expect(b.services).toBe(a.services);
+    expect(b.mesh).toBe(a.mesh);
+    expect(partChangesSince(a.gateways, b.gateways)).toEqual(['edge']);
+    // Services in another order: a new map in the text's order (and no name changed).
+    const text = doc.text();
+    const s1 = text.indexOf('\n  s1:\n');
+    const s2 = text.indexOf('\n  s2:\n');
+    const swapped = text.slice(0, s1) + text.slice(s2, text.indexOf('\n  s3:\n')) + text.slice(s1, s2) + text.slice(text.indexOf('\n  s3:\n'));
+    const c = load(loader, swapped);
+    expect(Object.keys(c.services).slice(0, 4)).toEqual(['s0', 's2', 's1', 's3']);
+    expect(partChangesSince(b.services, c.services)).toEqual([]);
+    expect(canonicalizeWithChanges(b, c).changes!.services).toEqual({ changed: [], removed: [] });
   });
 });
