@@ -6,9 +6,9 @@
 // (a sidecar's inbound listener address, its local app's load assignment).
 import { emptyRefs, encodeFromJson, ProtoJsonError } from './json.js';
 import { messageType } from './protos.js';
-import { type Resource, resourceFromBytes, type ResourceRefs } from './resource.js';
+import { type Resource, resourceFromPrefixed, type ResourceRefs, versionPrefixLength, writeVersionPrefix } from './resource.js';
 import type { TypeUrl } from './type-urls.js';
-import { lengthDelimited } from './wire.js';
+import { utf8Length, varintSize, writeVarint } from './wire.js';
 
 export interface SplicedTemplate {
   readonly typeUrl: TypeUrl;
@@ -48,7 +48,18 @@ export function spliceTemplate(typeUrl: TypeUrl, name: string, json: Record<stri
   };
 }
 
-/** The template with `value` (the encoded field message) in its place. */
+/** The template with `value` (the encoded field message) in its place, written after what its version hashes first. */
 export function splicedResource(t: SplicedTemplate, value: Uint8Array): Resource {
-  return resourceFromBytes(t.typeUrl, t.name, Buffer.concat([t.low, lengthDelimited(t.field, value), t.high]), t.refs);
+  const tag = t.field * 8 + 2;
+  const size = t.low.length + varintSize(tag) + varintSize(value.length) + value.length + t.high.length;
+  const nameBytes = utf8Length(t.name);
+  const at = versionPrefixLength(t.typeUrl, nameBytes);
+  const buf = Buffer.allocUnsafe(at + size);
+  let off = writeVersionPrefix(buf, t.typeUrl, t.name, nameBytes);
+  buf.set(t.low, off);
+  off = writeVarint(buf, off + t.low.length, tag);
+  off = writeVarint(buf, off, value.length);
+  buf.set(value, off);
+  buf.set(t.high, off + value.length);
+  return resourceFromPrefixed(t.typeUrl, t.name, buf, at, t.refs);
 }

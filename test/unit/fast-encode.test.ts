@@ -60,7 +60,7 @@ describe('hand-encoded load assignments', () => {
 
 describe('spliced templates', () => {
   it('a STATIC / STRICT_DNS cluster with its load assignment spliced in equals the whole encoding', () => {
-    for (const n of [1, 3]) for (const local of [true, false]) {
+    for (const n of [1, 3, 20]) for (const local of [true, false]) {
       const u = upstream(n, local, (i) => (local ? '127.0.0.1' : i % 2 ? 'db.internal' : 'cache.internal'));
       const full = translateCluster(u);
       expect(full['load_assignment']).toBeDefined();
