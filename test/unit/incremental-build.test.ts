@@ -417,7 +417,8 @@ function gatewayRaw(r: () => number): Raw {
     services,
     gateways: {
       edge: { listeners: [{ name: 'public', port: 18080, hosts: ['a.example.com'] }, { name: 'internal', port: 19090 }, { name: 'db', port: 15432, protocol: 'tcp', backend: 's9' }], routes },
-      side: { listeners: [{ name: 'web', port: 18081 }], routes: Array.from({ length: 5 }, (_, k) => gatewayRoute(r, 100 + k, false)) },
+      // Every route on each listener, until an edit restricts one (and lifts it again).
+      side: { listeners: [{ name: 'web', port: 18081 }, { name: 'alt', port: 18082 }], routes: Array.from({ length: 5 }, (_, k) => gatewayRoute(r, 100 + k, false)) },
     },
   };
 }
@@ -470,8 +471,12 @@ function gatewayEdit(raw: Raw, r: () => number, step: number): string {
     }
     case 5: {
       const rt = pick(r, routes);
-      if (rt['backend'] && (gname === 'side' || r() < 0.5)) rt['backend'] = `s${Math.floor(r() * 9)}`;
-      else if (rt['listeners'] || gname === 'side') delete rt['listeners'];
+      if (rt['backend'] && r() < 0.5) rt['backend'] = `s${Math.floor(r() * 9)}`;
+      else if (gname === 'side') {
+        // At most one route on one listener: the other takes all routes, or all but one.
+        for (const x of routes) delete x['listeners'];
+        if (r() < 0.6) rt['listeners'] = ['web'];
+      } else if (rt['listeners']) delete rt['listeners'];
       else rt['listeners'] = [r() < 0.5 ? 'public' : 'internal'];
       return `${gname} route backend or listeners`;
     }
