@@ -99,6 +99,68 @@ function measure(u: UpstreamIR, nameBytes: number): number {
   return (nameBytes ? ld(nameBytes) : 0) + ld(locality);
 }
 
+/** Where writeShortEndpoints writes (grown as needed). */
+let scratch = Buffer.allocUnsafe(16 * 1024);
+
+/** An ASCII string copied to scratch at `off`; -1 if it is not ASCII. */
+function copyAscii(s: string, off: number): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    scratch[off++] = c;
+  }
+  return off;
+}
+
+/**
+ * The LocalityLbEndpoints message of u's endpoints written to `scratch` in one pass, when every
+ * endpoint's messages are below 128 bytes (their lengths take one byte, patched in once written)
+ * and its strings ASCII: the common case, with no pass to measure first. Returns its size, or
+ * -1 if an endpoint is not like that (the caller measures, then writes).
+ */
+function writeShortEndpoints(u: UpstreamIR): number {
+  const eps = u.endpoints;
+  let off = 0;
+  for (let i = 0; i < eps.length; i++) {
+    const e = eps[i]!;
+    const { host, instanceId } = e;
+    // Longer strings could make a message 128 bytes or more.
+    if (host.length > 96 || instanceId.length > 96) return -1;
+    // At most 8 tag and length bytes, 2 strings of 96 and a port before giving up.
+    if (off + 256 > scratch.length) scratch = Buffer.concat([scratch.subarray(0, off), Buffer.allocUnsafe(scratch.length)]);
+    scratch[off] = 0x12; // LocalityLbEndpoints.lb_endpoints
+    const lb = off + 1;
+    scratch[lb + 1] = 0x0a; // LbEndpoint.endpoint
+    const endpoint = lb + 2;
+    scratch[endpoint + 1] = 0x0a; // Endpoint.address
+    const address = endpoint + 2;
+    scratch[address + 1] = 0x0a; // Address.socket_address
+    const socket = address + 2;
+    off = socket + 1;
+    if (host.length) {
+      scratch[off] = 0x12; // SocketAddress.address
+      scratch[off + 1] = host.length;
+      off = copyAscii(host, off + 2);
+      if (off < 0) return -1;
+    }
+    scratch[off++] = 0x18; // SocketAddress.port_value
+    off = writeVarint(scratch, off, e.port);
+    scratch[socket] = off - socket - 1;
+    scratch[address] = off - address - 1;
+    if (instanceId.length) {
+      scratch[off] = 0x1a; // Endpoint.hostname
+      scratch[off + 1] = instanceId.length;
+      off = copyAscii(instanceId, off + 2);
+      if (off < 0) return -1;
+    }
+    const n = off - endpoint - 1;
+    if (n >= 0x80 - 2) return -1; // (LbEndpoint's length is n + 2)
+    scratch[endpoint] = n;
+    scratch[lb] = n + 2;
+  }
+  return off;
+}
+
 /** The measured assignment, written at `off` (its size `size`). */
 function writeAssignment(u: UpstreamIR, nameBytes: number, size: number, buf: Buffer, off: number): number {
   const end = off + size;
@@ -147,6 +209,22 @@ export function loadAssignmentBytes(u: UpstreamIR): Buffer {
 /** resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u)), written after what its version hashes first (one buffer, no copy). */
 export function loadAssignmentResource(u: UpstreamIR): Resource {
   const nameBytes = utf8Length(u.key);
+  const locality = nameBytes !== u.key.length && LONE_SURROGATE.test(u.key) ? -1 : writeShortEndpoints(u);
+  if (locality >= 0) {
+    // The endpoints are in `scratch`: the header, then a copy of them.
+    const at = versionPrefixLength(TYPE.ENDPOINT, nameBytes);
+    const buf = Buffer.allocUnsafe(at + (nameBytes ? ld(nameBytes) : 0) + ld(locality));
+    let off = writeVersionPrefix(buf, TYPE.ENDPOINT, u.key, nameBytes);
+    if (nameBytes) {
+      buf[off++] = 0x0a; // ClusterLoadAssignment.cluster_name
+      off = writeVarint(buf, off, nameBytes);
+      off = writeUtf8(buf, off, u.key, nameBytes);
+    }
+    buf[off++] = 0x12; // ClusterLoadAssignment.endpoints
+    off = writeVarint(buf, off, locality);
+    buf.set(scratch.subarray(0, locality), off);
+    return resourceFromPrefixed(TYPE.ENDPOINT, u.key, buf, at);
+  }
   const size = measure(u, nameBytes);
   if (size < 0) return resourceFromBytes(TYPE.ENDPOINT, u.key, loadAssignmentBytes(u));
   const at = versionPrefixLength(TYPE.ENDPOINT, nameBytes);

@@ -49,6 +49,26 @@ describe('hand-encoded load assignments', () => {
     }
   });
 
+  it('endpoints whose messages are near 128 bytes (one-byte lengths or not), empty strings, many endpoints: the same bytes and version as protobufjs', () => {
+    const endpoints: EndpointIR[] = [];
+    for (let h = 0; h <= 100; h += 1) {
+      for (const id of [0, 1, 20, 40, 60, 96, 97]) endpoints.push({ instanceId: 'i'.repeat(id), host: `h${'0'.repeat(Math.max(0, h - 1))}`.slice(0, h), port: (h * 7919) % 70000, isIp: true });
+    }
+    for (const [from, n] of [[0, endpoints.length], [300, 5], [650, 1]] as const) {
+      const u: UpstreamIR = { key: `svc-${from}`, service: 'svc', subset: null, protocol: 'http', endpoints: endpoints.slice(from, from + n), local: false, tls: null };
+      const want = resourceFromJson(TYPE.ENDPOINT, loadAssignment(u));
+      const r = loadAssignmentResource(u);
+      expect(r.body.equals(want.body), `${from}`).toBe(true);
+      expect(r.version).toBe(want.version);
+      expect(loadAssignmentBytes(u).equals(want.body)).toBe(true);
+    }
+    // Every single endpoint on its own, each of its message lengths on either side of 128.
+    for (const e of endpoints) {
+      const u: UpstreamIR = { key: 'one', service: 'svc', subset: null, protocol: 'http', endpoints: [e], local: false, tls: null };
+      expect(loadAssignmentResource(u).body.equals(resourceFromJson(TYPE.ENDPOINT, loadAssignment(u)).body), `${e.host.length} ${e.instanceId.length}`).toBe(true);
+    }
+  });
+
   it('addresses: the same bytes as protobufjs for IPv4, IPv6, names and port extremes', () => {
     const Address = messageType('envoy.config.core.v3.Address');
     for (const h of hosts) for (const port of [0, 1, 80, 127, 128, 16383, 16384, 65535]) {
