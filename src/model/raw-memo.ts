@@ -78,17 +78,22 @@ export class RawModelMemo {
         part.key === 'services'
           ? (services = new PartReader(this.services, entryReader(part.indent, 1, limits, counts), counts))
           : (gateways = new PartReader(this.gateways, listEntryReader(part.indent, 1, GATEWAY_LIST, limits, counts), counts));
-      const entries: Record<string, unknown> = {};
       const starts = part.entryStarts;
       for (let i = 0; i < starts.length; i++) {
-        const p = reader.part(text, starts[i]!, i + 1 < starts.length ? starts[i + 1]! : part.end);
-        // A repeated key is an error the full path reports (as the whole-text reader gives up on it).
-        if (!p || Object.prototype.hasOwnProperty.call(entries, p.key)) return undefined;
-        entries[p.key] = p.value;
+        if (!reader.part(text, starts[i]!, i + 1 < starts.length ? starts[i + 1]! : part.end)) return undefined;
       }
       // Every entry the last read's, in its place: the last read's map (the same keys and values).
       const last = part.key === 'services' ? this.servicesValue : this.gatewaysValue;
-      raw[part.key] = reader.unchanged() && last !== undefined ? last : entries;
+      if (reader.unchanged() && last !== undefined) raw[part.key] = last;
+      else {
+        const entries: Record<string, unknown> = {};
+        for (const p of reader.parts) {
+          // A repeated key is an error the full path reports (as the whole-text reader gives up on it).
+          if (Object.prototype.hasOwnProperty.call(entries, p.key)) return undefined;
+          entries[p.key] = p.value;
+        }
+        raw[part.key] = entries;
+      }
     }
     this.top = top.parts;
     this.services = services?.parts ?? [];
@@ -235,6 +240,8 @@ class PartReader {
   private byKeyLine: Map<string, number> | null = null;
   /** A part was read, or one of the last read's taken out of its place. */
   private moved = false;
+  /** Parts that did not line up with the last read's, before the key line index is made. */
+  private misses = 0;
 
   constructor(
     private readonly prev: readonly ReadPart[],
@@ -248,16 +255,31 @@ class PartReader {
     let old = this.prev[i];
     if (old === undefined || old.text !== partText) {
       // (=== compares the characters of two slices in bulk; startsWith at an offset was ~10×
-      // slower.) Not the next part unchanged: the same key line next (that part, edited), or
-      // elsewhere (moved), or none (added).
-      let eol = partText.indexOf('\n');
-      if (eol < 0) eol = partText.length;
-      const keyLine = partText.slice(0, eol);
-      if (old === undefined || !sameKeyLine(old.text, keyLine)) {
-        this.byKeyLine ??= indexByKeyLine(this.prev);
-        const at = this.byKeyLine.get(keyLine);
-        i = at ?? -1;
-        old = at === undefined ? undefined : this.prev[at];
+      // slower.) Not the next part unchanged: the one after it unchanged (that one removed), the
+      // same key line next (that part, edited), or elsewhere (moved), or none (added).
+      const after = this.prev[i + 1];
+      if (after !== undefined && after.text === partText) {
+        i++;
+        old = after;
+      } else {
+        let eol = partText.indexOf('\n');
+        if (eol < 0) eol = partText.length;
+        const keyLine = partText.slice(0, eol);
+        if (old === undefined || !sameKeyLine(old.text, keyLine)) {
+          // Looked up by key line once the parts have not lined up a few times (parts moved);
+          // before that, read: most often a part added, or a list item edited in place (a
+          // one-line item's key line is all of it), and indexing 10 000 routes' key lines cost
+          // more than the read.
+          if (this.byKeyLine === null && ++this.misses <= MISSES_BEFORE_INDEX) {
+            i = -1;
+            old = undefined;
+          } else {
+            this.byKeyLine ??= indexByKeyLine(this.prev);
+            const at = this.byKeyLine.get(keyLine);
+            i = at ?? -1;
+            old = at === undefined ? undefined : this.prev[at];
+          }
+        }
       }
       if (i >= 0) this.next = i + 1;
       if (old === undefined || old.text !== partText) {
@@ -280,6 +302,9 @@ class PartReader {
     return !this.moved && this.parts.length === this.prev.length;
   }
 }
+
+/** How many parts that do not line up are read before the last read's parts are indexed by key line. */
+const MISSES_BEFORE_INDEX = 4;
 
 function sameKeyLine(text: string, keyLine: string): boolean {
   return text.startsWith(keyLine) && (text.length === keyLine.length || text.charCodeAt(keyLine.length) === 0x0a);

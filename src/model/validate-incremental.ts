@@ -68,10 +68,10 @@ const MAX_CHANGED = 64;
  */
 interface EntityReads {
   loose: FactRead[];
-  groups: Map<readonly FactRead[], number>;
+  groups: Array<readonly FactRead[]>;
 }
 
-const NO_READS: EntityReads = { loose: [], groups: new Map() };
+const NO_READS: EntityReads = { loose: [], groups: [] };
 
 /** The reads of each service's and gateway's checks (only those that read anything). */
 class Recording implements FactRecorder {
@@ -98,24 +98,41 @@ class Recording implements FactRecorder {
 
   readGroup(reads: readonly FactRead[]): void {
     if (reads.length === 0) return;
-    const groups = this.entity().groups;
-    groups.set(reads, (groups.get(reads) ?? 0) + 1);
+    this.entity().groups.push(reads);
   }
 
   private entity(): EntityReads {
     const byName = this.kind === 'service' ? this.services : this.gateways;
     let e = byName.get(this.name);
-    if (!e) byName.set(this.name, (e = { loose: [], groups: new Map() }));
+    if (!e) byName.set(this.name, (e = { loose: [], groups: [] }));
     return e;
   }
 }
 
-/** The reads that leave and come when a part's reads change from `old` to `now` (groups in both are neither). */
+/**
+ * The reads that leave and come when a part's reads change from `old` to `now` (groups in both
+ * are neither). The groups come in check order, an unchanged route's the very same array, so
+ * those the two begin and end with are passed over by identity (no map of 10 000 routes' groups
+ * for a gateway with one route changed), and the rest compared as multisets.
+ */
 function readsChange(old: EntityReads, now: EntityReads): { gone: Array<readonly FactRead[]>; came: Array<readonly FactRead[]> } {
   const gone: Array<readonly FactRead[]> = [old.loose];
   const came: Array<readonly FactRead[]> = [now.loose];
-  for (const [g, n] of old.groups) for (let k = now.groups.get(g) ?? 0; k < n; k++) gone.push(g);
-  for (const [g, n] of now.groups) for (let k = old.groups.get(g) ?? 0; k < n; k++) came.push(g);
+  const a = old.groups;
+  const b = now.groups;
+  const n = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < n && a[p] === b[p]) p++;
+  let q = 0;
+  while (q < n - p && a[a.length - 1 - q] === b[b.length - 1 - q]) q++;
+  const left = new Map<readonly FactRead[], number>();
+  for (let i = p; i < a.length - q; i++) left.set(a[i]!, (left.get(a[i]!) ?? 0) + 1);
+  for (let i = p; i < b.length - q; i++) {
+    const k = left.get(b[i]!) ?? 0;
+    if (k > 0) left.set(b[i]!, k - 1);
+    else came.push(b[i]!);
+  }
+  for (const [g, k] of left) for (let j = 0; j < k; j++) gone.push(g);
   return { gone, came };
 }
 
@@ -240,7 +257,7 @@ class Baseline {
     this.gatewayCount = Object.keys(model.gateways).length;
     for (const reads of [...this.serviceReads.values(), ...this.gatewayReads.values()]) {
       this.addReads(reads.loose);
-      for (const [g, n] of reads.groups) for (let k = 0; k < n; k++) this.addReads(g);
+      for (const g of reads.groups) this.addReads(g);
     }
   }
 
