@@ -12,7 +12,7 @@
 // caller then reads the whole text as before.
 import { fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
-import { isSection, type ModelTextLayout, splitEntryList, splitModelText } from './text-split.js';
+import { commonEnds, isSection, type ModelTextLayout, shiftLayout, splitEntryList, splitModelText } from './text-split.js';
 
 /** A part as the last load read it. */
 interface ReadPart {
@@ -39,6 +39,8 @@ export class RawModelMemo {
   /** The last read's services and gateways maps: given again while every part is (the schema memo then skips the map). */
   private servicesValue: unknown = undefined;
   private gatewaysValue: unknown = undefined;
+  /** The last text read part by part, its layout and its value. */
+  private last: { text: string; layout: ModelTextLayout; raw: Record<string, unknown> } | null = null;
   /** Parts reused and parts read since the memo was made (for tests and benchmarks). */
   readonly counts = { reused: 0, read: 0 };
 
@@ -49,7 +51,21 @@ export class RawModelMemo {
    */
   read(text: string, limits: YamlLimits): Record<string, unknown> | undefined {
     if (!fastReaderTakesSize(text, limits)) return undefined;
-    const layout = splitModelText(text);
+    // Against the last text: the same text, the same value; a difference inside one part (or
+    // section entry), its layout without a line scan, and every other part known unchanged.
+    const last = this.last;
+    let layout: ModelTextLayout | undefined;
+    let changed: { part: number; entry: number } | undefined;
+    if (last !== null) {
+      const ends = commonEnds(last.text, text);
+      if (ends.prefix === text.length && ends.prefix === last.text.length) {
+        this.counts.reused += this.top.length + this.services.length + this.gateways.length;
+        return last.raw;
+      }
+      const shifted = shiftLayout(last.layout, last.text, text, ends.prefix, ends.suffix);
+      if (shifted) ({ layout, ...changed } = shifted);
+    }
+    layout ??= splitModelText(text);
     if (!layout) return undefined;
     // The lines no part holds (comments before the first key, the `services:` lines) are checked
     // here; each part's characters are checked when it is read (or were, when its text was read).
@@ -64,9 +80,10 @@ export class RawModelMemo {
     const raw: Record<string, unknown> = {};
     let services: PartReader | null = null;
     let gateways: PartReader | null = null;
-    for (const part of layout.parts) {
+    for (let k = 0; k < layout.parts.length; k++) {
+      const part = layout.parts[k]!;
       if (!isSection(part)) {
-        const p = top.part(text, part.start, part.end);
+        const p = changed && k !== changed.part ? top.reuse(text, part.start, part.end) : top.part(text, part.start, part.end);
         if (!p || p.key !== part.key) return undefined;
         raw[p.key] = p.value;
         continue;
@@ -80,7 +97,9 @@ export class RawModelMemo {
           : (gateways = new PartReader(this.gateways, listEntryReader(part.indent, 1, GATEWAY_LIST, limits, counts), counts));
       const starts = part.entryStarts;
       for (let i = 0; i < starts.length; i++) {
-        if (!reader.part(text, starts[i]!, i + 1 < starts.length ? starts[i + 1]! : part.end)) return undefined;
+        const end = i + 1 < starts.length ? starts[i + 1]! : part.end;
+        const known = changed !== undefined && (k !== changed.part || i !== changed.entry);
+        if (!(known ? reader.reuse(text, starts[i]!, end) : reader.part(text, starts[i]!, end))) return undefined;
       }
       // Every entry the last read's, in its place: the last read's map (the same keys and values).
       const last = part.key === 'services' ? this.servicesValue : this.gatewaysValue;
@@ -100,6 +119,7 @@ export class RawModelMemo {
     this.gateways = gateways?.parts ?? [];
     this.servicesValue = raw['services'];
     this.gatewaysValue = raw['gateways'];
+    this.last = { text, layout, raw };
     this.counts.read += counts.read;
     this.counts.reused += counts.reused;
     return raw;
@@ -151,6 +171,7 @@ export class RawModelMemo {
     this.gateways = sections.gateways;
     this.servicesValue = raw['services'];
     this.gatewaysValue = raw['gateways'];
+    this.last = { text, layout, raw };
     this.counts.read += top.length + sections.services.length + sections.gateways.length;
     return raw;
   }
@@ -292,6 +313,18 @@ class PartReader {
     } else this.next = i + 1;
     if (i !== this.parts.length) this.moved = true;
     old.text = partText;
+    this.parts.push(old);
+    this.counts.reused++;
+    return old;
+  }
+
+  /** The last read's next part, known to be unchanged (the text differs elsewhere): kept without a look at its text. */
+  reuse(text: string, start: number, end: number): ReadPart | undefined {
+    const old = this.prev[this.next];
+    if (old === undefined) return this.part(text, start, end);
+    if (this.next !== this.parts.length) this.moved = true;
+    this.next++;
+    old.text = text.slice(start, end);
     this.parts.push(old);
     this.counts.reused++;
     return old;
