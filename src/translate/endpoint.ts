@@ -161,16 +161,21 @@ function writeShortEndpoints(u: UpstreamIR): number {
   return off;
 }
 
-/** The measured assignment, written at `off` (its size `size`). */
-function writeAssignment(u: UpstreamIR, nameBytes: number, size: number, buf: Buffer, off: number): number {
-  const end = off + size;
+/** ClusterLoadAssignment's cluster_name (when not empty) and the tag and length of its one LocalityLbEndpoints. */
+function writeAssignmentHeader(buf: Buffer, off: number, name: string, nameBytes: number, localitySize: number): number {
   if (nameBytes) {
     buf[off++] = 0x0a; // ClusterLoadAssignment.cluster_name
     off = writeVarint(buf, off, nameBytes);
-    off = writeUtf8(buf, off, u.key, nameBytes);
+    off = writeUtf8(buf, off, name, nameBytes);
   }
   buf[off++] = 0x12; // ClusterLoadAssignment.endpoints
-  off = writeVarint(buf, off, localitySize);
+  return writeVarint(buf, off, localitySize);
+}
+
+/** The measured assignment, written at `off` (its size `size`). */
+function writeAssignment(u: UpstreamIR, nameBytes: number, size: number, buf: Buffer, off: number): number {
+  const end = off + size;
+  off = writeAssignmentHeader(buf, off, u.key, nameBytes, localitySize);
   const eps = u.endpoints;
   for (let i = 0, z = 0; i < eps.length; i++, z += PER) {
     const e = eps[i]!;
@@ -215,13 +220,7 @@ export function loadAssignmentResource(u: UpstreamIR): Resource {
     const at = versionPrefixLength(TYPE.ENDPOINT, nameBytes);
     const buf = Buffer.allocUnsafe(at + (nameBytes ? ld(nameBytes) : 0) + ld(locality));
     let off = writeVersionPrefix(buf, TYPE.ENDPOINT, u.key, nameBytes);
-    if (nameBytes) {
-      buf[off++] = 0x0a; // ClusterLoadAssignment.cluster_name
-      off = writeVarint(buf, off, nameBytes);
-      off = writeUtf8(buf, off, u.key, nameBytes);
-    }
-    buf[off++] = 0x12; // ClusterLoadAssignment.endpoints
-    off = writeVarint(buf, off, locality);
+    off = writeAssignmentHeader(buf, off, u.key, nameBytes, locality);
     buf.set(scratch.subarray(0, locality), off);
     return resourceFromPrefixed(TYPE.ENDPOINT, u.key, buf, at);
   }
