@@ -4,7 +4,8 @@ import { hash } from 'node:crypto';
 import { emptyRefs, encodeFromJson, ProtoJsonError } from './json.js';
 import { messageType } from './protos.js';
 import { TYPE, type TypeUrl } from './type-urls.js';
-import { encodeAny, lengthDelimited, stringField, utf8Length, writeUtf8 } from './wire.js';
+import { deltaEntrySize, sotwEntrySize, writeDeltaEntry, writeSotwEntry } from './entry-writer.js';
+import { utf8Length, writeUtf8 } from './wire.js';
 
 export interface ResourceRefs {
   readonly clusters: readonly string[];
@@ -76,12 +77,19 @@ class EncodedResource implements Resource {
   ) {}
 
   get sotwField(): Buffer {
-    return (this.sotw ??= lengthDelimited(2, encodeAny(this.typeUrl, this.body)));
+    if (!this.sotw) {
+      this.sotw = Buffer.allocUnsafe(sotwEntrySize(this));
+      writeSotwEntry(this.sotw, 0, this);
+    }
+    return this.sotw;
   }
 
   get deltaField(): Buffer {
-    // envoy.service.discovery.v3.Resource: version = 1, resource = 2, name = 3
-    return (this.delta ??= lengthDelimited(2, Buffer.concat([stringField(1, this.version), lengthDelimited(2, encodeAny(this.typeUrl, this.body)), stringField(3, this.name)])));
+    if (!this.delta) {
+      this.delta = Buffer.allocUnsafe(deltaEntrySize(this));
+      writeDeltaEntry(this.delta, 0, this);
+    }
+    return this.delta;
   }
 }
 

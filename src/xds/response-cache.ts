@@ -16,6 +16,7 @@
 // new key.
 import type { Resource } from './resource.js';
 import type { TypeUrl } from './type-urls.js';
+import { deltaEntrySize, sotwEntrySize, writeDeltaEntry, writeSotwEntry } from './entry-writer.js';
 import { stringField } from './wire.js';
 
 /** A SotW DiscoveryResponse for one exact resource set, without its nonce. */
@@ -135,16 +136,14 @@ export class ResponseCache {
     }
     this.misses++;
     const resources = list();
-    const parts: Buffer[] = [stringField(1, version)];
     const byName = new Map<string, Resource>();
     const names: string[] = [];
     for (const r of resources) {
-      parts.push(r.sotwField);
       byName.set(r.name, r);
       names.push(r.name);
     }
-    parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
-    const body: SotwBody = { typeUrl, version, resources, byName, names, bytes: Buffer.concat(parts) };
+    const bytes = assemble(stringField(1, version), resources, false, [stringField(4, typeUrl), this.controlPlane.sotw]);
+    const body: SotwBody = { typeUrl, version, resources, byName, names, bytes };
     // Counted twice: the entry keeps its Resource objects (and their framed fields) alive
     // after their snapshot is replaced.
     if (this.admit(key)) this.bodies.set(key, body, 2 * body.bytes.length + ENTRY_OVERHEAD + PER_RESOURCE_OVERHEAD * resources.length);
@@ -159,12 +158,7 @@ export class ResponseCache {
   sotwPart(typeUrl: TypeUrl, version: string, part: readonly Resource[]): Buffer {
     let key = `P${typeUrl}\0${version}\0`;
     for (const r of part) key += `${r.version.length}:${r.version}`;
-    return this.bytes(key, () => {
-      const parts: Buffer[] = [stringField(1, version)];
-      for (const r of part) parts.push(r.sotwField);
-      parts.push(stringField(4, typeUrl), this.controlPlane.sotw);
-      return Buffer.concat(parts);
-    });
+    return this.bytes(key, () => assemble(stringField(1, version), part, false, [stringField(4, typeUrl), this.controlPlane.sotw]));
   }
 
   /**
@@ -174,12 +168,10 @@ export class ResponseCache {
    */
   delta(key: string, version: string, typeUrl: TypeUrl, toSend: readonly Resource[], removed: readonly string[]): Buffer {
     return this.bytes(key, () => {
-      const parts: Buffer[] = [stringField(1, version)];
-      for (const r of toSend) parts.push(r.deltaField);
-      parts.push(stringField(4, typeUrl));
-      for (const n of removed) parts.push(stringField(6, n));
-      parts.push(this.controlPlane.delta);
-      return Buffer.concat(parts);
+      const tail: Buffer[] = [stringField(4, typeUrl)];
+      for (const n of removed) tail.push(stringField(6, n));
+      tail.push(this.controlPlane.delta);
+      return assemble(stringField(1, version), toSend, true, tail);
     });
   }
 
@@ -221,6 +213,23 @@ export class ResponseCache {
     this.seenOnce.clear();
     this.seenOnceChars = 0;
   }
+}
+
+/**
+ * `head`, the resources' entries (SotW or Delta) and `tail`, written into one buffer of the
+ * exact size: each resource's body is copied once, where it lands (entry-writer.ts).
+ */
+function assemble(head: Buffer, resources: readonly Resource[], delta: boolean, tail: readonly Buffer[]): Buffer {
+  let size = head.length;
+  for (const r of resources) size += delta ? deltaEntrySize(r) : sotwEntrySize(r);
+  for (const t of tail) size += t.length;
+  const out = Buffer.allocUnsafe(size);
+  let off = head.copy(out, 0);
+  if (delta) for (const r of resources) off = writeDeltaEntry(out, off, r);
+  else for (const r of resources) off = writeSotwEntry(out, off, r);
+  for (const t of tail) off += t.copy(out, off);
+  if (off !== size) throw new Error(`bug: response assembled to ${off} bytes, measured ${size}`);
+  return out;
 }
 
 /**
