@@ -11,15 +11,14 @@ import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { deltaKey, withNonce } from './response-cache.js';
+import { Holdings } from './delta-holdings.js';
 
 class DeltaTypeState {
   requested = false;
   wildcard = false;
   names = new Set<string>();
-  /** What the proxy holds: name → version. */
-  known = new Map<string, string>();
-  /** The resources behind `known` where this stream sent them (for references). */
-  held = new Map<string, Resource>();
+  /** What the proxy holds: name → version, and the resources this stream sent (for references). */
+  holds = new Holdings();
   /** Older resources the proxy may still hold while a change is in flight or was NACKed. */
   shadow = new Map<string, Resource>();
   inflight: InflightResponse | null = null;
@@ -102,7 +101,7 @@ export class DeltaStream extends XdsStreamBase {
       if (initial && typeof initial === 'object') {
         const entries = Object.entries(initial as Record<string, unknown>);
         this.checkNameCount(entries.length);
-        for (const [n, v] of entries) if (typeof v === 'string') s.known.set(n, v);
+        for (const [n, v] of entries) if (typeof v === 'string') s.holds.setVersion(n, v);
       }
       if (subscribe.length === 0) s.wildcard = true; // legacy wildcard
     }
@@ -116,8 +115,7 @@ export class DeltaStream extends XdsStreamBase {
       markDirty(s, n);
       // An explicit (re)subscribe after the first request is answered even if unchanged.
       if (!first) {
-        s.known.delete(n);
-        s.held.delete(n);
+        s.holds.delete(n);
         this.touch(t, s, n);
       }
       s.names.add(n);
@@ -125,10 +123,9 @@ export class DeltaStream extends XdsStreamBase {
     for (const n of unsubscribe) {
       if (n === '*') {
         s.wildcard = false;
-        for (const k of [...s.known.keys()]) {
+        for (const k of s.holds.knownNames()) {
           if (!s.names.has(k)) {
-            s.known.delete(k);
-            s.held.delete(k);
+            s.holds.delete(k);
             this.touch(t, s, k);
           }
         }
@@ -136,8 +133,7 @@ export class DeltaStream extends XdsStreamBase {
       }
       s.names.delete(n);
       if (!s.wildcard) {
-        s.known.delete(n);
-        s.held.delete(n);
+        s.holds.delete(n);
         this.touch(t, s, n);
       }
     }
@@ -149,7 +145,7 @@ export class DeltaStream extends XdsStreamBase {
     if (this.fixedType) return;
     for (const d of DEPENDENTS[acked] ?? []) {
       const ds = this.types.get(d);
-      if (ds?.requested && ds.shadow.size + ds.held.size > 0) ds.due = true;
+      if (ds?.requested && ds.shadow.size + ds.holds.heldSize > 0) ds.due = true;
     }
   }
 
@@ -159,7 +155,7 @@ export class DeltaStream extends XdsStreamBase {
         // A new group (or the first snapshot): everything is to be compared.
         s.dirty = 'all';
         s.missing = null;
-        for (const n of s.held.keys()) this.touch(t, s, n);
+        if (s.holds.heldSize > 0) for (const r of s.holds.heldResources()) this.touch(t, s, r.name);
         for (const n of s.shadow.keys()) this.touch(t, s, n);
         if (!s.requested) continue;
         s.due = true;
@@ -171,8 +167,8 @@ export class DeltaStream extends XdsStreamBase {
       if (!changed) continue;
       let any = false;
       for (const n of changed) {
-        if (s.held.has(n) || s.shadow.has(n) || s.missing?.has(n)) this.touch(t, s, n);
-        if (s.wildcard || s.names.has(n) || s.known.has(n)) {
+        if (s.holds.hasHeld(n) || s.shadow.has(n) || s.missing?.has(n)) this.touch(t, s, n);
+        if (s.wildcard || s.names.has(n) || s.holds.has(n)) {
           markDirty(s, n);
           any = true;
         }
@@ -197,12 +193,14 @@ export class DeltaStream extends XdsStreamBase {
   private heldResources(t: TypeUrl): Resource[] {
     const s = this.types.get(t);
     if (!s) return [];
-    return s.shadow.size === 0 ? [...s.held.values()] : [...s.held.values(), ...s.shadow.values()];
+    const held = s.holds.heldResources();
+    for (const r of s.shadow.values()) held.push(r);
+    return held;
   }
 
   /** Keep `missing` exact for `n` after its snapshot, held or shadow entry changed. */
   private touch(t: TypeUrl, s: DeltaTypeState, n: string): void {
-    if ((s.held.has(n) || s.shadow.has(n)) && this.snapshot && !this.snapshot.resources(t).has(n)) (s.missing ??= new Set()).add(n);
+    if ((s.holds.hasHeld(n) || s.shadow.has(n)) && this.snapshot && !this.snapshot.resources(t).has(n)) (s.missing ??= new Set()).add(n);
     else if (s.missing) {
       s.missing.delete(n);
       if (s.missing.size === 0) s.missing = null;
@@ -224,17 +222,27 @@ export class DeltaStream extends XdsStreamBase {
     let sentFromCurrent = 0;
     /** `r` is wanted: send it unless the proxy has this version. */
     const consider = (r: Resource, isCurrent: boolean): void => {
-      if (s.known.get(r.name) !== r.version || s.force.has(r.name)) {
+      if (s.holds.version(r.name) !== r.version || s.force.has(r.name)) {
         toSend.push(r);
         if (isCurrent) sentFromCurrent++;
-      } else if (!s.held.has(r.name)) {
-        s.held.set(r.name, r);
+      } else if (!s.holds.hasHeld(r.name)) {
+        s.holds.setHeld(r);
         this.touch(t, s, r.name);
       }
     };
     const dirty = this.compareEverything ? 'all' : s.dirty;
     s.dirty = null;
-    if (dirty === 'all') {
+    // The first answer for a type the proxy holds nothing of, selecting all of it (a wildcard,
+    // or names that cover the type: a gateway subscribing to 10 000 assignments): the whole set,
+    // in name order, with nothing to compare; the proxy then holds exactly the snapshot's map,
+    // recorded as that map (Holdings.holdAll) instead of name by name.
+    const whole =
+      dirty === 'all' && !this.compareEverything && current === all && all.size > 0 && s.holds.knownSize === 0 && s.shadow.size === 0 && !s.missing && (s.wildcard || namesCover(s.names, all))
+        ? sortedResources(all)
+        : null;
+    if (whole) {
+      sentFromCurrent = all.size;
+    } else if (dirty === 'all') {
       // Compare everything the subscription selects with what the proxy holds.
       const kept = retainedNow();
       if (s.wildcard) {
@@ -250,7 +258,7 @@ export class DeltaStream extends XdsStreamBase {
           if (r) consider(r, false);
         }
       }
-      for (const n of s.known.keys()) {
+      for (const n of s.holds.knownNames()) {
         if (!((s.wildcard || s.names.has(n)) && (current.has(n) || kept.has(n)))) removed.push(n);
       }
     } else {
@@ -264,7 +272,7 @@ export class DeltaStream extends XdsStreamBase {
         if (c) return consider(c, true);
         const r = wanted ? retainedNow().get(n) : undefined;
         if (r) return consider(r, false);
-        if (s.known.has(n)) removed.push(n);
+        if (s.holds.has(n)) removed.push(n);
       };
       let names: Iterable<string> | null = dirty;
       if (s.force.size > 0 || s.missing) {
@@ -278,32 +286,34 @@ export class DeltaStream extends XdsStreamBase {
     const fromSnapshot = s.dueFromSnapshot;
     s.due = false;
     s.dueFromSnapshot = false;
-    if (toSend.length === 0 && removed.length === 0 && s.responded) return;
+    if (!whole && toSend.length === 0 && removed.length === 0 && s.responded) return;
 
-    if (!sortedByName(toSend)) toSend.sort(byName);
-    const newClusters = t === TYPE.CLUSTER ? toSend.filter((r) => !s.known.has(r.name)) : [];
+    if (!whole && !sortedByName(toSend)) toSend.sort(byName);
+    const sending: readonly Resource[] = whole ?? toSend;
+    const newClusters = t === TYPE.CLUSTER ? (whole ?? toSend.filter((r) => !s.holds.has(r.name))) : [];
     removed.sort();
     const version = snap.typeVersion(t);
     // Everything but the nonce is shared by every stream sending the same resources.
-    const allOf = current === all && removed.length === 0 && sentFromCurrent === all.size && toSend.length === all.size;
-    const body = this.deps.responses.delta(deltaKey(t, version, toSend, removed, allOf), version, t, toSend, removed);
+    const allOf = current === all && removed.length === 0 && sentFromCurrent === all.size && sending.length === all.size;
+    const body = this.deps.responses.delta(deltaKey(t, version, sending, removed, allOf), version, t, sending, removed);
     const nonce = this.nextNonce();
     const bytes = withNonce(body, nonce);
 
-    for (const r of toSend) {
-      const old = s.held.get(r.name);
+    if (whole) {
+      s.holds.holdAll(all);
+      if (s.force.size > 0) for (const n of [...s.force]) if (all.has(n)) s.force.delete(n);
+    } else for (const r of toSend) {
+      const old = s.holds.heldResource(r.name);
       if (old && old !== r && !s.shadow.has(r.name)) s.shadow.set(r.name, old);
-      s.known.set(r.name, r.version);
-      s.held.set(r.name, r);
+      s.holds.setHeld(r);
       if (s.force.size > 0) s.force.delete(r.name);
       // A resource of the snapshot can only leave `missing`: nothing to do while it is empty.
       if (s.missing || !all.has(r.name)) this.touch(t, s, r.name);
     }
     for (const n of removed) {
-      const old = s.held.get(n);
+      const old = s.holds.heldResource(n);
       if (old && !s.shadow.has(n)) s.shadow.set(n, old);
-      s.known.delete(n);
-      s.held.delete(n);
+      s.holds.delete(n);
       this.touch(t, s, n);
     }
     s.responded = true;
@@ -311,20 +321,20 @@ export class DeltaStream extends XdsStreamBase {
     s.inflight = {
       nonce,
       version,
-      names: [...toSend.map((r) => r.name), ...removed],
+      names: whole ? namesOf(all) : [...toSend.map((r) => r.name), ...removed],
       sentAt: performance.now(),
       snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null,
     };
     if (t === TYPE.CLUSTER && !this.fixedType) {
       const eds = this.state(TYPE.ENDPOINT);
       // The proxy holds no assignment yet: every one it asks for is sent anyway.
-      if (eds.known.size > 0) for (const c of toSend) for (const e of c.refs.endpoints) eds.force.add(e);
+      if (eds.holds.knownSize > 0) for (const c of sending) for (const e of c.refs.endpoints) eds.force.add(e);
       if (eds.force.size > 0 && eds.requested) eds.due = true;
       // A new cluster has nothing serving under its name until its endpoints arrive.
       for (const c of newClusters) this.startWarming(c.refs.endpoints);
     }
-    if (t === TYPE.ENDPOINT) this.endWarming(toSend.map((r) => r.name));
-    if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: toSend.length, removed: removed.length, bytes: bytes.length }, 'delta push');
+    if (t === TYPE.ENDPOINT) this.endWarming(whole ? namesOf(all) : toSend.map((r) => r.name));
+    if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: sending.length, removed: removed.length, bytes: bytes.length }, 'delta push');
     this.write(t, bytes);
   }
 
@@ -361,6 +371,34 @@ function sortedByName(list: readonly Resource[]): boolean {
 
 function byName(a: Resource, b: Resource): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Whether `names` has every name of `m`. */
+function namesCover(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
+  if (names.size < m.size) return false;
+  for (const n of m.keys()) if (!names.has(n)) return false;
+  return true;
+}
+
+/** A snapshot map's resources in name order and their names, made once per (immutable, shared) map. */
+const SORTED = new WeakMap<ReadonlyMap<string, Resource>, { resources: readonly Resource[]; names: readonly string[] }>();
+function sortedOf(m: ReadonlyMap<string, Resource>): { resources: readonly Resource[]; names: readonly string[] } {
+  let v = SORTED.get(m);
+  if (!v) {
+    const resources = [...m.values()];
+    if (!sortedByName(resources)) resources.sort(byName);
+    v = { resources, names: resources.map((r) => r.name) };
+    SORTED.set(m, v);
+  }
+  return v;
+}
+
+function sortedResources(m: ReadonlyMap<string, Resource>): readonly Resource[] {
+  return sortedOf(m).resources;
+}
+
+function namesOf(m: ReadonlyMap<string, Resource>): readonly string[] {
+  return sortedOf(m).names;
 }
 
 function markDirty(s: DeltaTypeState, name: string): void {
