@@ -17,7 +17,7 @@ import { meets, type Metric, profilesIn, type RunContext, type ScenarioResult } 
 import { type ProfileSummary, summarizeProfile } from './lib/cpuprofile.js';
 import { canPin, peerBuilt, pinSelf, REPO } from './lib/servers.js';
 import { fmtBytes, fmtMs, fmtPct, round } from './lib/stats.js';
-import { LoadGen, tsxLoader } from './loadgen/loadgen.js';
+import { buildGoWorker, LoadGen, loadgenWorker, tsxLoader } from './loadgen/loadgen.js';
 import { runLoadgenCeiling } from './scenarios/loadgen-ceiling.js';
 import { runS1 } from './scenarios/s1-translate.js';
 import { runS2 } from './scenarios/s2-connect-storm.js';
@@ -151,15 +151,18 @@ export async function runBench(o: RunOptions): Promise<Results> {
     log,
   };
   const wanted = (o.only?.length ? o.only.map((s) => s.toUpperCase()) : [...ALL_SCENARIOS]) as ScenarioId[];
+  if (!o.smoke) buildGoWorker(log);
+  const lgWorker = loadgenWorker();
+  const lgProcesses = lgWorker.processes ?? ctx.workers;
   const results: Results = {
     benchmark: 'meshgate',
     date: new Date().toISOString(),
     smoke: o.smoke,
     machine: machine(),
-    options: { pin, peer: ctx.peer ? (peerBuilt() ? 'built' : 'peer not built') : 'disabled', profile: ctx.profile, churnSeconds: ctx.churnSeconds, churnRates: ctx.churnRates, workers: ctx.workers },
+    options: { pin, peer: ctx.peer ? (peerBuilt() ? 'built' : 'peer not built') : 'disabled', profile: ctx.profile, churnSeconds: ctx.churnSeconds, churnRates: ctx.churnRates, workers: ctx.workers, loadgenWorker: lgWorker.kind, loadgenProcesses: lgProcesses },
     scenarios: [],
   };
-  log(`meshgate benchmarks (${o.smoke ? 'smoke' : 'full'}): ${results.machine['cpu']}, ${results.machine['cores']} cores, node ${process.version}; servers on core 0, load generator on core 1${pin ? '' : ' (not pinned)'}; peer: ${results.options['peer']}`);
+  log(`meshgate benchmarks (${o.smoke ? 'smoke' : 'full'}): ${results.machine['cpu']}, ${results.machine['cores']} cores, node ${process.version}; servers on core 0, load generator on core 1${pin ? '' : ' (not pinned)'}; load generator: ${lgWorker.kind} worker × ${lgProcesses} (${lgWorker.why}); peer: ${results.options['peer']}`);
   LoadGen.setPooling(true);
   try {
     await runAll(ctx, wanted, results, log);

@@ -1,6 +1,10 @@
-// The load generator's parent side: forks worker processes (worker.ts), spreads simulated
-// Envoys over them, and gathers what they measured. The parent and its workers inherit the
-// runner's CPU affinity (the runner pins itself to core 1; servers run on core 0).
+// The load generator's parent side: starts worker processes, spreads simulated Envoys over
+// them, and gathers what they measured. The parent and its workers inherit the runner's CPU
+// affinity (the runner pins itself to core 1; servers run on core 0).
+//
+// Two interchangeable workers speak protocol.ts: the Go worker (bench/loadgen-go, built by
+// its build.sh; spawned with a JSON IPC channel) whenever its binary exists, else the Node
+// worker (worker.ts, forked). LOADGEN_WORKER=go|node forces one; loadgenWorker() says which.
 //
 //   const lg = await LoadGen.start({ target: '127.0.0.1:18000', mode: 'sotw', clients });
 //   const t0 = await lg.connect();                 // every stream opens now
@@ -9,7 +13,8 @@
 //   await lg.awaitAll(typeMask(RDS), 10_000);      // ... every proxy ACKed the new RDS
 //   const r = await lg.query();                    // per-proxy figures, worker CPU
 //   await lg.close();
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, fork, spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,13 +25,70 @@ import { type ClientReport, HIST_BUCKETS, histBucketEdge, type MarkerReport, typ
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const WORKER = path.join(HERE, 'worker.ts');
+/** The Go worker (bench/loadgen-go/build.sh). */
+export const GO_WORKER_BIN = path.join(HERE, '..', 'loadgen-go', 'bin', 'loadgen-worker');
+
+export type WorkerKind = 'go' | 'node';
+
+/**
+ * Go worker processes by default. One Go process runs 2000 simulated Envoys on one core
+ * (GOMAXPROCS follows the runner's core-1 affinity); a second adds only scheduling (measured:
+ * bench/README.md, "The load generator"). LOADGEN_GO_WORKERS overrides.
+ */
+export const GO_DEFAULT_WORKERS = 1;
+
+/**
+ * Which worker the load generator runs: LOADGEN_WORKER=go|node, else the Go worker when it
+ * is built. Forcing go when it is not built is an error.
+ */
+export function loadgenWorker(forced?: WorkerKind): { kind: WorkerKind; processes: number | null; why: string } {
+  const env = process.env['LOADGEN_WORKER'];
+  const want = forced ?? (env === 'go' || env === 'node' ? env : undefined);
+  if (env && env !== 'go' && env !== 'node') throw new Error(`LOADGEN_WORKER=${env}: expected go or node`);
+  const built = fs.existsSync(GO_WORKER_BIN);
+  if (want === 'go' && !built) throw new Error(`the Go load generator worker is not built (${path.relative(process.cwd(), GO_WORKER_BIN)} is missing): run bench/loadgen-go/build.sh`);
+  // grpc-js transport: the Node worker only.
+  const grpcJs = !want && process.env['LOADGEN_TRANSPORT'] === 'grpc-js';
+  const kind: WorkerKind = want ?? (built && !grpcJs ? 'go' : 'node');
+  const why = forced ? 'requested' : want ? `LOADGEN_WORKER=${want}` : grpcJs ? 'LOADGEN_TRANSPORT=grpc-js' : built ? 'built' : 'Go worker not built';
+  return { kind, processes: kind === 'go' ? goWorkers() : null, why };
+}
+
+/**
+ * Build the Go worker (bench/loadgen-go/build.sh: fast when up to date) unless the Node one is
+ * forced. No Go, or a failed build: the Node worker runs (LOADGEN_WORKER=node for this
+ * process unless go was forced) and `log` says why.
+ */
+export function buildGoWorker(log: (m: string) => void): void {
+  if (process.env['LOADGEN_WORKER'] === 'node') return;
+  if (spawnSync('go', ['version'], { stdio: 'ignore' }).status !== 0) {
+    if (!fs.existsSync(GO_WORKER_BIN)) log('load generator: Go is not installed: using the Node worker');
+    return;
+  }
+  const r = spawnSync('bash', [path.join(HERE, '..', 'loadgen-go', 'build.sh')], { encoding: 'utf8', timeout: 300_000 });
+  if (r.status === 0) return;
+  log(`load generator: bench/loadgen-go/build.sh failed (${r.status ?? r.signal}): ${(r.stderr || r.stdout || String(r.error ?? '')).trim().slice(-1000)}`);
+  if (process.env['LOADGEN_WORKER'] !== 'go') {
+    process.env['LOADGEN_WORKER'] = 'node';
+    log('load generator: falling back to the Node worker');
+  }
+}
+
+function goWorkers(): number {
+  const n = Number(process.env['LOADGEN_GO_WORKERS'] ?? GO_DEFAULT_WORKERS);
+  return Number.isInteger(n) && n > 0 ? n : GO_DEFAULT_WORKERS;
+}
 
 export interface LoadGenOptions {
   target: string;
   mode: Mode;
   clients: NodeSpec[];
-  /** Worker processes (default: 4, fewer if there are fewer clients). */
+  /** Node worker processes (default: 4, fewer if there are fewer clients). The Go worker ignores it: see goWorkers. */
   workers?: number;
+  /** Go worker processes (default: LOADGEN_GO_WORKERS or GO_DEFAULT_WORKERS). */
+  goWorkers?: number;
+  /** Which worker (default: loadgenWorker(): the Go one when built, LOADGEN_WORKER forces). grpc-js transport: Node only. */
+  worker?: WorkerKind;
   markers?: MarkerSpec | null;
   /** How each simulated Envoy connects (default: LOADGEN_TRANSPORT or http2; see transport.ts). */
   transport?: TransportKind;
@@ -52,8 +114,13 @@ interface Worker {
   clients: number;
 }
 
-/** Idle worker processes kept by LoadGen.close() when pooling is on, reused by the next start(). */
-const pool: ChildProcess[] = [];
+interface Pooled {
+  child: ChildProcess;
+  kind: WorkerKind;
+}
+
+/** Idle worker processes kept by LoadGen.close() when pooling is on, reused by the next start() of the same kind. */
+const pool: Pooled[] = [];
 let pooling = false;
 
 export class LoadGen {
@@ -64,7 +131,12 @@ export class LoadGen {
   private closed = false;
   private readonly detach: Array<() => void> = [];
 
-  private constructor(readonly opts: LoadGenOptions) {}
+  /** Which worker this load generator runs (grpc-js transport: the Node worker only). */
+  readonly kind: WorkerKind;
+
+  private constructor(readonly opts: LoadGenOptions) {
+    this.kind = opts.worker ?? (opts.transport === 'grpc-js' ? 'node' : loadgenWorker().kind);
+  }
 
   /**
    * Keep worker processes between load generators (a suite starts dozens; each fork with the
@@ -76,7 +148,7 @@ export class LoadGen {
 
   static async drainPool(): Promise<void> {
     const exits = pool.splice(0).map(
-      (child) =>
+      ({ child }) =>
         new Promise<void>((resolve) => {
           if (child.exitCode !== null || child.signalCode !== null) return resolve();
           const timer = setTimeout(() => {
@@ -105,28 +177,40 @@ export class LoadGen {
   }
 
   private async spawn(): Promise<void> {
-    const n = Math.max(1, Math.min(this.opts.workers ?? Math.min(4, os.cpus().length * 2), this.opts.clients.length));
+    const go = this.kind === 'go';
+    if (go) loadgenWorker('go'); // throws if not built
+    const wanted = go ? (this.opts.goWorkers ?? goWorkers()) : (this.opts.workers ?? Math.min(4, os.cpus().length * 2));
+    const n = Math.max(1, Math.min(wanted, this.opts.clients.length));
     const shares: NodeSpec[][] = Array.from({ length: n }, () => []);
     this.opts.clients.forEach((c, i) => shares[i % n]!.push(c));
-    const loader = tsxLoader();
+    const loader = go ? '' : tsxLoader();
     const ready: Promise<void>[] = [];
     for (let i = 0; i < n; i++) {
-      let child = pool.pop();
-      while (child && !child.connected) child = pool.pop();
+      let child = takePooled(this.kind)?.child;
+      if (!child && go) {
+        // JSON over Node's IPC channel (NODE_CHANNEL_FD): what a non-Node child can speak.
+        child = spawn(GO_WORKER_BIN, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'json' });
+      }
       // LOADGEN_CPU_PROF=DIR profiles the workers themselves (node --cpu-prof).
       const prof = process.env['LOADGEN_CPU_PROF'] ? ['--cpu-prof', `--cpu-prof-dir=${process.env['LOADGEN_CPU_PROF']}`] : [];
       child ??= fork(WORKER, [], { execArgv: [...prof, '--import', loader], serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       const w: Worker = { child, index: i, clients: shares[i]!.length };
       this.workers.push(w);
-      const onMessage = (m: WorkerMsg): void => this.onMessage(m);
+      const onMessage = (m: WorkerMsg): void => this.onMessage(go ? fromJson(m) : m);
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (!this.closed) this.errors.push(`worker ${i} exited (${code ?? signal})`);
       };
-      child.on('message', onMessage);
-      child.on('exit', onExit);
+      const onError = (err: Error): void => {
+        this.errors.push(`worker ${i}: ${err.message}`);
+      };
+      const c = child;
+      c.on('message', onMessage);
+      c.on('exit', onExit);
+      c.on('error', onError);
       this.detach.push(() => {
-        child.off('message', onMessage);
-        child.off('exit', onExit);
+        c.off('message', onMessage);
+        c.off('exit', onExit);
+        c.off('error', onError);
       });
       ready.push(this.expect(`ready:${i}`, 30_000).then(() => undefined));
       const transport = this.opts.transport ?? (process.env['LOADGEN_TRANSPORT'] === 'grpc-js' ? 'grpc-js' : 'http2');
@@ -260,7 +344,7 @@ export class LoadGen {
       for (const w of live) this.post(w, { cmd: 'reset' });
       await Promise.all(resets);
       for (const d of this.detach) d();
-      for (const w of live) pool.push(w.child);
+      for (const w of live) pool.push({ child: w.child, kind: this.kind });
       return;
     }
     const exits = this.workers.map(
@@ -280,6 +364,39 @@ export class LoadGen {
     this.broadcast({ cmd: 'close' });
     await Promise.all(exits);
   }
+}
+
+function takePooled(kind: WorkerKind): Pooled | undefined {
+  for (let i = pool.length - 1; i >= 0; i--) {
+    const p = pool[i]!;
+    if (!p.child.connected) {
+      pool.splice(i, 1);
+      continue;
+    }
+    if (p.kind === kind) {
+      pool.splice(i, 1);
+      return p;
+    }
+  }
+  return undefined;
+}
+
+/** The Go worker sends JSON, which has no NaN: null stands for the NaN worker.ts sends (unset times). */
+function fromJson(m: WorkerMsg): WorkerMsg {
+  if (m.ev !== 'report') return m;
+  const nan = (v: number | null): number => (v === null ? Number.NaN : v);
+  for (const c of m.clients) {
+    c.connectAt = nan(c.connectAt);
+    c.syncedAt = nan(c.syncedAt);
+    c.firstAck = c.firstAck.map(nan);
+    c.winLastAck = c.winLastAck.map(nan);
+  }
+  if (m.markers) {
+    m.markers.max = nan(m.markers.max);
+    m.markers.sum = nan(m.markers.sum);
+  }
+  m.lastActivity = nan(m.lastActivity);
+  return m;
 }
 
 function mergeMarkers(a: MarkerReport | null, b: MarkerReport): MarkerReport {
