@@ -29,8 +29,8 @@ export interface AppOptions {
   security?: MeshSecurity;
   /** How long (ms) a sliced reload or wake-up works before it lets the event loop run (default SLICE_MS). */
   sliceMs?: number;
-  /** Serve xDS over TLS with these credentials. */
-  xdsCredentials?: import('@grpc/grpc-js').ServerCredentials;
+  /** Serve xDS over TLS with this key and certificate chain (PEM). */
+  xdsCredentials?: import('../xds/server.js').TlsKeyCert;
 }
 
 export interface LoadRecord {

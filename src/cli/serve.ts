@@ -1,5 +1,4 @@
 import type { ConfigSource } from '../app/config-source.js';
-import * as grpc from '@grpc/grpc-js';
 import { CaError } from '../ca/authority.js';
 import { loadXdsTls } from '../ca/xds-tls.js';
 import { MeshgateApp } from '../app/meshgate-app.js';
@@ -85,10 +84,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
       throw err;
     }
   }
-  let xdsCredentials: grpc.ServerCredentials | undefined;
+  let xdsCredentials: { keyPem: string; certPem: string } | undefined;
   if (values['xds-tls']) {
+    // One key and certificate chain, no client certificates (proxies prove who they are with
+    // their identity token).
     const t = loadXdsTls(values['state-dir']!);
-    xdsCredentials = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(t.keyPem), cert_chain: Buffer.from(t.certPem) }], false);
+    xdsCredentials = { keyPem: t.keyPem, certPem: t.certPem };
   }
   const source: ConfigSource = values.file ? new ModelSource(values.file, security ?? null) : new ResourceDirSource(values.resources!);
   const maxBytes = parseBytes(values['max-message-bytes']!, '--max-message-bytes');

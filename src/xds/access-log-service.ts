@@ -1,37 +1,32 @@
 // The gRPC AccessLogService on meshgate's xDS port. Sidecars that enforce authorization send
 // their 403 answers here; those whose response code details say the RBAC filter denied the
 // request are counted per service and verified caller identity.
-import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { parseSpiffeId } from '../ca/spiffe.js';
+import type { GrpcServer } from './grpc/server.js';
 import type { XdsMetrics } from './metrics.js';
 import { messageType } from './protos.js';
 
 const MAX_CALLERS = 1000;
+const EMPTY = Buffer.alloc(0);
 
-export function addAccessLogService(server: grpc.Server, metrics: XdsMetrics, log: Logger): void {
+/**
+ * StreamAccessLogs is client-streaming: log messages in, one empty StreamAccessLogsResponse
+ * when the proxy half-closes. Rare next to xDS traffic, so messages are decoded with protobufjs.
+ */
+export function addAccessLogService(server: GrpcServer, metrics: XdsMetrics, log: Logger): void {
   const type = messageType('envoy.service.accesslog.v3.StreamAccessLogsMessage');
   const callers = new Set<string>();
-  const deserialize = (buf: Buffer): unknown => {
+  const decode = (buf: Buffer): unknown => {
     try {
       return type.toObject(type.decode(buf), { longs: String, enums: Number, defaults: false, arrays: true, objects: true });
     } catch {
       return null;
     }
   };
-  const def: grpc.ServiceDefinition = {
-    StreamAccessLogs: {
-      path: '/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs',
-      requestStream: true,
-      responseStream: false,
-      requestSerialize: (b: Buffer) => b,
-      requestDeserialize: deserialize,
-      responseSerialize: () => Buffer.alloc(0), // StreamAccessLogsResponse is empty
-      responseDeserialize: (b: Buffer) => b,
-    },
-  };
-  server.addService(def, {
-    StreamAccessLogs: (call: grpc.ServerReadableStream<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+  server.addMethod('/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs', {
+    decode,
+    handler: (call) => {
       let service = '';
       call.on('data', (msg: unknown) => {
         if (!msg || typeof msg !== 'object') return;
@@ -43,8 +38,10 @@ export function addAccessLogService(server: grpc.Server, metrics: XdsMetrics, lo
           metrics.authzDenials.inc({ service: service || 'unknown', caller: callerOf(e, callers) });
         }
       });
-      call.on('error', () => undefined);
-      call.on('end', () => callback(null, {}));
+      call.on('end', () => {
+        call.writeBuffer(EMPTY); // StreamAccessLogsResponse is empty
+        call.end();
+      });
     },
   });
   log.debug('access log service registered');

@@ -1,28 +1,32 @@
 // The xDS gRPC server: ADS and the five per-type discovery services, each with a SotW and a
-// Delta method, on one port. Responses are pre-encoded buffers (identity serialiser);
-// requests are decoded with the registry, and a request that does not decode ends its own
-// stream with INVALID_ARGUMENT instead of throwing.
+// Delta method, plus the access log service, on one port. The transport is meshgate's own
+// gRPC server on node:http2 (./grpc/): requests are decoded by hand-written decoders
+// (./grpc/discovery-request.ts), and a request that does not decode ends its own stream with
+// INVALID_ARGUMENT instead of throwing; responses are pre-encoded (ResponseBytes: a shared body
+// and the stream's nonce) written without copying the body.
 //
 // meshgate owns the listening sockets (net.Server with a large accept backlog) and hands each
-// accepted connection to grpc-js through a connection injector, which applies the server's
-// credentials (TLS with --xds-tls) exactly as grpc-js' own listener would: with grpc-js'
-// listener, Node's default backlog of 511 overflowed when thousands of proxies connected at
-// once, and every dropped SYN cost its proxy a one-second retransmission.
+// accepted connection to the HTTP/2 server (TLS with --xds-tls): with Node's default backlog
+// of 511, a connect storm of thousands of proxies overflowed the accept queue, and every
+// dropped SYN cost its proxy a one-second retransmission.
+import fs from 'node:fs';
 import { lookup } from 'node:dns/promises';
-import { isIP, type Server as NetServer, createServer as createNetServer } from 'node:net';
-import * as grpc from '@grpc/grpc-js';
+import { isIP, type Server as NetServer, type Socket, createServer as createNetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { SnapshotCache } from './cache.js';
 import { addAccessLogService } from './access-log-service.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './grpc/discovery-request.js';
+import { GrpcServer, type TlsKeyCert } from './grpc/server.js';
 import { XdsMetrics } from './metrics.js';
-import { messageType } from './protos.js';
-import { ResponseCache, type ResponseBytes, type ResponseCacheOptions } from './response-cache.js';
+import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
 import { DeltaStream } from './stream-delta.js';
 import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps, type StreamLimits } from './stream-base.js';
 import { SotwStream } from './stream-sotw.js';
 import { XdsStatusBoard } from './status.js';
 import { DISCOVERY_SERVICES, shortName } from './type-urls.js';
 import { lengthDelimited, stringField } from './wire.js';
+
+export type { TlsKeyCert } from './grpc/server.js';
 
 export interface XdsServerOptions {
   cache: SnapshotCache;
@@ -34,7 +38,8 @@ export interface XdsServerOptions {
   /** HTTP/2 keepalive: ping interval and how long to wait for the answer. */
   keepaliveTimeMs?: number;
   keepaliveTimeoutMs?: number;
-  credentials?: grpc.ServerCredentials;
+  /** Serve TLS (ALPN h2) with this key and certificate chain (PEM); plaintext HTTP/2 if absent. */
+  credentials?: TlsKeyCert;
   controlPlaneId?: string;
   /** Whether a proxy may receive its group's secrets (identity proof). */
   secretPolicy?: StreamDeps['secretPolicy'];
@@ -47,27 +52,13 @@ export interface XdsServerOptions {
 /** Default accept backlog: a connect storm of thousands of proxies fits in the queue. */
 export const DEFAULT_BACKLOG = 4096;
 
-const DECODE_OPTIONS = { longs: String, enums: Number, defaults: false, arrays: true, objects: true } as const;
-
-function decoderFor(typeName: string): (buf: Buffer) => unknown {
-  const type = messageType(typeName);
-  return (buf: Buffer) => {
-    try {
-      return type.toObject(type.decode(buf), DECODE_OPTIONS);
-    } catch (err) {
-      return { decodeError: err instanceof Error ? err.message : String(err) };
-    }
-  };
-}
-
 export class XdsServer {
   readonly metrics: XdsMetrics;
   readonly board = new XdsStatusBoard();
-  private readonly server: grpc.Server;
+  private readonly server: GrpcServer;
   private readonly deps: StreamDeps;
   private port = 0;
   private readonly listeners: NetServer[] = [];
-  private injector: grpc.ConnectionInjector | null = null;
 
   constructor(private readonly opts: XdsServerOptions) {
     this.metrics = opts.metrics ?? new XdsMetrics();
@@ -84,51 +75,24 @@ export class XdsServer {
       responses: new ResponseCache(controlPlane, opts.responseCache),
       ...(opts.secretPolicy ? { secretPolicy: opts.secretPolicy } : {}),
     };
-    this.server = new grpc.Server({
-      'grpc.max_receive_message_length': opts.maxReceiveBytes ?? 16 * 1024 * 1024,
-      'grpc.max_send_message_length': this.deps.limits.maxSendBytes,
-      'grpc.keepalive_time_ms': opts.keepaliveTimeMs ?? 30_000,
-      'grpc.keepalive_timeout_ms': opts.keepaliveTimeoutMs ?? 10_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      'grpc.http2.max_ping_strikes': 0,
-      // Channelz (per-call and per-message bookkeeping for an introspection service meshgate
-      // does not expose) costs about 5 % of a connect storm.
-      'grpc.enable_channelz': 0,
+    this.server = new GrpcServer({
+      maxReceiveBytes: opts.maxReceiveBytes ?? 16 * 1024 * 1024,
+      keepaliveTimeMs: opts.keepaliveTimeMs ?? 30_000,
+      keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? 10_000,
+      ...(opts.credentials ? { tls: opts.credentials } : {}),
     });
-    const sotwDecode = decoderFor('envoy.service.discovery.v3.DiscoveryRequest');
-    const deltaDecode = decoderFor('envoy.service.discovery.v3.DeltaDiscoveryRequest');
-    const identity = (b: Buffer): Buffer => b;
-    // A response is a ResponseBytes (body + nonce field) that grpc-js copies into its frame
-    // through byteLength and copy(): see response-cache.ts.
-    const framed = (r: ResponseBytes): Buffer => r as unknown as Buffer;
     for (const svc of DISCOVERY_SERVICES) {
       const label = svc.typeUrl ? shortName(svc.typeUrl).toLowerCase() : 'ads';
-      const def: grpc.ServiceDefinition = {
-        [svc.sotw]: {
-          path: `/${svc.service}/${svc.sotw}`,
-          requestStream: true,
-          responseStream: true,
-          requestSerialize: identity,
-          requestDeserialize: sotwDecode,
-          responseSerialize: framed,
-          responseDeserialize: identity,
+      this.server.addMethod(`/${svc.service}/${svc.sotw}`, {
+        decode: decodeDiscoveryRequest,
+        handler: (call) => {
+          new SotwStream(call satisfies DuplexCall, this.deps, 'sotw', label, svc.typeUrl);
         },
-        [svc.delta]: {
-          path: `/${svc.service}/${svc.delta}`,
-          requestStream: true,
-          responseStream: true,
-          requestSerialize: identity,
-          requestDeserialize: deltaDecode,
-          responseSerialize: framed,
-          responseDeserialize: identity,
-        },
-      };
-      this.server.addService(def, {
-        [svc.sotw]: (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
-          new SotwStream(call as unknown as DuplexCall, this.deps, 'sotw', label, svc.typeUrl);
-        },
-        [svc.delta]: (call: grpc.ServerDuplexStream<unknown, Buffer>) => {
-          new DeltaStream(call as unknown as DuplexCall, this.deps, 'delta', label, svc.typeUrl);
+      });
+      this.server.addMethod(`/${svc.service}/${svc.delta}`, {
+        decode: decodeDeltaDiscoveryRequest,
+        handler: (call) => {
+          new DeltaStream(call satisfies DuplexCall, this.deps, 'delta', label, svc.typeUrl);
         },
       });
     }
@@ -137,22 +101,33 @@ export class XdsServer {
 
   /**
    * Bind to "host:port" (port 0 picks a free one; a host name binds every address it resolves
-   * to, as grpc-js does). Resolves to the bound port. Other address forms (e.g. "unix:…") go
-   * to grpc-js' own listener.
+   * to), or to a Unix socket ("unix:PATH", "unix:///ABSOLUTE/PATH"; an old socket file there is
+   * replaced). Resolves to the bound port (0 for a Unix socket).
    */
   async listen(address: string): Promise<number> {
-    const credentials = this.opts.credentials ?? grpc.ServerCredentials.createInsecure();
+    const backlog = this.opts.backlog ?? DEFAULT_BACKLOG;
+    const onConnection = (socket: Socket): void => this.server.handleConnection(socket);
+    if (address.startsWith('unix:')) {
+      const path = address.startsWith('unix://') ? address.slice('unix://'.length) : address.slice('unix:'.length);
+      if (path === '') throw new Error(`xDS listen address ${address}: no socket path`);
+      try {
+        if (fs.lstatSync(path).isSocket()) fs.unlinkSync(path);
+      } catch {
+        // nothing there
+      }
+      this.listeners.push(await listenOne({ path, backlog }, onConnection));
+      this.deps.log.info({ address, backlog }, 'xDS server listening');
+      return 0;
+    }
     const hp = parseHostPort(address);
-    if (!hp) return this.bindWithGrpc(address, credentials);
+    if (!hp) throw new Error(`xDS listen address ${address}: expected HOST:PORT, [V6]:PORT or unix:PATH`);
     const hosts = isIP(hp.host) ? [hp.host] : [...new Set((await lookup(hp.host, { all: true })).map((a) => a.address))];
     if (hosts.length === 0) throw new Error(`xDS listen address ${address}: ${hp.host} resolves to no address`);
-    const injector = (this.injector ??= this.server.createConnectionInjector(credentials));
-    const backlog = this.opts.backlog ?? DEFAULT_BACKLOG;
     let port = hp.port;
     let firstError: Error | null = null;
     for (const host of hosts) {
       try {
-        const srv = await listenOne(host, port, backlog, (socket) => injector.injectConnection(socket));
+        const srv = await listenOne({ host, port, backlog }, onConnection);
         this.listeners.push(srv);
         const a = srv.address();
         if (a && typeof a === 'object') port = a.port; // port 0: the others bind the same port
@@ -164,17 +139,6 @@ export class XdsServer {
     this.port = port;
     this.deps.log.info({ address, port, backlog }, 'xDS server listening');
     return port;
-  }
-
-  private bindWithGrpc(address: string, credentials: grpc.ServerCredentials): Promise<number> {
-    return new Promise((resolve, reject) => {
-      this.server.bindAsync(address, credentials, (err, port) => {
-        if (err) return reject(err);
-        this.port = port;
-        this.deps.log.info({ address, port }, 'xDS server listening');
-        resolve(port);
-      });
-    });
   }
 
   get boundPort(): number {
@@ -191,30 +155,28 @@ export class XdsServer {
     for (const l of this.listeners.splice(0)) l.close();
   }
 
-  /** Stop accepting streams; end open ones after `graceMs`. */
+  /**
+   * Stop accepting connections and calls (open connections get a GOAWAY); end the streams
+   * still open after `graceMs` with UNAVAILABLE. Resolves when every connection is closed.
+   */
   close(graceMs = 1000): Promise<void> {
     this.stopListening();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.server.forceShutdown();
-        resolve();
-      }, graceMs);
-      timer.unref();
-      this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    return this.server.close(graceMs);
   }
 
   /** Close every connection at once (tests simulating a crash use a real process kill instead). */
   forceClose(): void {
     this.stopListening();
-    this.server.forceShutdown();
+    this.server.forceClose();
+  }
+
+  /** Open connections and calls (tests, diagnostics). */
+  get transport(): { connections: number; calls: number } {
+    return { connections: this.server.sessionCount, calls: this.server.callCount };
   }
 }
 
-/** "host:port" or "[v6]:port"; null for anything else (left to grpc-js). */
+/** "host:port" or "[v6]:port"; null for anything else. */
 export function parseHostPort(address: string): { host: string; port: number } | null {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address);
   if (!m) return null;
@@ -223,12 +185,12 @@ export function parseHostPort(address: string): { host: string; port: number } |
   return { host: (m[1] ?? m[2])!, port };
 }
 
-function listenOne(host: string, port: number, backlog: number, onConnection: (socket: import('node:net').Socket) => void): Promise<NetServer> {
+function listenOne(where: { host: string; port: number; backlog: number } | { path: string; backlog: number }, onConnection: (socket: Socket) => void): Promise<NetServer> {
   return new Promise((resolve, reject) => {
     const srv = createNetServer(onConnection);
     const onError = (err: Error): void => reject(err);
     srv.once('error', onError);
-    srv.listen({ host, port, backlog }, () => {
+    srv.listen(where, () => {
       srv.off('error', onError);
       // Accept errors (EMFILE…) must not crash the process; the connection is simply lost.
       srv.on('error', () => {});

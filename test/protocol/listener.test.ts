@@ -46,8 +46,7 @@ describe('xDS listener', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-xds-tls-'));
     cleanup.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const tls = loadXdsTls(dir);
-    const credentials = grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certPem) }], false);
-    const srv = await h.start({ credentials });
+    const srv = await h.start({ credentials: { keyPem: tls.keyPem, certPem: tls.certPem } });
     srv.set('node-1', [staticCluster('a', 1)]);
 
     let peerUri = '';

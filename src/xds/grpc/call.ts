@@ -1,0 +1,229 @@
+// One gRPC call on one HTTP/2 stream: requests read through the deframer and the method's
+// decoder, responses written as length-prefixed messages, the status sent as trailers (or as
+// a trailers-only response when nothing was sent before). It is the DuplexCall the xDS
+// streams use (stream-base.ts): write() honours the HTTP/2 stream's backpressure and calls
+// `done` once the bytes have gone to the connection (so a peer that stops reading leaves it
+// pending), emit('error', {code, details}) ends the call with that status, and the events are
+// data, end (the peer half-closed), error, cancelled (the peer reset the stream or the
+// connection went away), close and drain.
+import { constants, type ServerHttp2Stream } from 'node:http2';
+import { Deframer, type FrameError, frameHeader } from './framing.js';
+import { type CallStatus, encodeGrpcMessage, Status } from './status.js';
+
+const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE } = constants;
+
+/** A response in two pieces (a shared body and this stream's nonce field): ResponseBytes. */
+export interface MessagePieces {
+  readonly body: Buffer;
+  readonly nonceField: Buffer;
+  readonly length: number;
+}
+
+type Listener = (...args: unknown[]) => void;
+
+export interface CallOptions {
+  maxReceiveBytes: number;
+  /** Request bytes → the object passed to 'data' listeners (never throws). */
+  decode: (message: Buffer) => unknown;
+  peer: string;
+  /** The request's grpc-encoding header. */
+  encoding: string | undefined;
+}
+
+const EMPTY: Listener[] = [];
+
+/**
+ * Whether a response is written as three pieces in one corked writev (header, body, nonce)
+ * or copied into one buffer first. Three pieces: the shared body is never copied per stream
+ * (bench/xds-transport.ts measures both; see ./server.ts).
+ */
+export let WRITE_MODE: 'pieces' | 'concat' = 'pieces';
+/** For the transport benchmark only. */
+export function setWriteMode(mode: 'pieces' | 'concat'): void {
+  WRITE_MODE = mode;
+}
+
+export class GrpcCall {
+  private readonly listeners = new Map<string, Listener[]>();
+  private readonly deframer: Deframer;
+  private headersSent = false;
+  /** The status has been decided (trailers queued or sent). */
+  private finished = false;
+  /** The HTTP/2 stream is gone (closed or reset). */
+  private gone = false;
+  private status: CallStatus = { code: Status.OK, details: '' };
+
+  constructor(
+    readonly stream: ServerHttp2Stream,
+    private readonly opts: CallOptions,
+  ) {
+    this.deframer = new Deframer(opts.maxReceiveBytes);
+    stream.on('data', (chunk: Buffer) => this.onChunk(chunk));
+    stream.on('end', () => this.onEnd());
+    stream.on('drain', () => this.dispatch('drain'));
+    stream.on('wantTrailers', () => this.sendTrailers());
+    stream.on('error', () => undefined); // a reset or a lost connection: 'close' follows
+    stream.on('close', () => {
+      this.gone = true;
+      const cancelled = !this.finished;
+      this.finished = true;
+      if (cancelled) this.dispatch('cancelled');
+      this.dispatch('close');
+    });
+  }
+
+  on(event: string, fn: Listener): this {
+    const list = this.listeners.get(event);
+    if (list) list.push(fn);
+    else this.listeners.set(event, [fn]);
+    return this;
+  }
+
+  /** emit('error', {code, details}) ends the call with that status (as grpc-js' server calls do). */
+  emit(event: string, ...args: unknown[]): boolean {
+    if (event === 'error') {
+      const s = args[0] as Partial<CallStatus> | undefined;
+      this.end({ code: typeof s?.code === 'number' ? s.code : Status.UNKNOWN, details: typeof s?.details === 'string' ? s.details : '' });
+    }
+    return this.dispatch(event, ...args);
+  }
+
+  getPeer(): string {
+    return this.opts.peer;
+  }
+
+  get ended(): boolean {
+    return this.finished;
+  }
+
+  /**
+   * Write one message. Returns false when the HTTP/2 stream's buffer is above its high-water
+   * mark ('drain' follows); `done` runs once the bytes have been handed to the connection.
+   */
+  write(msg: MessagePieces, done?: (err?: Error | null) => void): boolean {
+    if (this.finished) {
+      if (done) queueMicrotask(() => done(new Error('call already ended')));
+      return false;
+    }
+    const s = this.stream;
+    this.respond();
+    const { body, nonceField } = msg;
+    if (WRITE_MODE === 'concat') {
+      const all = Buffer.allocUnsafe(5 + msg.length);
+      all[0] = 0;
+      all.writeUInt32BE(msg.length, 1);
+      body.copy(all, 5);
+      nonceField.copy(all, 5 + body.length);
+      return s.write(all, done);
+    }
+    // One writev of three pieces: the shared body is passed by reference, never copied here.
+    s.cork();
+    s.write(frameHeader(msg.length));
+    if (nonceField.length === 0) {
+      const ok = s.write(body, done);
+      s.uncork();
+      return ok;
+    }
+    if (body.length > 0) s.write(body);
+    const ok = s.write(nonceField, done);
+    s.uncork();
+    return ok;
+  }
+
+  /** Write a message given as one buffer (the access log service's empty response). */
+  writeBuffer(message: Buffer): boolean {
+    if (this.finished) return false;
+    this.respond();
+    this.stream.cork();
+    this.stream.write(frameHeader(message.length));
+    const ok = this.stream.write(message);
+    this.stream.uncork();
+    return ok;
+  }
+
+  /** End the call with `status` (OK by default). Later calls do nothing. */
+  end(status: CallStatus = { code: Status.OK, details: '' }): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.status = status;
+    if (this.gone) return;
+    const s = this.stream;
+    if (!this.headersSent) {
+      // Trailers-only: the status in the one HEADERS frame, which ends the stream.
+      this.headersSent = true;
+      s.respond(
+        {
+          [HTTP2_HEADER_STATUS]: 200,
+          [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc',
+          'grpc-status': String(status.code),
+          ...(status.details ? { 'grpc-message': encodeGrpcMessage(status.details) } : {}),
+        },
+        { endStream: true },
+      );
+    } else {
+      s.end(); // 'wantTrailers' sends the status once the queued messages are out
+    }
+    // The peer may still be sending: read and drop it, so flow control never blocks it.
+    if (!s.readableEnded) s.resume();
+  }
+
+  private respond(): void {
+    if (this.headersSent) return;
+    this.headersSent = true;
+    this.stream.respond(
+      { [HTTP2_HEADER_STATUS]: 200, [HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-accept-encoding': 'identity' },
+      { waitForTrailers: true },
+    );
+  }
+
+  private sendTrailers(): void {
+    const { code, details } = this.status;
+    try {
+      this.stream.sendTrailers({ 'grpc-status': String(code), ...(details ? { 'grpc-message': encodeGrpcMessage(details) } : {}) });
+    } catch {
+      // The stream was reset meanwhile.
+    }
+  }
+
+  private onChunk(chunk: Buffer): void {
+    if (this.finished) return;
+    const err = this.deframer.push(chunk, (message, compressed) => this.onMessage(message, compressed));
+    if (err) this.end(frameStatus(err, this.opts.maxReceiveBytes));
+  }
+
+  private onMessage(message: Buffer, compressed: boolean): void {
+    if (this.finished) return;
+    if (compressed) {
+      const enc = this.opts.encoding;
+      this.end(
+        !enc || enc === 'identity'
+          ? { code: Status.INTERNAL, details: 'compressed flag set on a message whose grpc-encoding is identity' }
+          : { code: Status.UNIMPLEMENTED, details: `compressed requests (grpc-encoding ${enc}) are not supported; send them uncompressed` },
+      );
+      return;
+    }
+    this.dispatch('data', this.opts.decode(message));
+  }
+
+  private onEnd(): void {
+    if (this.finished) return;
+    if (this.deframer.partial) {
+      this.end({ code: Status.INTERNAL, details: 'request stream ended in the middle of a message' });
+      return;
+    }
+    this.dispatch('end');
+    // The peer has said all it will: finish the call if its handler did not.
+    this.end();
+  }
+
+  private dispatch(event: string, ...args: unknown[]): boolean {
+    const list = this.listeners.get(event) ?? EMPTY;
+    for (const fn of list) fn(...args);
+    return list.length > 0;
+  }
+}
+
+function frameStatus(err: FrameError, max: number): CallStatus {
+  if (err.kind === 'too_large') return { code: Status.RESOURCE_EXHAUSTED, details: `Received message larger than max (${err.value} vs. ${max})` };
+  return { code: Status.INTERNAL, details: `invalid message flag ${err.value} (only 0 and 1 exist)` };
+}

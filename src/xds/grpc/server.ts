@@ -1,0 +1,226 @@
+// A lean gRPC server on node:http2: routing by :path, calls (./call.ts) with length-prefixed
+// framing, trailers and trailers-only errors, keepalive pings, graceful and forced close. Plain
+// HTTP/2 (h2c) or TLS with ALPN h2. It does not listen itself: the owner accepts sockets (with
+// the backlog it wants) and hands each one to handleConnection().
+//
+// Why not @grpc/grpc-js: every message through grpc-js' server passes its interceptor chain,
+// its stream decoder, an object-mode Node stream around each HTTP/2 stream and a deserialiser
+// that built protobufjs objects; in a connect storm (2000 proxies × ~10 messages) that was the
+// largest single share of meshgate's CPU. Here a request chunk goes from the HTTP/2 stream's
+// 'data' event through the deframer (a view of the chunk, no copy) to the hand-written decoder
+// (./discovery-request.ts), and a response is one corked writev of header, shared body and
+// nonce. bench/xds-transport.ts measures both servers (figures in bench/README.md and in the
+// README's "How meshgate serves xDS").
+import http2, { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+import { GrpcCall } from './call.js';
+import { encodeGrpcMessage, Status } from './status.js';
+
+export interface GrpcServerOptions {
+  /** Largest request message accepted (RESOURCE_EXHAUSTED beyond). */
+  maxReceiveBytes: number;
+  /** Ping every connection this often; close it if a ping is not answered within the timeout. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
+  /** Serve TLS (ALPN h2) with this key and certificate chain (PEM); plaintext HTTP/2 if absent. */
+  tls?: TlsKeyCert;
+}
+
+export interface TlsKeyCert {
+  keyPem: string | Buffer;
+  certPem: string | Buffer;
+}
+
+export interface GrpcMethod {
+  /** Request bytes → what the call's 'data' listeners get (must not throw). */
+  decode: (message: Buffer) => unknown;
+  /** Called once per call, synchronously, before any request is read. */
+  handler: (call: GrpcCall) => void;
+}
+
+/**
+ * HTTP/2 settings. Requests are read as they arrive, so large receive windows cost nothing
+ * and keep a proxy's big request (tens of thousands of names) from being paced by round trips;
+ * the send side is paced by the proxy's own windows (Envoy's default is 256 MiB per stream).
+ */
+const STREAM_WINDOW = 8 * 1024 * 1024;
+const SESSION_WINDOW = 16 * 1024 * 1024;
+/** Node rejects new streams on a session whose buffered data exceeds this (MB); a big push is megabytes. */
+const MAX_SESSION_MEMORY_MB = 512;
+
+interface SessionState {
+  peer: string;
+  pingTimer: NodeJS.Timeout | null;
+  pongTimer: NodeJS.Timeout | null;
+}
+
+export class GrpcServer {
+  private readonly methods = new Map<string, GrpcMethod>();
+  private readonly h2: Http2Server | Http2SecureServer;
+  private readonly sessions = new Map<ServerHttp2Session, SessionState>();
+  private readonly calls = new Set<GrpcCall>();
+  /** Accepted sockets (a session closed gracefully waits for its peer to close the socket). */
+  private readonly sockets = new Set<Socket>();
+  private closing = false;
+  private readonly sessionsGone: Array<() => void> = [];
+
+  constructor(private readonly opts: GrpcServerOptions) {
+    const options = {
+      settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    };
+    this.h2 = opts.tls
+      ? http2.createSecureServer({ ...options, key: opts.tls.keyPem, cert: opts.tls.certPem, ALPNProtocols: ['h2'], allowHTTP1: false })
+      : http2.createServer(options);
+    this.h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
+    this.h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    // Failed handshakes, protocol errors and clients without ALPN h2 cost their connection only.
+    this.h2.on('sessionError', () => undefined);
+    this.h2.on('tlsClientError', () => undefined);
+    this.h2.on('unknownProtocol', (socket: Socket) => socket.destroy());
+  }
+
+  /** Route `path` ("/package.Service/Method") to a method. */
+  addMethod(path: string, method: GrpcMethod): void {
+    this.methods.set(path, method);
+  }
+
+  /** Serve one accepted connection (plain TCP; TLS is negotiated here if configured). */
+  handleConnection(socket: Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    socket.on('error', () => undefined);
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    this.h2.emit('connection', socket);
+  }
+
+  /** Open calls (for tests and diagnostics). */
+  get callCount(): number {
+    return this.calls.size;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  /**
+   * Stop taking calls: every connection gets a GOAWAY (calls in progress carry on), and calls
+   * still open after `graceMs` are ended with UNAVAILABLE and their connections closed.
+   * Resolves when every connection is closed.
+   */
+  close(graceMs: number): Promise<void> {
+    this.closing = true;
+    for (const s of this.sessions.keys()) if (!s.closed) s.close();
+    if (this.sessions.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        for (const call of this.calls) call.end({ code: Status.UNAVAILABLE, details: 'the server is shutting down' });
+        // Let the trailers go out, then close whatever is left.
+        setTimeout(() => this.forceClose(), 50).unref();
+      }, graceMs);
+      timer.unref();
+      this.sessionsGone.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** Close every connection at once. */
+  forceClose(): void {
+    this.closing = true;
+    for (const s of [...this.sessions.keys()]) s.destroy();
+    // A session that was closed gracefully waits for its peer to close the connection; one
+    // still in the TLS handshake has no session yet.
+    for (const socket of [...this.sockets]) socket.destroy();
+  }
+
+  private onSession(session: ServerHttp2Session): void {
+    const socket = session.socket;
+    const addr = socket?.remoteAddress ?? '';
+    const state: SessionState = {
+      peer: addr.includes(':') ? `[${addr}]:${socket?.remotePort ?? 0}` : `${addr}:${socket?.remotePort ?? 0}`,
+      pingTimer: null,
+      pongTimer: null,
+    };
+    this.sessions.set(session, state);
+    session.on('error', () => undefined);
+    session.once('close', () => {
+      if (state.pingTimer) clearTimeout(state.pingTimer);
+      if (state.pongTimer) clearTimeout(state.pongTimer);
+      this.sessions.delete(session);
+      if (this.sessions.size === 0) for (const f of this.sessionsGone.splice(0)) f();
+    });
+    try {
+      session.setLocalWindowSize(SESSION_WINDOW);
+    } catch {
+      // The session is already gone.
+    }
+    if (this.closing) {
+      session.close();
+      return;
+    }
+    this.schedulePing(session, state);
+  }
+
+  /** Keepalive: a ping every keepaliveTimeMs; no answer within keepaliveTimeoutMs closes the connection. */
+  private schedulePing(session: ServerHttp2Session, state: SessionState): void {
+    if (this.opts.keepaliveTimeMs <= 0) return;
+    state.pingTimer = setTimeout(() => {
+      state.pingTimer = null;
+      if (session.destroyed || session.closed) return;
+      state.pongTimer = setTimeout(() => {
+        state.pongTimer = null;
+        session.destroy();
+      }, this.opts.keepaliveTimeoutMs);
+      state.pongTimer.unref();
+      const answered = (err: Error | null): void => {
+        if (state.pongTimer) clearTimeout(state.pongTimer);
+        state.pongTimer = null;
+        if (!err) this.schedulePing(session, state);
+      };
+      try {
+        if (!session.ping(answered)) this.schedulePing(session, state); // too many pings outstanding: try later
+      } catch {
+        session.destroy();
+      }
+    }, this.opts.keepaliveTimeMs);
+    state.pingTimer.unref();
+  }
+
+  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+    stream.on('error', () => undefined);
+    const contentType = headers[constants.HTTP2_HEADER_CONTENT_TYPE];
+    if (headers[constants.HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
+      // Not gRPC: an HTTP answer, as gRPC servers give.
+      stream.respond({ [constants.HTTP2_HEADER_STATUS]: headers[constants.HTTP2_HEADER_METHOD] !== 'POST' ? 405 : 415 }, { endStream: true });
+      stream.resume();
+      return;
+    }
+    const path = String(headers[constants.HTTP2_HEADER_PATH] ?? '');
+    const method = this.methods.get(path);
+    if (!method || this.closing) {
+      const code = method ? Status.UNAVAILABLE : Status.UNIMPLEMENTED;
+      const details = method ? 'the server is shutting down' : `unknown method ${path}`;
+      stream.respond(
+        { [constants.HTTP2_HEADER_STATUS]: 200, [constants.HTTP2_HEADER_CONTENT_TYPE]: 'application/grpc', 'grpc-status': String(code), 'grpc-message': encodeGrpcMessage(details) },
+        { endStream: true },
+      );
+      stream.resume();
+      return;
+    }
+    const encoding = headers['grpc-encoding'];
+    const call = new GrpcCall(stream, {
+      maxReceiveBytes: this.opts.maxReceiveBytes,
+      decode: method.decode,
+      peer: this.sessions.get(stream.session as ServerHttp2Session)?.peer ?? '',
+      encoding: typeof encoding === 'string' ? encoding : undefined,
+    });
+    this.calls.add(call);
+    stream.once('close', () => this.calls.delete(call));
+    method.handler(call);
+  }
+}
