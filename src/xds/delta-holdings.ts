@@ -92,6 +92,28 @@ export class Holdings {
     this.set(n, v);
   }
 
+  /** The snapshot map the proxy holds exactly (no name differs from it), or null. */
+  exactBase(): ReadonlyMap<string, Resource> | null {
+    return this.over.size === 0 ? this.base : null;
+  }
+
+  /**
+   * If the proxy holds exactly the resources of `all` (by version), record it as that map and
+   * return true. `diff(a, b)` gives the names two maps differ in; the check costs the overrides
+   * and the difference between the base and `all`, not the size of the type.
+   */
+  rebase(all: ReadonlyMap<string, Resource>, diff: (a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>) => ReadonlySet<string>): boolean {
+    if (this.base === all && this.over.size === 0) return true;
+    if (!this.base || this.known !== all.size || this.held !== all.size) return false;
+    for (const [n, v] of this.over) {
+      const r = all.get(n);
+      if (v === null ? r !== undefined : typeof v === 'string' || r === undefined || r.version !== v.version) return false;
+    }
+    for (const n of diff(this.base, all)) if (!this.over.has(n)) return false;
+    this.holdAll(all);
+    return true;
+  }
+
   /** The proxy holds nothing of `n`. */
   delete(n: string): void {
     this.set(n, null);

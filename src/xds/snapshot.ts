@@ -456,6 +456,14 @@ export function diffSnapshots(prev: Snapshot | undefined, next: Snapshot): Map<T
   return changed;
 }
 
+/**
+ * Names whose resource differs between two resource maps of one type (added, removed or at
+ * another version); memoised on the pair of maps for large ones, so read it, never change it.
+ */
+export function changedBetween(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): ReadonlySet<string> {
+  return changedNames(a, b);
+}
+
 function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): Set<string> {
   const patch = PATCHES.get(b);
   if (patch?.from === a) return patch.names;

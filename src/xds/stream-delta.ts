@@ -11,6 +11,7 @@ import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { deltaKey, withNonce } from './response-cache.js';
+import { changedBetween } from './snapshot.js';
 import { Holdings } from './delta-holdings.js';
 
 class DeltaTypeState {
@@ -39,6 +40,10 @@ class DeltaTypeState {
   missing: Set<string> | null = null;
   versionSent: string | null = null;
   versionAcked: string | null = null;
+  /** Bumped whenever the subscription (names, wildcard) changes: keys `covers`. */
+  namesGen = 0;
+  /** Whether the subscription selects every resource of `all` (memoised per subscription and map). */
+  covers: { all: ReadonlyMap<string, Resource>; gen: number; value: boolean } | null = null;
   lastNack: NackRecord | null = null;
 }
 
@@ -89,6 +94,7 @@ export class DeltaStream extends XdsStreamBase {
         // every other change, so only names leaving `shadow` can change it here (a first
         // push of thousands of resources has no shadow: nothing to walk).
         if (s.shadow.size > 0) for (const n of inflight.names) if (s.shadow.delete(n)) this.touch(t, s, n);
+        this.maybeRebase(t, s);
         s.versionAcked = inflight.version;
         this.recordAck(t, inflight);
         this.markReferencedTypesDue(t);
@@ -137,7 +143,10 @@ export class DeltaStream extends XdsStreamBase {
         this.touch(t, s, n);
       }
     }
-    if (first || subscribe.length > 0 || unsubscribe.length > 0) s.due = true;
+    if (first || subscribe.length > 0 || unsubscribe.length > 0) {
+      s.due = true;
+      s.namesGen++;
+    }
     s.requested = true;
   }
 
@@ -165,6 +174,19 @@ export class DeltaStream extends XdsStreamBase {
       if (!s.requested) continue;
       const changed = update.changed.get(t);
       if (!changed) continue;
+      if (this.exactCandidate(t, s)) {
+        // The proxy holds a whole snapshot map of this type exactly and selects all of it: the
+        // next response is the difference between two maps, worked out once for every stream
+        // in the same state (respond); no name needs looking at here but those the new map
+        // lacks (held and gone: `missing`). Should the state stop being exact before the
+        // response, everything is compared.
+        const all = this.snapshot!.resources(t);
+        for (const n of pairDiff(t, s.holds.exactBase()!, all, this.snapshot!.typeVersion(t)).removed) this.touch(t, s, n);
+        s.dirty = 'all';
+        s.due = true;
+        s.dueFromSnapshot = true;
+        continue;
+      }
       let any = false;
       for (const n of changed) {
         if (s.holds.hasHeld(n) || s.shadow.has(n) || s.missing?.has(n)) this.touch(t, s, n);
@@ -207,6 +229,45 @@ export class DeltaStream extends XdsStreamBase {
     }
   }
 
+  /**
+   * Whether the proxy holds exactly a snapshot map of `t` (a type nothing else refers through:
+   * assignments, secrets) and selects every resource of the current one: then what to send is
+   * the difference of the two maps, the same for every stream in that state.
+   */
+  private exactCandidate(t: TypeUrl, s: DeltaTypeState): boolean {
+    if (this.compareEverything || !EXACT_TYPES.has(t) || !this.snapshot) return false;
+    if (s.force.size > 0 || s.shadow.size > 0 || s.missing || !s.holds.exactBase()) return false;
+    if (t === TYPE.SECRET && !this.maySendSecrets()) return false;
+    return this.coversAll(s, this.snapshot.resources(t));
+  }
+
+  /** After a push or ACK of the general path: back to the exact state if the proxy now holds exactly the current map. */
+  private maybeRebase(t: TypeUrl, s: DeltaTypeState): void {
+    if (this.compareEverything || !EXACT_TYPES.has(t) || !this.snapshot || s.shadow.size > 0 || s.missing || s.holds.exactBase()) return;
+    if (t === TYPE.SECRET && !this.maySendSecrets()) return;
+    const all = this.snapshot.resources(t);
+    if (s.holds.knownSize === all.size && this.coversAll(s, all)) s.holds.rebase(all, changedBetween);
+  }
+
+  private coversAll(s: DeltaTypeState, all: ReadonlyMap<string, Resource>): boolean {
+    if (s.wildcard) return true;
+    const c = s.covers;
+    if (c && c.gen === s.namesGen) {
+      if (c.all === all) return c.value;
+      // Covering the previous map: the new one is covered if its added names are (the
+      // difference of the two maps is shared by every stream), not by walking it.
+      if (c.value) {
+        let value = true;
+        for (const n of changedBetween(c.all, all)) if (all.has(n) && !s.names.has(n)) value = false;
+        s.covers = { all, gen: s.namesGen, value };
+        return value;
+      }
+    }
+    const value = namesCover(s.names, all);
+    s.covers = { all, gen: s.namesGen, value };
+    return value;
+  }
+
   private respond(t: TypeUrl, s: DeltaTypeState): void {
     const snap = this.snapshot!;
     const all = snap.resources(t);
@@ -216,6 +277,8 @@ export class DeltaStream extends XdsStreamBase {
     let retained: ReadonlyMap<string, Resource> | null = null;
     const retainedNow = (): ReadonlyMap<string, Resource> =>
       (retained ??= this.fixedType || !s.missing ? EMPTY_RESOURCES : retainedResources(t, snap, (x) => this.heldResources(x)));
+
+    if (s.requested && this.exactCandidate(t, s) && current === all && this.respondExact(t, s, all)) return;
 
     const toSend: Resource[] = [];
     const removed: string[] = [];
@@ -237,7 +300,7 @@ export class DeltaStream extends XdsStreamBase {
     // in name order, with nothing to compare; the proxy then holds exactly the snapshot's map,
     // recorded as that map (Holdings.holdAll) instead of name by name.
     const whole =
-      dirty === 'all' && !this.compareEverything && current === all && all.size > 0 && s.holds.knownSize === 0 && s.shadow.size === 0 && !s.missing && (s.wildcard || namesCover(s.names, all))
+      dirty === 'all' && !this.compareEverything && current === all && all.size > 0 && s.holds.knownSize === 0 && s.shadow.size === 0 && !s.missing && this.coversAll(s, all)
         ? sortedResources(all)
         : null;
     if (whole) {
@@ -334,8 +397,40 @@ export class DeltaStream extends XdsStreamBase {
       for (const c of newClusters) this.startWarming(c.refs.endpoints);
     }
     if (t === TYPE.ENDPOINT) this.endWarming(whole ? namesOf(all) : toSend.map((r) => r.name));
+    if (!whole) this.maybeRebase(t, s);
     if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: sending.length, removed: removed.length, bytes: bytes.length }, 'delta push');
     this.write(t, bytes);
+  }
+
+  /**
+   * The exact case (exactCandidate): send what differs between the map the proxy holds and
+   * `all`, worked out once per pair of maps (pairDiff) and shared by every stream in the same
+   * state; the proxy then holds `all` exactly. Returns false (nothing done) if the difference
+   * removes something: removals go through the general path, which keeps what held resources
+   * still refer to.
+   */
+  private respondExact(t: TypeUrl, s: DeltaTypeState, all: ReadonlyMap<string, Resource>): boolean {
+    const base = s.holds.exactBase()!;
+    const snap = this.snapshot!;
+    const version = snap.typeVersion(t);
+    const d = pairDiff(t, base, all, version);
+    if (d.removed.length > 0) return false;
+    const fromSnapshot = s.dueFromSnapshot;
+    s.due = false;
+    s.dueFromSnapshot = false;
+    s.dirty = null;
+    s.holds.holdAll(all);
+    if (d.changed.length === 0 && s.responded) return true;
+    const body = this.deps.responses.delta(d.key, version, t, d.changed, NO_NAMES);
+    const nonce = this.nextNonce();
+    const bytes = withNonce(body, nonce);
+    s.responded = true;
+    s.versionSent = version;
+    s.inflight = { nonce, version, names: d.names, sentAt: performance.now(), snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null };
+    if (t === TYPE.ENDPOINT) this.endWarming(d.names);
+    if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: d.changed.length, removed: 0, bytes: bytes.length }, 'delta push');
+    this.write(t, bytes);
+    return true;
   }
 
   protected typeStatus(): Record<string, TypeStatus> {
@@ -371,6 +466,45 @@ function sortedByName(list: readonly Resource[]): boolean {
 
 function byName(a: Resource, b: Resource): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Types whose resources refer to nothing: a proxy's older versions of them need no keeping. */
+const EXACT_TYPES: ReadonlySet<TypeUrl> = new Set([TYPE.ENDPOINT, TYPE.SECRET]);
+
+const NO_NAMES: readonly string[] = [];
+
+interface PairDiff {
+  /** Resources of the newer map that the older lacks or has at another version, in name order. */
+  changed: readonly Resource[];
+  names: readonly string[];
+  /** Names of the older map the newer lacks, in name order. */
+  removed: readonly string[];
+  /** The response cache key of sending `changed` at the newer map's type version. */
+  key: string;
+}
+
+/** What differs from one snapshot map to another, per pair of (immutable, shared) maps. */
+const PAIR_DIFFS = new WeakMap<ReadonlyMap<string, Resource>, WeakMap<ReadonlyMap<string, Resource>, PairDiff>>();
+function pairDiff(t: TypeUrl, from: ReadonlyMap<string, Resource>, to: ReadonlyMap<string, Resource>, version: string): PairDiff {
+  let byTo = PAIR_DIFFS.get(from);
+  const hit = byTo?.get(to);
+  if (hit) return hit;
+  const changed: Resource[] = [];
+  const removed: string[] = [];
+  if (from !== to) {
+    const names = changedBetween(from, to);
+    for (const n of names) {
+      const r = to.get(n);
+      if (r) changed.push(r);
+      else removed.push(n);
+    }
+    if (!sortedByName(changed)) changed.sort(byName);
+    removed.sort();
+  }
+  const d: PairDiff = { changed, names: changed.map((r) => r.name), removed, key: deltaKey(t, version, changed, NO_NAMES, changed.length === to.size) };
+  if (!byTo) PAIR_DIFFS.set(from, (byTo = new WeakMap()));
+  byTo.set(to, d);
+  return d;
 }
 
 /** Whether `names` has every name of `m`. */

@@ -13,6 +13,7 @@ import { Snapshot } from '../../src/xds/snapshot.js';
 import { XdsStatusBoard } from '../../src/xds/status.js';
 import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps } from '../../src/xds/stream-base.js';
 import { DeltaStream } from '../../src/xds/stream-delta.js';
+import type { Holdings } from '../../src/xds/delta-holdings.js';
 import { TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
 import { lengthDelimited, stringField } from '../../src/xds/wire.js';
 import { silentLogger } from '../../src/util/log.js';
@@ -69,7 +70,7 @@ function counting<K, V>(m: ReadonlyMap<K, V>, counts: { lookups: number; iterati
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
         if (prop === 'get' || prop === 'has') counts.lookups++;
-        else counts.iterations++;
+        else { counts.iterations++; if (process.env.ITERSTACK) console.log(String(prop), new Error().stack?.split('\n').slice(2, 6).join(' | ')); }
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
@@ -123,6 +124,48 @@ describe('Delta pushes cost the change, not the type', () => {
     expect(r3.removed_resources).toEqual(['c7']);
     expect(counts3.iterations).toBe(0);
     call.emit('close');
+  });
+
+  it('streams holding a whole assignment type exactly: a change is one shared difference, with no per-name work per stream', () => {
+    const N = 1000;
+    const cl = (port: (i: number) => number): Json[] => Array.from({ length: N }, (_, i) => cla(`e${i}`, port(i)));
+    const cache = new SnapshotCache();
+    cache.set(NODE.id, snapshotOf(cl(() => 1)));
+    const deps = depsFor(cache);
+    const calls = Array.from({ length: 5 }, () => new FakeCall());
+    const streams = calls.map((c) => new DeltaStream(c, deps, 'delta', 'ads', null));
+    const names = Array.from({ length: N }, (_, i) => `e${i}`);
+    for (const c of calls) {
+      c.emit('data', { node: NODE, type_url: TYPE.ENDPOINT, resource_names_subscribe: names });
+      const r = decodeDeltaResponse(c.written[0]!);
+      expect(r.names).toHaveLength(N);
+      c.emit('data', { type_url: TYPE.ENDPOINT, response_nonce: r.nonce });
+    }
+    // Ten assignments change; every stream is told about them and only them, and nothing of
+    // the type is looked up or walked per stream (the difference of the two maps is shared).
+    const next = snapshotOf(cl((i) => (i % 100 === 7 ? 2 : 1)));
+    const counts = { lookups: 0, iterations: 0 };
+    const wrapped = Object.create(next) as Snapshot;
+    const real = next.resources(TYPE.ENDPOINT);
+    const counted = counting(real, counts);
+    wrapped.resources = (t: TypeUrl) => (t === TYPE.ENDPOINT ? counted : next.resources(t));
+    // The first stream to see the new map works the difference out (for all of them); the
+    // others in the same state do no per-name work at all.
+    const update: SnapshotUpdate = { snapshot: wrapped, changed: new Map([[TYPE.ENDPOINT, new Set(names.filter((_, i) => i % 100 === 7))]]), setAt: performance.now() };
+    streams[0]!.onUpdate(update);
+    counts.lookups = counts.iterations = 0;
+    for (const st of streams.slice(1)) st.onUpdate(update);
+    const bodies = calls.map((c) => c.written[1]!);
+    for (const b of bodies) {
+      const r = decodeDeltaResponse(b);
+      expect(r.names).toEqual(['e107', 'e207', 'e307', 'e407', 'e507', 'e607', 'e7', 'e707', 'e807', 'e907']);
+      expect(r.removed_resources).toEqual([]);
+    }
+    // Per stream: whether the subscription still covers the type is told by the shared
+    // difference too (a lookup per changed name), not by walking the type.
+    expect(counts.iterations).toBe(0);
+    expect(counts.lookups).toBeLessThanOrEqual(4 * 12);
+    for (const c of calls) c.emit('close');
   });
 
   it('a change outside a named subscription wakes nothing; one inside sends only that name', () => {
@@ -189,8 +232,16 @@ describe('Delta: the incremental path writes what comparing everything writes', 
       const dump = (st: DeltaStream): string => {
         const types = (st as unknown as { types: Map<string, Record<string, unknown>> }).types;
         const list = (v: unknown): string => [...((v as Iterable<unknown> | null) ?? [])].map((e) => (Array.isArray(e) ? `${String(e[0])}@${(typeof e[1] === 'string' ? e[1] : (e[1] as { version: string }).version).slice(0, 6)}` : String(e))).join(',');
+        const holdsOf = (h: unknown): string => {
+          const hh = h as Holdings;
+          return hh
+            .knownNames()
+            .sort()
+            .map((n) => `${n}@${(hh.version(n) ?? '').slice(0, 6)}${hh.hasHeld(n) ? '' : '(v)'}`)
+            .join(',') + (hh.exactBase() ? ' [exact]' : '');
+        };
         return [...types]
-          .map(([t, x]) => `${t.split('.').pop()}: wildcard=${String(x['wildcard'])} names=${list(x['names'])} known=${list(x['known'])} held=${list(x['held'])} shadow=${list(x['shadow'])} missing=${list(x['missing'])} force=${list(x['force'])} dirty=${x['dirty'] === 'all' ? 'all' : list(x['dirty'])}`)
+          .map(([t, x]) => `${t.split('.').pop()}: wildcard=${String(x['wildcard'])} names=${list(x['names'])} holds=${holdsOf(x['holds'])} shadow=${list(x['shadow'])} missing=${list(x['missing'])} force=${list(x['force'])} dirty=${x['dirty'] === 'all' ? 'all' : list(x['dirty'])}`)
           .join('\n');
       };
       const requested = new Set<TypeUrl>();
