@@ -36,6 +36,12 @@ const spec = args.includes('M10k') ? M10K : M1K;
 const builds = Number(opt('--builds', '8'));
 const edits = Number(opt('--edits', '40'));
 const profileDir = opt('--profile', '');
+/** Build every proxy first with another builder and keep it (the S1 scenario's state before its one-route edits). */
+const allFirst = args.includes('--all');
+/** gc() before each edit's load, as the S1 scenario does. */
+const gcEach = args.includes('--gc-each');
+/** With --profile: profile the one-route edits only (not the builds at load). */
+const profileEdits = args.includes('--profile-edits');
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
@@ -52,10 +58,22 @@ const secretSource = (): Resource[] => secrets;
 const GATEWAY_ONLY: string[] = [];
 
 const session = profileDir ? new Session() : null;
-if (session) {
+const startProfile = async (): Promise<void> => {
+  if (!session) return;
   session.connect();
   await session.post('Profiler.enable');
   await session.post('Profiler.start');
+};
+if (!profileEdits) await startProfile();
+
+let everyProxy: MeshBuilder | null = null;
+if (allFirst) {
+  everyProxy = new MeshBuilder();
+  const t0 = performance.now();
+  const r = buildSnapshots(model, everyProxy, 'mesh.yaml', secretSource);
+  if (r.errors.length) throw new Error(r.errors[0]!.message);
+  gc();
+  console.log(`every proxy built first (${r.built.snapshots.size}) in ${(performance.now() - t0).toFixed(0)} ms; heap ${(process.memoryUsage().heapUsed / 1048576).toFixed(0)} MiB`);
 }
 
 const atLoad: number[] = [];
@@ -72,6 +90,7 @@ console.log(`${spec.name} at load (gateway): ${atLoad.map((x) => x.toFixed(1)).j
 
 const builder = new MeshBuilder();
 buildSnapshots(model, builder, 'mesh.yaml', secretSource, GATEWAY_ONLY);
+if (profileEdits) await startProfile();
 const loads: number[] = [];
 const rebuilds: number[] = [];
 const routes = doc.gateways.get('edge')!.routes;
@@ -79,6 +98,7 @@ for (let i = 0; i < edits; i++) {
   routes[i % routes.length]!.match = { pathPrefix: `/edited-${i}/` };
   doc.touchGateways();
   const text = doc.text();
+  if (gcEach) gc();
   const t0 = performance.now();
   const next = loader.load('mesh.yaml', text);
   const t1 = performance.now();
