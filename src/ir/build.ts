@@ -3,6 +3,7 @@
 // they send to, so a service's canary and split rules hold for every caller.
 import { gatewayIdentity, serviceIdentity } from '../ca/spiffe.js';
 import type { BackendModel, GatewayModel, GatewayRouteModel, InstanceModel, MatchModel, Model, ServiceModel, ValueMatchModel } from '../model/schema.js';
+import { noteReplaced, replacedSince } from './list-edits.js';
 import { canonicalizeWithChanges, deepEqual, type ModelChanges } from './model-diff.js';
 import { lowerBound } from '../util/sorted.js';
 import { labelsMatch } from '../model/validate.js';
@@ -780,8 +781,11 @@ export class IrBuilder {
     if (routes !== old) {
       const n = routes.length;
       const o = old.length;
-      const p = commonPrefix(routes, old);
-      const q = commonSuffix(routes, old, p);
+      // The span from the first to the last place that differs: known when the list records
+      // where it differs from the last (list-edits.ts), else by comparing from both ends.
+      const known = replacedSince(old, routes);
+      const p = known ? (known.length ? known[0]! : n) : commonPrefix(routes, old);
+      const q = known ? (known.length ? n - 1 - known[known.length - 1]! : 0) : commonSuffix(routes, old, p);
       const shift = n - o;
       let next: Array<GatewayRouteMemo | null>;
       for (let i = p; i < o - q; i++) if (memos[i]) out.push(memos[i]!);
@@ -1138,10 +1142,19 @@ function patchRoutes(all: readonly HttpRouteIR[], offsets: Int32Array, memos: re
   for (const i of changed) if (memos[i]!.routes.length !== offsets[i + 1]! - offsets[i]!) sameCounts = false;
   if (sameCounts) {
     const out = all.slice();
+    const at: number[] = [];
+    let last = -1;
     for (const i of changed) {
+      if (i === last) continue;
+      last = i;
       const rs = memos[i]!.routes;
-      for (let k = 0; k < rs.length; k++) out[offsets[i]! + k] = rs[k]!;
+      for (let k = 0; k < rs.length; k++) {
+        out[offsets[i]! + k] = rs[k]!;
+        at.push(offsets[i]! + k);
+      }
     }
+    // The route configuration's assembly then looks at these places only (list-edits.ts).
+    noteReplaced(out, all, at);
     return { routes: out, offsets };
   }
   const out: HttpRouteIR[] = [];

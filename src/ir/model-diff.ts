@@ -7,6 +7,7 @@
 // unchanged service or gateway) is kept without looking inside it; any other part is compared
 // deeply (plain JSON data, no allocation while equal). A reload that changed one service costs one
 // identity check per other service.
+import { noteReplaced } from './list-edits.js';
 import { Instance, Service, type GatewayModel, type InstanceModel, type Model, type ServiceModel } from '../model/schema.js';
 
 /**
@@ -59,6 +60,8 @@ function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined,
   if (!prev || !next) return next;
   let same = prev.length === next.length;
   let replaced = false;
+  /** The places where the result holds another object than `prev` (when the lengths agree). */
+  const at: number[] = [];
   const out = next.map((x, i) => {
     const p = prev[i];
     if (p === x) return x;
@@ -67,9 +70,14 @@ function reuseElements<T>(prev: readonly T[] | undefined, next: T[] | undefined,
       return p;
     }
     same = false;
+    at.push(i);
     return x;
   });
-  return same ? (prev as T[]) : replaced ? out : next;
+  if (same) return prev as T[];
+  const result = replaced ? out : next;
+  // Consumers of the list (the IR of a gateway's routes) look at those places only (list-edits.ts).
+  if (prev.length === next.length && result !== prev) noteReplaced(result, prev, at);
+  return result;
 }
 
 /**
