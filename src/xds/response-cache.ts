@@ -156,8 +156,11 @@ export class ResponseCache {
    * the resources' own versions, so every proxy missing the same resources shares it.
    */
   sotwPart(typeUrl: TypeUrl, version: string, part: readonly Resource[]): Buffer {
-    let key = `P${typeUrl}\0${version}\0`;
-    for (const r of part) key += `${r.version.length}:${r.version}`;
+    return this.sotwPartByKey(sotwPartKey(typeUrl, version, part), typeUrl, version, part);
+  }
+
+  /** sotwPart with its key (sotwPartKey) made by the caller. */
+  sotwPartByKey(key: string, typeUrl: TypeUrl, version: string, part: readonly Resource[]): Buffer {
     return this.bytes(key, () => assemble(stringField(1, version), part, false, [stringField(4, typeUrl), this.controlPlane.sotw]));
   }
 
@@ -230,6 +233,13 @@ function assemble(head: Buffer, resources: readonly Resource[], delta: boolean, 
   for (const t of tail) off += t.copy(out, off);
   if (off !== size) throw new Error(`bug: response assembled to ${off} bytes, measured ${size}`);
   return out;
+}
+
+/** Content key of a partial SotW response: its type, version and the versions of what it carries. */
+export function sotwPartKey(typeUrl: TypeUrl, version: string, part: readonly Resource[]): string {
+  let key = `P${typeUrl}\0${version}\0`;
+  for (const r of part) key += `${r.version.length}:${r.version}`;
+  return key;
 }
 
 /**

@@ -12,6 +12,7 @@ import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { deltaKey, withNonce } from './response-cache.js';
 import { changedBetween } from './snapshot.js';
+import { type PairDiff, pairDiff } from './map-diff.js';
 import { Holdings } from './delta-holdings.js';
 
 class DeltaTypeState {
@@ -181,7 +182,7 @@ export class DeltaStream extends XdsStreamBase {
         // lacks (held and gone: `missing`). Should the state stop being exact before the
         // response, everything is compared.
         const all = this.snapshot!.resources(t);
-        for (const n of pairDiff(t, s.holds.exactBase()!, all, this.snapshot!.typeVersion(t)).removed) this.touch(t, s, n);
+        for (const n of pairDiff(s.holds.exactBase()!, all).removed) this.touch(t, s, n);
         s.dirty = 'all';
         s.due = true;
         s.dueFromSnapshot = true;
@@ -413,7 +414,7 @@ export class DeltaStream extends XdsStreamBase {
     const base = s.holds.exactBase()!;
     const snap = this.snapshot!;
     const version = snap.typeVersion(t);
-    const d = pairDiff(t, base, all, version);
+    const d = pairDiff(base, all);
     if (d.removed.length > 0) return false;
     const fromSnapshot = s.dueFromSnapshot;
     s.due = false;
@@ -421,7 +422,7 @@ export class DeltaStream extends XdsStreamBase {
     s.dirty = null;
     s.holds.holdAll(all);
     if (d.changed.length === 0 && s.responded) return true;
-    const body = this.deps.responses.delta(d.key, version, t, d.changed, NO_NAMES);
+    const body = this.deps.responses.delta(deltaKeyOf(t, d, all, version), version, t, d.changed, NO_NAMES);
     const nonce = this.nextNonce();
     const bytes = withNonce(body, nonce);
     s.responded = true;
@@ -473,38 +474,10 @@ const EXACT_TYPES: ReadonlySet<TypeUrl> = new Set([TYPE.ENDPOINT, TYPE.SECRET]);
 
 const NO_NAMES: readonly string[] = [];
 
-interface PairDiff {
-  /** Resources of the newer map that the older lacks or has at another version, in name order. */
-  changed: readonly Resource[];
-  names: readonly string[];
-  /** Names of the older map the newer lacks, in name order. */
-  removed: readonly string[];
-  /** The response cache key of sending `changed` at the newer map's type version. */
-  key: string;
-}
-
-/** What differs from one snapshot map to another, per pair of (immutable, shared) maps. */
-const PAIR_DIFFS = new WeakMap<ReadonlyMap<string, Resource>, WeakMap<ReadonlyMap<string, Resource>, PairDiff>>();
-function pairDiff(t: TypeUrl, from: ReadonlyMap<string, Resource>, to: ReadonlyMap<string, Resource>, version: string): PairDiff {
-  let byTo = PAIR_DIFFS.get(from);
-  const hit = byTo?.get(to);
-  if (hit) return hit;
-  const changed: Resource[] = [];
-  const removed: string[] = [];
-  if (from !== to) {
-    const names = changedBetween(from, to);
-    for (const n of names) {
-      const r = to.get(n);
-      if (r) changed.push(r);
-      else removed.push(n);
-    }
-    if (!sortedByName(changed)) changed.sort(byName);
-    removed.sort();
-  }
-  const d: PairDiff = { changed, names: changed.map((r) => r.name), removed, key: deltaKey(t, version, changed, NO_NAMES, changed.length === to.size) };
-  if (!byTo) PAIR_DIFFS.set(from, (byTo = new WeakMap()));
-  byTo.set(to, d);
-  return d;
+/** The cache key of a Delta response sending `d.changed` at `version`, made once per pair of maps. */
+function deltaKeyOf(t: TypeUrl, d: PairDiff, to: ReadonlyMap<string, Resource>, version: string): string {
+  if (d.deltaKey?.version !== version) d.deltaKey = { version, key: deltaKey(t, version, d.changed, NO_NAMES, d.changed.length === to.size) };
+  return d.deltaKey.key;
 }
 
 /** Whether `names` has every name of `m`. */

@@ -6,8 +6,10 @@
 import type { SnapshotUpdate } from './cache.js';
 import type { Resource } from './resource.js';
 import { refsOf, retainedResources } from './retention.js';
-import { withNonce } from './response-cache.js';
-import { versionOf } from './snapshot.js';
+import { type ResponseCache, sotwPartKey, withNonce } from './response-cache.js';
+import { Holdings } from './delta-holdings.js';
+import { type PairDiff, pairDiff } from './map-diff.js';
+import { changedBetween, versionOf } from './snapshot.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
@@ -45,9 +47,15 @@ class SotwTypeState {
    * the responses it ACKed, less the names it stopped asking for (it drops those). Bounded by
    * the subscription. null until the first ACK (the first answer is always whole).
    */
-  holds: Map<string, string> | null = null;
+  holds: Holdings | null = null;
   /** The resources of the response in flight, applied to `holds` when it is ACKed. */
   inflightResources: readonly Resource[] | null = null;
+  /**
+   * When the response in flight leaves the proxy holding exactly one map: `to`, provided it
+   * held exactly `from` (null: nothing) when it is ACKed. Recorded then as that map, not name
+   * by name (Holdings).
+   */
+  inflightExact: { from: ReadonlyMap<string, Resource> | null; to: ReadonlyMap<string, Resource> } | null = null;
 }
 
 /**
@@ -61,6 +69,11 @@ const PARTIAL_TYPES: ReadonlySet<TypeUrl> = new Set([TYPE.ENDPOINT]);
 
 export class SotwStream extends XdsStreamBase {
   private readonly types = new Map<TypeUrl, SotwTypeState>();
+  /**
+   * Compare what the proxy holds name by name on every partial response instead of taking the
+   * shared difference of two maps when it holds exactly one: the reference behaviour (tests).
+   */
+  protected compareByName = false;
 
   private state(t: TypeUrl): SotwTypeState {
     let s = this.types.get(t);
@@ -92,8 +105,14 @@ export class SotwStream extends XdsStreamBase {
         s.acked = s.sent ?? EMPTY_RESOURCES;
         s.ackedVersion = inflight.version;
         if (s.inflightResources && PARTIAL_TYPES.has(t)) {
-          s.holds ??= new Map();
-          for (const r of s.inflightResources) s.holds.set(r.name, r.version);
+          const holds = (s.holds ??= new Holdings());
+          const exact = s.inflightExact;
+          if (exact && (exact.from === null ? holds.knownSize === 0 : holds.exactBase() === exact.from)) holds.holdAll(exact.to);
+          else {
+            for (const r of s.inflightResources) holds.setHeld(r);
+            // Back to one map if the proxy now holds exactly what was last sent.
+            if (s.sent && !this.compareByName && holds.knownSize === s.sent.size) holds.rebase(s.sent, changedBetween);
+          }
         }
         this.recordAck(t, inflight);
         // Held references changed: retained resources may now be released.
@@ -103,7 +122,12 @@ export class SotwStream extends XdsStreamBase {
 
     const wasWildcard = s.wildcard;
     const wasNames = s.names;
-    if (names.includes('*')) {
+    // An ACK repeats the subscription: keep the set when it is the same (no copy, no walk of
+    // what the proxy holds).
+    const sameSubscription = s.requested && names.length > 0 && !s.wildcard && names.length === s.names.size && names.every((n) => s.names.has(n));
+    if (sameSubscription) {
+      // unchanged
+    } else if (names.includes('*')) {
       s.wildcard = true;
       s.legacyWildcard = false;
       s.names = new Set(names.filter((n) => n !== '*'));
@@ -121,7 +145,7 @@ export class SotwStream extends XdsStreamBase {
       s.names = new Set(names);
     }
     // A name the proxy no longer asks for is dropped by it: asked for again, it is sent again.
-    if (s.holds && !s.wildcard) for (const n of s.holds.keys()) if (!s.names.has(n)) s.holds.delete(n);
+    if (s.holds && !s.wildcard && !sameSubscription) for (const n of s.holds.knownNames()) if (!s.names.has(n)) s.holds.delete(n);
     // The first request on a stream always gets a full answer (the proxy may come from
     // another replica); a changed subscription gets an answer if what it selects changed.
     if (!s.requested || s.wildcard !== wasWildcard || !sameNames(s.names, wasNames)) s.due = true;
@@ -222,12 +246,21 @@ export class SotwStream extends XdsStreamBase {
     let sending: readonly Resource[] = body.resources;
     let names: readonly string[] = body.names;
     let payload = body.bytes;
+    let exact: SotwTypeState['inflightExact'] = s.holds || this.compareByName ? null : { from: null, to: body.byName };
     if (s.holds && PARTIAL_TYPES.has(t)) {
       const holds = s.holds;
-      const changed = body.resources.filter((r) => holds.get(r.name) !== r.version || s.force.has(r.name));
+      const base = s.force.size === 0 && !this.compareByName ? holds.exactBase() : null;
+      // Holding exactly one map: what changed is the two maps' difference, shared by every
+      // stream in the same state; otherwise compare name by name.
+      const d = base ? pairDiff(base, body.byName) : null;
+      const changed = d ? d.changed : body.resources.filter((r) => holds.version(r.name) !== r.version || s.force.has(r.name));
+      // The proxy holds exactly this body's map once the changes are ACKed (nothing it holds
+      // is missing from the body).
+      exact = d && d.removed.length === 0 ? { from: base, to: body.byName } : null;
       if (changed.length === 0) {
         // The proxy holds every one of these already (it dropped what it no longer asks for):
         // nothing to send. Record that it holds this set, at this version, all of it ACKed.
+        if (exact) holds.holdAll(body.byName);
         s.sent = s.acked = body.byName;
         s.sentVersion = version;
         s.ackedVersion = version;
@@ -235,8 +268,8 @@ export class SotwStream extends XdsStreamBase {
       }
       if (changed.length < body.resources.length) {
         sending = changed;
-        names = changed.map((r) => r.name);
-        payload = cache.sotwPart(t, version, changed);
+        names = d ? d.names : changed.map((r) => r.name);
+        payload = d ? sotwPartOf(cache, t, version, d) : cache.sotwPart(t, version, changed);
       }
     }
     const nonce = this.nextNonce();
@@ -246,6 +279,7 @@ export class SotwStream extends XdsStreamBase {
     s.sent = body.byName;
     s.sentVersion = version;
     s.inflightResources = sending;
+    s.inflightExact = exact;
     if (s.force.size > 0) for (const n of names) s.force.delete(n);
     if (t === TYPE.ENDPOINT) this.endWarming(names);
     s.inflight = {
@@ -301,6 +335,12 @@ export class SotwStream extends XdsStreamBase {
   }
 }
 
+/** The SotW body carrying a pair difference's changes at `version`, its cache key made once per pair. */
+function sotwPartOf(cache: ResponseCache, t: TypeUrl, version: string, d: PairDiff): Buffer {
+  if (d.sotwKey?.version !== version) d.sotwKey = { version, key: sotwPartKey(t, version, d.changed) };
+  return cache.sotwPartByKey(d.sotwKey.key, t, version, d.changed);
+}
+
 function byName(a: Resource, b: Resource): number {
   return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
 }
@@ -348,6 +388,7 @@ function intersects(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
 }
 
 function sameNames(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a === b) return true;
   if (a.size !== b.size) return false;
   for (const n of a) if (!b.has(n)) return false;
   return true;

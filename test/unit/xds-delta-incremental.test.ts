@@ -70,7 +70,7 @@ function counting<K, V>(m: ReadonlyMap<K, V>, counts: { lookups: number; iterati
       if (typeof v !== 'function') return v;
       return (...args: unknown[]) => {
         if (prop === 'get' || prop === 'has') counts.lookups++;
-        else { counts.iterations++; if (process.env.ITERSTACK) console.log(String(prop), new Error().stack?.split('\n').slice(2, 6).join(' | ')); }
+        else counts.iterations++;
         return (v as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
