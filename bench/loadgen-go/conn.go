@@ -110,7 +110,7 @@ func (c *h2conn) close() {
 
 func runConn(e *simEnvoy) {
 	c := &h2conn{e: e, connWin: 65535, streamWin: 65535, peerInitial: 65535, maxFrame: 16384}
-	nc, err := net.Dial("tcp", target)
+	nc, err := net.Dial("tcp", e.target)
 	if err != nil {
 		c.end(14, err.Error())
 		return
@@ -137,7 +137,7 @@ func runConn(e *simEnvoy) {
 	_, _ = c.bw.WriteString(http2.ClientPreface)
 	_ = c.fr.WriteSettings(http2.Setting{ID: http2.SettingEnablePush, Val: 0}, http2.Setting{ID: http2.SettingInitialWindowSize, Val: window})
 	_ = c.fr.WriteWindowUpdate(0, window-65535)
-	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: headerBlock, EndHeaders: true})
+	_ = c.fr.WriteHeaders(http2.HeadersFrameParam{StreamID: 1, BlockFragment: e.headers, EndHeaders: true})
 	c.send(first)
 	_ = c.bw.Flush()
 

@@ -142,9 +142,11 @@ type simEnvoy struct {
 	satisfiedFor int
 
 	// transport (conn.go)
-	pend   []byte // gRPC-framed requests not yet handed to the connection
-	closed bool
-	conn   *h2conn
+	target  string // fixed at connect(): a pooled worker's next init must not change a closing connection's
+	headers []byte
+	pend    []byte // gRPC-framed requests not yet handed to the connection
+	closed  bool
+	conn    *h2conn
 }
 
 func newSimEnvoy(spec nodeSpec) *simEnvoy {
@@ -164,6 +166,7 @@ func newSimEnvoy(spec nodeSpec) *simEnvoy {
 
 func (e *simEnvoy) connect() {
 	e.connectAt = nowMs()
+	e.target, e.headers = target, headerBlock
 	e.request(cds, []string{})
 	startConn(e)
 }
