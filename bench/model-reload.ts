@@ -12,12 +12,19 @@
 //   gateway route  the path of the gateway's first route (S1's one-route change; the gateway
 //                  entry holds every route, so its text is ~10 % of M1k's)
 //
-// and times, per reload: loadModelText (text → validated model, src/model/load.ts),
+// and times, per reload: reading the file and its content hash as ModelSource.peekContentHash
+// does (src/model/file-text.ts: the cost of what changed since the last read; "whole": a utf8
+// read and a sha256 of the text, as before), loadModelText (text → validated model, src/model/load.ts),
 // IrBuilder.update (canonicalize: keep the previous objects of unchanged parts, src/ir/build.ts)
 // and, for reference, validateModel alone on the loaded model (the semantic checks' share of
 // the load). Each figure is the median of N reloads (default 15) with the minimum in
 // parentheses; a full GC runs before each timed step (off with --no-gc).
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { FileTextMemo } from '../src/model/file-text.js';
 import { IrBuilder } from '../src/ir/build.js';
 import { loadModelText } from '../src/model/load.js';
 import type { Model } from '../src/model/schema.js';
@@ -75,6 +82,8 @@ const EDITS: Edit[] = [
 ];
 
 interface Cell {
+  read: number[];
+  readWhole: number[];
   load: number[];
   update: number[];
   semantic: number[];
@@ -91,14 +100,24 @@ function measure(spec: GatewayMeshSpec): Map<string, Cell> {
     if (!r.model) throw new Error(`${spec.name}: the model does not load: ${r.diagnostics[0]?.message}`);
     return r.model;
   };
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'model-reload-')), 'mesh.yaml');
+  const fileText = new FileTextMemo();
+  fs.writeFileSync(file, doc.text());
+  fileText.read(fs.readFileSync(file));
   builder.update(load(doc.text()));
   const out = new Map<string, Cell>();
   for (const edit of EDITS) {
-    const cell: Cell = { load: [], update: [], semantic: [] };
+    const cell: Cell = { read: [], readWhole: [], load: [], update: [], semantic: [] };
     // One untimed reload first (warm-up), then the timed ones.
     for (let rep = 0; rep <= reps; rep++) {
       edit.apply(doc, rep % 2 === 0);
       const text = doc.text();
+      fs.writeFileSync(file, text);
+      gc();
+      const [, tReadWhole] = time(() => createHash('sha256').update(fs.readFileSync(file, 'utf8')).digest('hex'));
+      gc();
+      const [read, tRead] = time(() => fileText.read(fs.readFileSync(file)));
+      if (read.text !== text) throw new Error('bug: the file read back differs');
       gc();
       const [model, tLoad] = time(() => load(text));
       gc();
@@ -110,6 +129,8 @@ function measure(spec: GatewayMeshSpec): Map<string, Cell> {
         }),
       );
       if (rep === 0) continue;
+      cell.read.push(tRead);
+      cell.readWhole.push(tReadWhole);
       cell.load.push(tLoad);
       cell.update.push(tUpdate);
       cell.semantic.push(tSem);
@@ -122,12 +143,12 @@ function measure(spec: GatewayMeshSpec): Map<string, Cell> {
 function main(): void {
   const sizes = [M1K, M10K].filter((s) => !only || s.name === only);
   const fmt = (xs: number[]): string => `${median(xs).toFixed(2)} (${Math.min(...xs).toFixed(2)})`;
-  const rows: string[][] = [['model', 'edit', 'load ms', 'update ms', 'load+update ms', 'validateModel alone ms']];
+  const rows: string[][] = [['model', 'edit', 'read+hash ms', '(whole)', 'load ms', 'update ms', 'load+update ms', 'validateModel alone ms']];
   for (const spec of sizes) {
     process.stderr.write(`${spec.name}: ${reps} reloads per edit...\n`);
     for (const [name, c] of measure(spec)) {
       const total = c.load.map((x, i) => x + c.update[i]!);
-      rows.push([spec.name, name, fmt(c.load), fmt(c.update), fmt(total), fmt(c.semantic)]);
+      rows.push([spec.name, name, fmt(c.read), fmt(c.readWhole), fmt(c.load), fmt(c.update), fmt(total), fmt(c.semantic)]);
     }
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { IrBuilder } from '../ir/build.js';
 import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
+import { FileTextMemo } from '../model/file-text.js';
 import { loadModelFile, loadModelText, MODEL_YAML_LIMITS } from '../model/load.js';
 import type { Model } from '../model/schema.js';
 import { type ProxyResources, ResourceEncoder } from '../translate/index.js';
@@ -190,15 +191,19 @@ export class ModelSource implements ConfigSource {
     this.peeked = null;
     try {
       const st = fs.statSync(this.watchTarget);
-      const text = fs.readFileSync(this.watchTarget, 'utf8');
-      const hash = createHash('sha256').update(text).digest('hex');
       // Only a regular file within the limit is kept: anything else is read and reported by load.
-      if (st.isFile() && st.size <= MODEL_YAML_LIMITS.maxBytes) this.peeked = { text, hash, sig: fileSignature(st) };
+      if (!(st.isFile() && st.size <= MODEL_YAML_LIMITS.maxBytes)) return createHash('sha256').update(fs.readFileSync(this.watchTarget, 'utf8')).digest('hex');
+      // The text and its hash at the cost of what changed since the last read (model/file-text.ts).
+      const { text, hash } = this.fileText.read(fs.readFileSync(this.watchTarget));
+      this.peeked = { text, hash, sig: fileSignature(st) };
       return hash;
     } catch {
       return null;
     }
   }
+
+  /** The last file read's bytes, text and hash state (peekContentHash). */
+  private readonly fileText = new FileTextMemo();
 
   /** The text peekContentHash read, if the file is still the one it read (same inode, size, mtime). */
   private takePeeked(): { text: string; hash: string } | null {

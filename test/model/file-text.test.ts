@@ -1,0 +1,71 @@
+// FileTextMemo (src/model/file-text.ts): the text and sha256 of a file's bytes, read after each
+// edit of a seeded sequence, must be exactly the whole read's (bytes.toString('utf8') and
+// sha256 of that text), whatever the edit: ASCII or not, valid UTF-8 or not, at the start, in the
+// middle, at the end, across the hash checkpoints, longer, shorter, or the same bytes again.
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { FileTextMemo } from '../../src/model/file-text.js';
+import { rng } from '../helpers/rng.js';
+
+function whole(bytes: Buffer): { text: string; hash: string } {
+  const text = bytes.toString('utf8');
+  return { text, hash: createHash('sha256').update(text).digest('hex') };
+}
+
+/** A model-like text of `lines` lines. */
+function modelText(lines: number, r: () => number): string {
+  const out: string[] = ['version: 1', 'services:'];
+  for (let i = 0; i < lines; i++) out.push(`  s${i}:\n    instances:\n      - {"id": "s${i}-0", "address": "10.0.${i % 250}.${Math.floor(r() * 250)}", "port": 8080}`);
+  return out.join('\n') + '\n';
+}
+
+const PIECES = ['x', 'route: /a/\n', '\n', 'é', '→ ü\n', '😀', '  - {"id": "n"}\n', ''];
+const INVALID = [Buffer.from([0xff]), Buffer.from([0xc3]), Buffer.from([0xe2, 0x82])];
+
+describe('FileTextMemo', () => {
+  it.each([1, 2, 3, 4])('seed %i: 300 edits, each read equal to the whole read', (seed) => {
+    const r = rng(seed * 4099);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+    // Big enough for several hash checkpoints (256 KiB).
+    let bytes = Buffer.from(modelText(seed % 2 ? 9000 : 300, r));
+    const memo = new FileTextMemo();
+    expect(memo.read(bytes)).toEqual(whole(bytes));
+    for (let step = 0; step < 300; step++) {
+      const at = Math.floor(r() * (bytes.length + 1));
+      const kind = Math.floor(r() * 7);
+      let next: Buffer;
+      if (kind === 0) next = Buffer.from(bytes); // the same bytes, another buffer
+      else if (kind === 1) next = Buffer.concat([bytes.subarray(0, at), Buffer.from(pick(PIECES)), bytes.subarray(at)]);
+      else if (kind === 2) next = Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + Math.floor(r() * 40)))]);
+      else if (kind === 3) {
+        // Overwrite a byte with another ASCII letter (same length).
+        next = Buffer.from(bytes);
+        if (at < next.length && next[at]! < 0x80 && next[at] !== 0x0a) next[at] = 0x61 + Math.floor(r() * 26);
+      } else if (kind === 4) next = r() < 0.5 ? Buffer.concat([Buffer.from(pick(PIECES)), bytes]) : Buffer.concat([bytes, Buffer.from(pick(PIECES))]);
+      else if (kind === 5 && r() < 0.3) next = Buffer.concat([bytes.subarray(0, at), pick(INVALID), bytes.subarray(at)]);
+      else {
+        // Valid again: drop anything that is not ASCII now and then (back to the fast path).
+        next = r() < 0.5 ? Buffer.from(whole(bytes).text.replace(/[^\x00-\x7f]/g, '?')) : Buffer.from(bytes);
+      }
+      const got = memo.read(next);
+      const want = whole(next);
+      expect(got.hash, `step ${step} kind ${kind}`).toBe(want.hash);
+      expect(got.text === want.text, `step ${step} kind ${kind}`).toBe(true);
+      bytes = next;
+    }
+    // The shortcuts were taken (not everything read whole).
+    expect(memo.counts.same).toBeGreaterThan(0);
+    expect(memo.counts.splicedText).toBeGreaterThan(20);
+    if (seed % 2) expect(memo.counts.resumedHash).toBeGreaterThan(20);
+  });
+
+  it('an edit at the very end of a big file resumes the hash near the end', () => {
+    const text = 'a: 1\n'.repeat(400_000);
+    const memo = new FileTextMemo();
+    memo.read(Buffer.from(text));
+    const next = Buffer.from(`${text}b: 2\n`);
+    expect(memo.read(next)).toEqual(whole(next));
+    expect(memo.counts.resumedHash).toBe(1);
+    expect(memo.counts.splicedText).toBe(1);
+  });
+});
