@@ -12,6 +12,8 @@ export interface PairDiff {
   readonly names: readonly string[];
   /** Names of the older map the newer lacks, in name order. */
   readonly removed: readonly string[];
+  /** Names of the newer map the older lacks (among `names`). */
+  readonly added: readonly string[];
   /** Response cache keys of sending `changed`, made once by their callers (per response version). */
   deltaKey?: { version: string; key: string };
   sotwKey?: { version: string; key: string };
@@ -25,16 +27,19 @@ export function pairDiff(from: ReadonlyMap<string, Resource>, to: ReadonlyMap<st
   if (hit) return hit;
   const changed: Resource[] = [];
   const removed: string[] = [];
+  const added: string[] = [];
   if (from !== to) {
     for (const n of changedBetween(from, to)) {
       const r = to.get(n);
-      if (r) changed.push(r);
-      else removed.push(n);
+      if (r) {
+        changed.push(r);
+        if (!from.has(n)) added.push(n);
+      } else removed.push(n);
     }
     changed.sort(byName);
     removed.sort();
   }
-  const d: PairDiff = { changed, names: changed.map((r) => r.name), removed };
+  const d: PairDiff = { changed, names: changed.map((r) => r.name), removed, added };
   if (!byTo) PAIR_DIFFS.set(from, (byTo = new WeakMap()));
   byTo.set(to, d);
   return d;

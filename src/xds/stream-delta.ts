@@ -259,7 +259,7 @@ export class DeltaStream extends XdsStreamBase {
       // difference of the two maps is shared by every stream), not by walking it.
       if (c.value) {
         let value = true;
-        for (const n of changedBetween(c.all, all)) if (all.has(n) && !s.names.has(n)) value = false;
+        for (const n of pairDiff(c.all, all).added) if (!s.names.has(n)) value = false;
         s.covers = { all, gen: s.namesGen, value };
         return value;
       }
