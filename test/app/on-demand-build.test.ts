@@ -96,6 +96,22 @@ describe('on-demand sidecar configuration', () => {
     expect(app.cache.groups()).toContain('sidecar/orders/orders-b');
   });
 
+  it("an instance removed from the model loses its certificate; an edit that keeps every group keeps every certificate", async () => {
+    const end = Date.now() + 10_000;
+    while (!security.certs.list().some((c) => c.group === 'sidecar/orders/orders-b') && Date.now() < end) await new Promise((r) => setTimeout(r, 10));
+    const before = security.certs.list().map((c) => c.group);
+    expect(before).toContain('sidecar/orders/orders-b');
+    // An edit that keeps every group: nothing is dropped.
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace('weight: 50', 'weight: 40').replace('weight: 50', 'weight: 60'));
+    expect(app.reload().ok).toBe(true);
+    expect(security.certs.list().map((c) => c.group)).toEqual(before);
+    // orders-b leaves the model: its certificate is forgotten.
+    const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.includes('id: orders-b'))!;
+    fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(`${line}\n`, ''));
+    expect(app.reload().ok).toBe(true);
+    expect(security.certs.list().map((c) => c.group)).toEqual(before.filter((g) => g !== 'sidecar/orders/orders-b'));
+  });
+
   it('a node that matches no group builds nothing', () => {
     const before = app.cache.groups();
     expect(app.cache.getOrBuild('sidecar/orders/nope')).toBeUndefined();
