@@ -9,11 +9,16 @@ import { protoRoot } from '../xds/protos.js';
 import { XdsServer } from '../xds/server.js';
 import type { StreamLimits } from '../xds/stream-base.js';
 import type { ConfigLoad, ConfigSource, LoadJob } from './config-source.js';
+import { ReloadPacer } from './reload-pacer.js';
 import { RootRotation } from './root-rotation.js';
 import type { MeshSecurity } from './security.js';
 
 /** A sliced reload or wake-up works this long (ms) before it lets the event loop run. */
 const SLICE_MS = 5;
+/** Under a stream of edits, reloads and what they set off keep the event loop busy at most this share of the time… */
+const RELOAD_BUSY_SHARE = 0.5;
+/** …and a wanted reload waits at most this long (ms) for it. */
+const RELOAD_MAX_PACE_MS = 100;
 
 export interface AppOptions {
   source: ConfigSource;
@@ -29,6 +34,10 @@ export interface AppOptions {
   security?: MeshSecurity;
   /** How long (ms) a sliced reload or wake-up works before it lets the event loop run (default SLICE_MS). */
   sliceMs?: number;
+  /** Share of the time watcher reloads may keep the event loop busy under a stream of edits (default 0.5; 1 disables pacing). */
+  reloadBusyShare?: number;
+  /** Longest (ms) a watcher reload waits for that (default 100). */
+  reloadMaxPaceMs?: number;
   /** Serve xDS over TLS with this key and certificate chain (PEM). */
   xdsCredentials?: import('../xds/server.js').TlsKeyCert;
 }
@@ -166,6 +175,16 @@ export class MeshgateApp {
       this.reloadWanted = true;
       return;
     }
+    if (this.paceTimer) return; // a paced reload is already due
+    const wait = this.pacer.delay();
+    if (wait > 0) {
+      this.paceTimer = setTimeout(() => {
+        this.paceTimer = null;
+        this.reloadInSlices();
+      }, wait);
+      return;
+    }
+    this.pacer.started();
     const t0 = performance.now();
     if (this.unchangedInput()) return;
     const gen = ++this.reloadGeneration;
@@ -208,6 +227,12 @@ export class MeshgateApp {
 
   private reloadGeneration = 0;
   private reloading = false;
+  /** Spaces watcher reloads under a stream of edits (reload-pacer.ts). */
+  private pacerInstance: ReloadPacer | null = null;
+  private get pacer(): ReloadPacer {
+    return (this.pacerInstance ??= new ReloadPacer(this.opts.reloadBusyShare ?? RELOAD_BUSY_SHARE, this.opts.reloadMaxPaceMs ?? RELOAD_MAX_PACE_MS));
+  }
+  private paceTimer: NodeJS.Timeout | null = null;
   private reloadWanted = false;
   private waking = false;
 
@@ -348,6 +373,8 @@ export class MeshgateApp {
 
   async stop(): Promise<void> {
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
+    if (this.paceTimer) clearTimeout(this.paceTimer);
+    this.paceTimer = null;
     this.reloadGeneration++;
     this.warmupGeneration++;
     this.watcher?.close();

@@ -66,7 +66,7 @@ beforeEach(async () => {
   fs.writeFileSync(file, doc.text());
   // sliceMs 0: every slice builds one group and wakes one group, so the test sees many slices
   // whatever the machine's speed.
-  app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger(), watch: false, sliceMs: 0 });
+  app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger(), watch: false, sliceMs: 0, reloadBusyShare: 1 }); // no pacing: these tests count event-loop turns
   await app.start();
   for (const g of sidecars()) expect(app.cache.getOrBuild(g)).toBeDefined();
 });

@@ -1,0 +1,67 @@
+// The reload pacer (src/app/reload-pacer.ts): a reload after a quiet spell starts at once; under
+// a stream of edits the next waits until the event loop's busy time since the last reload began
+// is at most the target share of the time elapsed, and never longer than the maximum delay.
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { describe, expect, it } from 'vitest';
+import { type PacerClock, ReloadPacer } from '../../src/app/reload-pacer.js';
+
+/** A clock whose time and event-loop busy time the test moves by hand. */
+function fakeClock(): PacerClock & { advance(ms: number, busyMs: number): void } {
+  let now = 1000;
+  let active = 0;
+  const elu = (since?: EventLoopUtilization): EventLoopUtilization => {
+    const cur = { idle: now - active, active, utilization: active / now };
+    if (!since) return cur;
+    const a = cur.active - since.active;
+    const i = cur.idle - since.idle;
+    return { idle: i, active: a, utilization: a / (a + i || 1) };
+  };
+  return {
+    now: () => now,
+    elu,
+    advance(ms: number, busyMs: number) {
+      now += ms;
+      active += busyMs;
+    },
+  };
+}
+
+describe('reload pacer', () => {
+  it('lets the first reload and one after a quiet spell start at once', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 100, c);
+    expect(p.delay()).toBe(0);
+    p.started();
+    c.advance(40, 30); // a reload and its pushes: 30 ms busy
+    c.advance(1000, 0); // quiet
+    expect(p.delay()).toBe(0);
+  });
+
+  it('under a stream of edits, waits until the busy share falls to the target', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 100, c);
+    p.started();
+    c.advance(20, 20); // 20 ms busy in 20 ms: wait until 40 ms have passed
+    expect(p.delay()).toBeCloseTo(20);
+    c.advance(10, 0);
+    expect(p.delay()).toBeCloseTo(10);
+    c.advance(10, 0);
+    expect(p.delay()).toBe(0);
+  });
+
+  it('never waits longer than the maximum delay', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 100, c);
+    p.started();
+    c.advance(150, 150); // would want 300 ms
+    expect(p.delay()).toBe(100);
+  });
+
+  it('with a target of 1 waits only while the loop was busy all along', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(1, 100, c);
+    p.started();
+    c.advance(20, 10);
+    expect(p.delay()).toBe(0);
+  });
+});
