@@ -38,6 +38,8 @@ export interface AppOptions {
   reloadBusyShare?: number;
   /** Longest (ms) a watcher reload waits for that (default 100). */
   reloadMaxPaceMs?: number;
+  /** The pacer itself (tests give one with their own clock); overrides the two options above. */
+  reloadPacer?: ReloadPacer;
   /** Serve xDS over TLS with this key and certificate chain (PEM). */
   xdsCredentials?: import('../xds/server.js').TlsKeyCert;
 }
@@ -178,10 +180,21 @@ export class MeshgateApp {
     if (this.paceTimer) return; // a paced reload is already due
     const wait = this.pacer.delay();
     if (wait > 0) {
+      // Waited once, then loaded whatever the file holds by then (asking again could wait on).
       this.paceTimer = setTimeout(() => {
         this.paceTimer = null;
-        this.reloadInSlices();
+        this.startReloadInSlices();
       }, wait);
+      return;
+    }
+    this.startReloadInSlices();
+  }
+
+  private startReloadInSlices(): void {
+    const src = this.opts.source;
+    if (!src.loadInSlices) return;
+    if (this.reloading) {
+      this.reloadWanted = true;
       return;
     }
     this.pacer.started();
@@ -230,7 +243,7 @@ export class MeshgateApp {
   /** Spaces watcher reloads under a stream of edits (reload-pacer.ts). */
   private pacerInstance: ReloadPacer | null = null;
   private get pacer(): ReloadPacer {
-    return (this.pacerInstance ??= new ReloadPacer(this.opts.reloadBusyShare ?? RELOAD_BUSY_SHARE, this.opts.reloadMaxPaceMs ?? RELOAD_MAX_PACE_MS));
+    return (this.pacerInstance ??= this.opts.reloadPacer ?? new ReloadPacer(this.opts.reloadBusyShare ?? RELOAD_BUSY_SHARE, this.opts.reloadMaxPaceMs ?? RELOAD_MAX_PACE_MS));
   }
   private paceTimer: NodeJS.Timeout | null = null;
   private reloadWanted = false;

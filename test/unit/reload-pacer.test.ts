@@ -1,27 +1,19 @@
 // The reload pacer (src/app/reload-pacer.ts): a reload after a quiet spell starts at once; under
-// a stream of edits the next waits until the event loop's busy time since the last reload began
+// a stream of edits the next waits until the CPU time used since the last reload began
 // is at most the target share of the time elapsed, and never longer than the maximum delay.
-import type { EventLoopUtilization } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import { type PacerClock, ReloadPacer } from '../../src/app/reload-pacer.js';
 
-/** A clock whose time and event-loop busy time the test moves by hand. */
-function fakeClock(): PacerClock & { advance(ms: number, busyMs: number): void } {
+/** A clock whose time and CPU time the test moves by hand. */
+function fakeClock(): PacerClock & { advance(ms: number, cpuMs: number): void } {
   let now = 1000;
-  let active = 0;
-  const elu = (since?: EventLoopUtilization): EventLoopUtilization => {
-    const cur = { idle: now - active, active, utilization: active / now };
-    if (!since) return cur;
-    const a = cur.active - since.active;
-    const i = cur.idle - since.idle;
-    return { idle: i, active: a, utilization: a / (a + i || 1) };
-  };
+  let cpu = 0;
   return {
     now: () => now,
-    elu,
-    advance(ms: number, busyMs: number) {
+    cpu: () => cpu,
+    advance(ms: number, cpuMs: number) {
       now += ms;
-      active += busyMs;
+      cpu += cpuMs;
     },
   };
 }
