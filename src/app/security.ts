@@ -8,9 +8,10 @@ import { type CaFiles, ephemeralCa, loadOrCreateCa, type LoadedCa } from '../ca/
 import { NodeTokens, TOKEN_METADATA_KEY } from '../ca/node-token.js';
 import { type WorkloadCert, WorkloadCertificates } from '../ca/workload-certs.js';
 import type { ProxyIR } from '../ir/types.js';
-import { identitySecret, trustBundleSecret } from '../translate/secret.js';
+import { IDENTITY_SECRET } from '../translate/common.js';
+import { identitySecretBytes, trustBundleSecret } from '../translate/secret.js';
 import type { NodeInfo } from '../xds/cache.js';
-import { type Resource, resourceFromJson } from '../xds/resource.js';
+import { type Resource, resourceFromBytes, resourceFromJson } from '../xds/resource.js';
 import { TYPE } from '../xds/type-urls.js';
 
 export interface SecurityOptions {
@@ -119,7 +120,7 @@ export class MeshSecurity {
     const hit = this.encoded.get(p.group);
     if (hit && hit.cert === cert && hit.bundle === bundle) return hit.resources;
     // Only the roots changed (a root rotation): the certificate's secret is the one encoded already.
-    const identity = hit && hit.cert === cert ? hit.resources[0]! : resourceFromJson(TYPE.SECRET, identitySecret(cert.chainPem, cert.keyPem));
+    const identity = hit && hit.cert === cert ? hit.resources[0]! : resourceFromBytes(TYPE.SECRET, IDENTITY_SECRET, identitySecretBytes(cert.chainPem, cert.keyPem));
     const resources = [identity, bundle.resource];
     this.encoded.set(p.group, { cert, bundle, resources });
     return resources;
