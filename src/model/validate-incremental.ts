@@ -29,10 +29,16 @@
 // A changed gateway is cheap too when few of its routes changed: its routes found clean before
 // are not checked again while their facts read the same (CheckMemory, validate.ts), and their
 // reads are kept per route (the same array while the route is unchanged), so only the changed
-// routes' reads are taken out and put in.
+// routes' reads are taken out and put in. When its routes list records which places differ
+// from the baseline's (ir/list-edits.ts: the loader's one-route edit) and its listeners are the
+// same object, only those routes are checked at all, and their shadowing against an index of
+// the others' matches (validate.ts checkGatewayRoutesReplaced): every other route is clean in
+// the baseline and its reads stay recorded (a fact it read that changed is found below), and
+// shadowing is a matter of one route per match and a catch-all only last.
 // test/model/validate-incremental.test.ts compares this with the full check on thousands of
 // edit sequences.
 import { isDeepStrictEqual } from 'node:util';
+import { replacedSince } from '../ir/list-edits.js';
 import { partChangesSince } from '../ir/model-diff.js';
 import type { SourcePosition } from '../util/yaml-source.js';
 import type { Diagnostic, ModelPath } from './diagnostics.js';
@@ -40,6 +46,7 @@ import type { GatewayModel, Model, ServiceModel } from './schema.js';
 import {
   checkAllowRules,
   checkGateway,
+  checkGatewayRoutesReplaced,
   CheckMemory,
   type ClaimIndex,
   checkService,
@@ -270,7 +277,7 @@ class Baseline {
    * Move to `next` if it has no diagnostic for certain, checking only what changed; false (and
    * nothing moved) if it may have one or the full check is cheaper.
    */
-  advance(next: Model, memory: CheckMemory): boolean {
+  advance(next: Model, memory: CheckMemory, counts: { routesReplaced: number }): boolean {
     const prev = this.model;
     if (prev === next) return true; // (the loader gives the last model again when nothing changed)
     if (prev.mesh !== next.mesh && !isDeepStrictEqual(prev.mesh, next.mesh)) return false;
@@ -294,9 +301,22 @@ class Baseline {
       checkService(name, svc, facts, report, report);
       if (!clean) return false;
     }
+    /** Shadow indexes to move to the new routes lists once the model is known clean. */
+    const indexMoves: Array<() => void> = [];
     for (const name of gateways.changed) {
       recording.checking('gateway', name);
-      checkGateway(name, next.gateways[name]!, facts, report, report);
+      const gw = next.gateways[name]!;
+      // A few routes replaced in a gateway: those routes are checked, and their shadowing
+      // against the others' index. (The others read what they read in the baseline: the facts
+      // about changed services among them are compared below like every unchanged part's.)
+      const quick = this.routesReplaced(name, prev.gateways[name], gw, facts);
+      if (quick) {
+        counts.routesReplaced++;
+        recording.gateways.set(name, quick.reads);
+        indexMoves.push(quick.moveIndex);
+        continue;
+      }
+      checkGateway(name, gw, facts, report, report);
       if (!clean) return false;
     }
     facts.recorder = null;
@@ -357,6 +377,7 @@ class Baseline {
     }
 
     // No diagnostic: move the baseline.
+    for (const move of indexMoves) move();
     for (const c of moves) for (const reads of c.gone) this.removeReads(reads);
     for (const c of moves) {
       for (const reads of c.came) this.addReads(reads);
@@ -368,6 +389,21 @@ class Baseline {
     this.serviceCount = services.total;
     this.gatewayCount = gateways.total;
     return true;
+  }
+
+  /**
+   * checkGatewayRoutesReplaced for gateway `name`, `was` in the baseline and `gw` now, when gw's
+   * routes list records the places it differs from was's (ir/list-edits.ts): the gateway's reads
+   * now (the listeners' as they were, each route's group) and how to move the shadow index; null
+   * to check the gateway whole.
+   */
+  private routesReplaced(name: string, was: GatewayModel | undefined, gw: GatewayModel, facts: ModelFacts): { reads: EntityReads; moveIndex: () => void } | null {
+    if (!was || !was.routes || !gw.routes) return null;
+    const at = replacedSince(was.routes, gw.routes);
+    const old = this.gatewayReads.get(name);
+    if (!at || !old) return null;
+    const r = checkGatewayRoutesReplaced(name, was, gw, at, old.groups, facts);
+    return r && { reads: { loose: old.loose, groups: r.groups }, moveIndex: r.moveIndex };
   }
 
   /** With `delta` applied, would ids and claims still be free of clashes? (Only keys it adds to can clash.) */
@@ -486,12 +522,12 @@ export class IncrementalValidator {
   private baseline: Baseline | null = null;
   /** Gateway routes found clean, for the checks of the next models (incremental or full). */
   private readonly memory = new CheckMemory();
-  /** Models checked incrementally, and by the full check (for tests and benchmarks). */
-  readonly counts = { incremental: 0, full: 0 };
+  /** Models checked incrementally, and by the full check; gateways checked by their replaced routes alone (for tests and benchmarks). */
+  readonly counts = { incremental: 0, full: 0, routesReplaced: 0 };
 
   /** validateModel(model, at), checking only what changed since the last model without diagnostics when it can. */
   validate(model: Model, at: At): Diagnostic[] {
-    if (this.baseline?.advance(model, this.memory)) {
+    if (this.baseline?.advance(model, this.memory, this.counts)) {
       this.counts.incremental++;
       return [];
     }

@@ -335,13 +335,125 @@ export function checkGateway(gname: string, gw: GatewayModel, facts: ModelFacts,
   // Each route's canonical match is computed once, not once per listener it is checked under.
   const keys: Array<string | undefined> = [];
   const keyOf = (ri: number): string => (keys[ri] ??= canonicalMatch(routes[ri]!.match));
+  let shadowed = false;
+  const shadowWarn: Report = (p, m, h) => {
+    shadowed = true;
+    warn(p, m, h);
+  };
   for (const ln of httpListeners) {
     const mine: number[] = [];
     routes.forEach((r, ri) => {
       if (!r.listeners || r.listeners.includes(ln)) mine.push(ri);
     });
-    checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, warn);
+    checkShadowing({ count: mine.length, match: (i) => routes[mine[i]!]!.match, key: (i) => keyOf(mine[i]!), path: (i) => [...base, 'routes', mine[i]!] }, shadowWarn);
   }
+  // Every http listener takes every route and none shadows another: what the next check of this
+  // gateway with a few routes replaced needs to know of the others (ShadowIndex).
+  if (memory && !shadowed && httpListeners.length > 0 && routes.every((r) => !r.listeners)) {
+    const counts = new Map<string, number>();
+    const catchAlls = new Set<number>();
+    for (let ri = 0; ri < routes.length; ri++) {
+      counts.set(keyOf(ri), 1);
+      if (matchesEverything(routes[ri]!.match)) catchAlls.add(ri);
+    }
+    memory.shadowIndexes.set(routes, { counts, catchAlls });
+  }
+}
+
+/**
+ * A gateway's routes that no route shadows, all in one list: how many routes have each
+ * canonical match (one each), and where the routes that match everything are (none, or the
+ * last). Kept for the routes list it was made for (CheckMemory.shadowIndexes). It is made when
+ * every http listener takes every route (each listener's list is that list); a replaced route
+ * may take fewer listeners later: each listener's list is then part of the whole list, in its
+ * order, and the whole list without shadowing has none in any part of it either.
+ */
+export interface ShadowIndex {
+  readonly counts: Map<string, number>;
+  readonly catchAlls: Set<number>;
+}
+
+/**
+ * checkGateway for `gw`, which is `prev` (a gateway the last clean check found nothing in, with
+ * the same listeners) with the routes at `at` replaced (same number of routes): only those
+ * routes are checked, and their shadowing against the others through the index prev's check
+ * left. (The other routes are prev's, clean; the caller compares the facts they read.) Returns the reads of each route in order
+ * (prev's `groups` with the replaced ones' changed) and how to move the index to `gw`'s routes,
+ * or null when it cannot say "no diagnostic" that way (the caller then checks the gateway whole).
+ */
+export function checkGatewayRoutesReplaced(
+  gname: string,
+  prev: GatewayModel,
+  gw: GatewayModel,
+  at: readonly number[],
+  groups: ReadonlyArray<readonly FactRead[]>,
+  facts: ModelFacts,
+): { groups: Array<readonly FactRead[]>; moveIndex: () => void } | null {
+  const memory = facts.memory;
+  const old = prev.routes ?? [];
+  const routes = gw.routes ?? [];
+  const index = memory?.shadowIndexes.get(old);
+  if (!memory || !index || prev.listeners !== gw.listeners || old.length !== routes.length || groups.length !== routes.length) return null;
+  const base = ['gateways', gname];
+  const listenerNames = new Set(gw.listeners.map((l) => l.name));
+  const httpListeners = gw.listeners.filter((l) => l.protocol === 'http').map((l) => l.name);
+  // (The index says nothing of a gateway whose routes no listener takes: they are not checked for shadowing.)
+  if (httpListeners.length === 0) return null;
+  const context = JSON.stringify(gw.listeners.map((l) => [l.name, l.protocol]));
+  const out = groups.slice();
+  const recorder = facts.recorder;
+  facts.recorder = null;
+  try {
+    for (const i of at) {
+      const r = routes[i]!;
+      const clean = memory.cleanGatewayRoutes.get(r);
+      if (clean !== undefined && clean.listeners === context && facts.readAgain(clean.reads)) {
+        out[i] = clean.reads;
+        continue;
+      }
+      let reported = false;
+      const reads = facts.group(() =>
+        checkGatewayRoute(r, [...base, 'routes', i], listenerNames, httpListeners, facts, () => {
+          reported = true;
+        }),
+      );
+      if (reported || reads.length === 0) return null;
+      memory.cleanGatewayRoutes.set(r, { listeners: context, reads });
+      out[i] = reads;
+    }
+  } finally {
+    facts.recorder = recorder;
+  }
+  // Shadowing: the replaced routes' matches out, the new ones in; still one route per match,
+  // and a route matching everything only last?
+  const delta = new Map<string, number>();
+  for (const i of at) {
+    const a = canonicalMatch(old[i]!.match);
+    const b = canonicalMatch(routes[i]!.match);
+    if (a === b) continue;
+    delta.set(a, (delta.get(a) ?? 0) - 1);
+    delta.set(b, (delta.get(b) ?? 0) + 1);
+  }
+  for (const [k, d] of delta) if ((index.counts.get(k) ?? 0) + d > 1) return null;
+  const catchAll = (i: number): boolean => (at.includes(i) ? matchesEverything(routes[i]!.match) : index.catchAlls.has(i));
+  for (const i of index.catchAlls) if (i !== routes.length - 1 && catchAll(i)) return null;
+  for (const i of at) if (i !== routes.length - 1 && matchesEverything(routes[i]!.match)) return null;
+  return {
+    groups: out,
+    moveIndex: () => {
+      for (const [k, d] of delta) {
+        const n = (index.counts.get(k) ?? 0) + d;
+        if (n === 0) index.counts.delete(k);
+        else index.counts.set(k, n);
+      }
+      for (const i of at) {
+        if (matchesEverything(routes[i]!.match)) index.catchAlls.add(i);
+        else index.catchAlls.delete(i);
+      }
+      memory.shadowIndexes.delete(old);
+      memory.shadowIndexes.set(routes, index);
+    },
+  };
 }
 
 /**
@@ -353,6 +465,8 @@ export function checkGateway(gname: string, gw: GatewayModel, facts: ModelFacts,
  */
 export class CheckMemory {
   readonly cleanGatewayRoutes = new WeakMap<GatewayRouteModel, { listeners: string; reads: FactRead[] }>();
+  /** A clean gateway's routes list → its ShadowIndex (made by checkGateway, moved by checkGatewayRoutesReplaced). */
+  readonly shadowIndexes = new WeakMap<readonly GatewayRouteModel[], ShadowIndex>();
 }
 
 /** One gateway route's own checks: its listeners, match, backend(s) and rewrite. */

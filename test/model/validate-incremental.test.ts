@@ -4,6 +4,7 @@
 // the way reloads do: a changed service or gateway is a new object, an unchanged one the same
 // object (as the schema memo gives them), and sometimes an unchanged one is a new, equal object.
 import { describe, expect, it } from 'vitest';
+import { noteReplaced } from '../../src/ir/list-edits.js';
 import type { ModelPath } from '../../src/model/diagnostics.js';
 import { Gateway, Mesh, type Model, Service } from '../../src/model/schema.js';
 import { IncrementalValidator } from '../../src/model/validate-incremental.js';
@@ -249,5 +250,85 @@ describe('incremental semantic checks = validateModel', () => {
     const incremental = v.counts.incremental;
     expect(v.validate(model(mesh, services, new Map()), at)).toEqual([]);
     expect(v.counts.incremental).toBe(incremental + 1);
+  });
+});
+
+// A gateway whose routes list records the places it differs from the last one (as the loader's
+// canonical model does, ir/list-edits.ts) is checked by those routes alone, their shadowing
+// against an index of the others (validate.ts checkGatewayRoutesReplaced). Sequences of such
+// edits, with risky routes (a catch-all anywhere, a match another route has, an unknown or tcp
+// service, a route on one listener, a bad regex), now and then a service edited at the same
+// time, an undo, or a record against another list: every model's diagnostics must be
+// validateModel's.
+describe('a gateway with a few routes replaced in place (the list records where)', () => {
+  it('on 300 sequences of 30 edits: exactly validateModel', () => {
+    const counts = { clean: 0, withDiagnostics: 0 };
+    const v = new IncrementalValidator();
+    for (let seed = 1; seed <= 300; seed++) {
+      const r = rng(seed * 613);
+      const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+      const mesh = Mesh.parse({});
+      const services = new Map<string, Model['services'][string]>();
+      for (const n of SERVICE_NAMES) services.set(n, Service.parse({ protocol: n === 'f' ? 'tcp' : 'http', instances: [{ id: `${n}0`, address: `10.1.${SERVICE_NAMES.indexOf(n) + 1}.1`, port: 15000, app: '127.0.0.1:8080', labels: { version: 'v1' } }] }));
+      const n = 20 + Math.floor(r() * 20);
+      let k = 0;
+      const route = (i: number): Raw => {
+        const x = r();
+        const match =
+          x < 0.04 ? { pathPrefix: '/' } : x < 0.08 ? { pathPrefix: `/r${Math.floor(r() * n)}` } : x < 0.1 ? { pathRegex: '(' } : x < 0.12 ? undefined : { pathPrefix: `/r${i}-${k++}`, ...(r() < 0.2 ? { methods: ['GET'] } : {}) };
+        const y = r();
+        if (y < 0.04) return { match, backend: pick(['f', 'nope']) };
+        if (y < 0.07) return { match, backend: 'a', listeners: ['l1'] };
+        if (y < 0.3) return { match, backends: [{ service: pick(SERVICE_NAMES.slice(0, 5)), subset: r() < 0.1 ? { version: 'v9' } : { version: 'v1' } }] };
+        return { match, backend: pick(SERVICE_NAMES.slice(0, 5)) };
+      };
+      const listeners = Gateway.parse({ listeners: r() < 0.5 ? [{ name: 'l0', port: 8100 }] : [{ name: 'l0', port: 8100 }, { name: 'l1', port: 8101 }] }).listeners;
+      const clean = (): Raw => ({ match: { pathPrefix: `/c${k++}` }, backend: pick(SERVICE_NAMES.slice(0, 5)) });
+      let gw: Model['gateways'][string] = { ...Gateway.parse({ listeners: [{ name: 'l0', port: 8100 }], routes: Array.from({ length: n }, clean) }), listeners };
+      let lastClean: { gw: Model['gateways'][string]; services: Map<string, Model['services'][string]> } | null = null;
+      let lastHadDiagnostics = false;
+      for (let step = 0; step < 30; step++) {
+        if (step > 0) {
+          if (lastHadDiagnostics && lastClean && r() < 0.5) {
+            gw = lastClean.gw;
+            services.clear();
+            for (const [name, s] of lastClean.services) services.set(name, s);
+          } else {
+            const routes = [...gw.routes!];
+            const places = new Set<number>();
+            for (let j = 0; j < 1 + Math.floor(r() * r() * 4); j++) {
+              const i = r() < 0.2 ? routes.length - 1 : Math.floor(r() * routes.length);
+              const z = r();
+              // A new route, a clean one, or another route's object moved here.
+              routes[i] = z < 0.5 ? Gateway.parse({ listeners: [{ name: 'l0', port: 1 }], routes: [route(i)] }).routes![0]! : z < 0.8 ? Gateway.parse({ listeners: [{ name: 'l0', port: 1 }], routes: [clean()] }).routes![0]! : routes[Math.floor(r() * routes.length)]!;
+              places.add(i);
+            }
+            const at = [...places].sort((a, b) => a - b).filter((i) => routes[i] !== gw.routes![i]);
+            const w = r();
+            // The record the loader makes; now and then none, or one against another list.
+            if (w < 0.85) noteReplaced(routes, gw.routes!, at);
+            else if (w < 0.92) noteReplaced(routes, [...gw.routes!], at.slice(1)); // (another list's record: not this edit's)
+            gw = { ...gw, routes };
+            if (r() < 0.1) {
+              const s = pick(SERVICE_NAMES.slice(0, 5));
+              services.set(s, Service.parse({ protocol: r() < 0.3 ? 'tcp' : 'http', instances: [{ id: `${s}0`, address: `10.1.${SERVICE_NAMES.indexOf(s) + 1}.1`, port: 15000, app: '127.0.0.1:8080', labels: { version: 'v1' } }] }));
+            }
+          }
+        }
+        const m = model(mesh, services, new Map([['edge', gw]]));
+        const got = v.validate(m, at);
+        const want = validateModel(m, at);
+        expect(got, `seed ${seed} step ${step}`).toEqual(want);
+        lastHadDiagnostics = want.length > 0;
+        if (want.length === 0) {
+          counts.clean++;
+          lastClean = { gw, services: new Map(services) };
+        } else counts.withDiagnostics++;
+      }
+    }
+    expect(counts.clean).toBeGreaterThan(1500);
+    expect(counts.withDiagnostics).toBeGreaterThan(1500);
+    // The shortcut was taken most of the times it could be.
+    expect(v.counts.routesReplaced).toBeGreaterThan(1000);
   });
 });
