@@ -25,7 +25,7 @@ export function addAccessLogService(server: GrpcServer, metrics: XdsMetrics, log
     }
   };
   server.addMethod('/envoy.service.accesslog.v3.AccessLogService/StreamAccessLogs', {
-    decode,
+    decoder: () => decode,
     handler: (call) => {
       let service = '';
       call.on('data', (msg: unknown) => {

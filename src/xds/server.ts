@@ -15,7 +15,7 @@ import { isIP, type Server as NetServer, type Socket, createServer as createNetS
 import type { Logger } from 'pino';
 import type { SnapshotCache } from './cache.js';
 import { addAccessLogService } from './access-log-service.js';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from './grpc/discovery-request.js';
+import { decodeDeltaDiscoveryRequest, discoveryRequestDecoder } from './grpc/discovery-request.js';
 import { GrpcServer, type TlsKeyCert } from './grpc/server.js';
 import { XdsMetrics } from './metrics.js';
 import { ResponseCache, type ResponseCacheOptions } from './response-cache.js';
@@ -84,13 +84,13 @@ export class XdsServer {
     for (const svc of DISCOVERY_SERVICES) {
       const label = svc.typeUrl ? shortName(svc.typeUrl).toLowerCase() : 'ads';
       this.server.addMethod(`/${svc.service}/${svc.sotw}`, {
-        decode: decodeDiscoveryRequest,
+        decoder: discoveryRequestDecoder,
         handler: (call) => {
           new SotwStream(call satisfies DuplexCall, this.deps, 'sotw', label, svc.typeUrl);
         },
       });
       this.server.addMethod(`/${svc.service}/${svc.delta}`, {
-        decode: decodeDeltaDiscoveryRequest,
+        decoder: () => decodeDeltaDiscoveryRequest,
         handler: (call) => {
           new DeltaStream(call satisfies DuplexCall, this.deps, 'delta', label, svc.typeUrl);
         },

@@ -3,7 +3,7 @@
 // every field meshgate reads compared; every prefix of a message (truncation), random garbage,
 // unknown fields of every wire type, and the malformed inputs the protocol tests send.
 import { describe, expect, it } from 'vitest';
-import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest } from '../../src/xds/grpc/discovery-request.js';
+import { decodeDeltaDiscoveryRequest, decodeDiscoveryRequest, discoveryRequestDecoder } from '../../src/xds/grpc/discovery-request.js';
 import { messageType } from '../../src/xds/protos.js';
 import { structToPlain } from '../../src/xds/stream-base.js';
 import { rng } from '../helpers/rng.js';
@@ -185,6 +185,7 @@ function view(o: Obj): Obj {
 
 const KINDS = [
   { name: 'DiscoveryRequest', type: SOTW, mine: decodeDiscoveryRequest, gen: (g: Gen) => g.sotw() },
+  { name: 'DiscoveryRequest (stream decoder)', type: SOTW, mine: discoveryRequestDecoder(), gen: (g: Gen) => g.sotw() },
   { name: 'DeltaDiscoveryRequest', type: DELTA, mine: decodeDeltaDiscoveryRequest, gen: (g: Gen) => g.delta() },
 ] as const;
 
@@ -201,7 +202,7 @@ describe('hand-written request decoders', () => {
         const got = k.mine(buf) as Obj;
         expect(view(got), `seed ${seed}`).toEqual(view(ref));
         // Repeated fields and maps are present even when empty, as with toObject({arrays, objects}).
-        for (const key of Object.keys(ref)) if (Array.isArray(ref[key])) expect(Array.isArray(got[key]), `seed ${seed}: ${key}`).toBe(true);
+        for (const [key, v] of Object.entries(ref)) if (Array.isArray(v)) expect(Array.isArray(got[key]), `seed ${seed}: ${key}`).toBe(true);
       }
     });
 
@@ -233,6 +234,30 @@ describe('hand-written request decoders', () => {
     });
   }
 
+  it('a stream decoder that remembers recent names gives what protobufjs gives, request after request', () => {
+    // Requests of one stream repeat, change and interleave their names (as Envoy's ACKs of
+    // several types do), with names also after other fields and runs too short to remember.
+    const g = new Gen(rng(7));
+    const lists = Array.from({ length: 6 }, (_, i) => Array.from({ length: i === 0 ? 1 : 3 + g.int(40) }, () => g.str()));
+    // Lists of the same byte length that differ in one byte, and in order only.
+    lists.push(Array.from({ length: 12 }, (_, i) => `cluster-${i}`), Array.from({ length: 12 }, (_, i) => `cluster-${i === 7 ? 8 : i}`));
+    lists.push(Array.from({ length: 12 }, (_, i) => `cluster-${11 - i}`));
+    const decode = discoveryRequestDecoder();
+    for (let i = 0; i < 3000; i++) {
+      const names = g.pick(lists);
+      let buf = Buffer.from(SOTW.encode(SOTW.fromObject({ type_url: g.str(), response_nonce: String(i), resource_names: names })).finish());
+      if (g.maybe(0.2)) buf = Buffer.concat([buf, field(3, Buffer.from(g.str()))]); // a name after the nonce
+      if (g.maybe(0.1)) buf = Buffer.concat([field(3, Buffer.from('first')), buf]); // a name before the run
+      const got = decode(buf) as Obj;
+      expect(view(got), `request ${i}`).toEqual(view(reference(SOTW, buf) as Obj));
+    }
+    // A remembered list is frozen: a stream cannot change what another request will get.
+    const again = Buffer.from(SOTW.encode(SOTW.fromObject({ resource_names: lists[1] })).finish());
+    decode(again);
+    expect(Object.isFrozen((decode(again) as Obj)['resource_names'])).toBe(true);
+    expect((decode(again) as Obj)['resource_names']).toBe((decode(again) as Obj)['resource_names']);
+  });
+
   it('malformed inputs give { decodeError }', () => {
     const bad: Array<[string, number[]]> = [
       ['varint longer than 10 bytes', [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]],
@@ -245,7 +270,7 @@ describe('hand-written request decoders', () => {
       ['group never closed', [0x7b, 0x08, 0x01]],
     ];
     for (const [what, bytes] of bad) {
-      for (const decode of [decodeDiscoveryRequest, decodeDeltaDiscoveryRequest]) {
+      for (const decode of [decodeDiscoveryRequest, decodeDeltaDiscoveryRequest, discoveryRequestDecoder()]) {
         expect(decode(Buffer.from(bytes)), what).toHaveProperty('decodeError');
       }
     }
@@ -254,7 +279,7 @@ describe('hand-written request decoders', () => {
     expect(decodeDiscoveryRequest(Buffer.from([0x12, 0x02, 0x0a, 0x05, 0x61, 0x62, 0x63, 0x64, 0x65]))).toHaveProperty('decodeError');
     expect(decodeDeltaDiscoveryRequest(Buffer.from([0x0a, 0x02, 0x0a, 0x05, 0x61, 0x62, 0x63, 0x64, 0x65]))).toHaveProperty('decodeError');
     // A deeply nested Struct (node metadata) gives a value or { decodeError }, never a throw.
-    let struct = Buffer.alloc(0);
+    let struct: Buffer = Buffer.alloc(0);
     for (let i = 0; i < 5000; i++) {
       const value = field(5, struct); // Value { struct_value }
       const entry = field(2, value); // map entry { value }

@@ -10,7 +10,7 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 import { Deframer, type FrameError, frameHeader } from './framing.js';
 import { type CallStatus, encodeGrpcMessage, Status } from './status.js';
 
-const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE } = constants;
+const { HTTP2_HEADER_STATUS, HTTP2_HEADER_CONTENT_TYPE, NGHTTP2_NO_ERROR } = constants;
 
 /** A response in two pieces (a shared body and this stream's nonce field): ResponseBytes. */
 export interface MessagePieces {
@@ -101,11 +101,11 @@ export class GrpcCall {
    * mark ('drain' follows); `done` runs once the bytes have been handed to the connection.
    */
   write(msg: MessagePieces, done?: (err?: Error | null) => void): boolean {
-    if (this.finished) {
+    const s = this.stream;
+    if (this.finished || s.destroyed) {
       if (done) queueMicrotask(() => done(new Error('call already ended')));
       return false;
     }
-    const s = this.stream;
     this.respond();
     const { body, nonceField } = msg;
     if (WRITE_MODE === 'concat') {
@@ -132,7 +132,7 @@ export class GrpcCall {
 
   /** Write a message given as one buffer (the access log service's empty response). */
   writeBuffer(message: Buffer): boolean {
-    if (this.finished) return false;
+    if (this.finished || this.stream.destroyed) return false;
     this.respond();
     this.stream.cork();
     this.stream.write(frameHeader(message.length));
@@ -146,8 +146,8 @@ export class GrpcCall {
     if (this.finished) return;
     this.finished = true;
     this.status = status;
-    if (this.gone) return;
     const s = this.stream;
+    if (this.gone || s.destroyed || s.closed) return;
     if (!this.headersSent) {
       // Trailers-only: the status in the one HEADERS frame, which ends the stream.
       this.headersSent = true;
@@ -160,11 +160,19 @@ export class GrpcCall {
         },
         { endStream: true },
       );
+      this.closeReadSide();
     } else {
       s.end(); // 'wantTrailers' sends the status once the queued messages are out
     }
-    // The peer may still be sending: read and drop it, so flow control never blocks it.
-    if (!s.readableEnded) s.resume();
+  }
+
+  /**
+   * A trailers-only status is sent but the peer has not half-closed: reset the stream with
+   * NO_ERROR after it (as gRPC servers do), so a peer that keeps it open does not hold it here.
+   */
+  private closeReadSide(): void {
+    const s = this.stream;
+    if (!s.readableEnded && !s.closed && !s.destroyed) s.close(NGHTTP2_NO_ERROR);
   }
 
   private respond(): void {
@@ -179,6 +187,9 @@ export class GrpcCall {
   private sendTrailers(): void {
     const { code, details } = this.status;
     try {
+      // No reset after these: submitted while the stream's last write completes, nghttp2 would
+      // send a RST_STREAM ahead of them (the peer would see "RST_STREAM with code 0", not the
+      // status). gRPC clients end the stream on its trailers.
       this.stream.sendTrailers({ 'grpc-status': String(code), ...(details ? { 'grpc-message': encodeGrpcMessage(details) } : {}) });
     } catch {
       // The stream was reset meanwhile.

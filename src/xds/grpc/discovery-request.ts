@@ -5,24 +5,66 @@
 // (resource locators, the node's locality, extensions, listening addresses, dynamic
 // parameters, error details' `details`) are skipped by wire type, as are unknown fields.
 //
-// Written by hand because it is on every request of every stream: decoding a typical Envoy
-// request (node with metadata and build version, ~50 names) costs about a tenth of what
-// protobufjs' reflection decoder plus toObject did (see bench/xds-transport.ts and the
-// module comment of ./server.ts for figures). test/unit/xds-request-decode.test.ts compares
-// it with protobufjs on randomised messages.
+// Written by hand because it is on every request of every stream (see bench/xds-transport.ts,
+// "decode", for the figures against protobufjs' decode + toObject). The names a SotW stream
+// repeats in every request are not decoded again (NamesMemo); arrays so shared are frozen.
+// test/unit/xds-request-decode.test.ts compares both with protobufjs on randomised messages.
 import { DecodeError, ProtoReader } from './proto-reader.js';
 
 export type DecodedRequest = Record<string, unknown> | { decodeError: string };
 
 type Obj = Record<string, unknown>;
 
+/**
+ * The resource names of a stream's recent requests, by their encoded bytes. A SotW proxy
+ * repeats its whole subscription in every request of a type (each ACK of an EDS push carries
+ * every assignment name again): when the bytes of a request's names are those of a recent
+ * request, its (frozen) array is given again instead of decoding every name anew.
+ */
+export class NamesMemo {
+  private readonly bytes: Buffer[] = [];
+  private readonly names: (readonly string[])[] = [];
+  private next = 0;
+
+  find(buf: Buffer, start: number, end: number): readonly string[] | undefined {
+    const len = end - start;
+    for (let i = 0; i < this.bytes.length; i++) {
+      const b = this.bytes[i]!;
+      if (b.length === len && buf.compare(b, 0, len, start, end) === 0) return this.names[i];
+    }
+    return undefined;
+  }
+
+  add(buf: Buffer, start: number, end: number, names: readonly string[]): void {
+    const copy = Buffer.allocUnsafeSlow(end - start);
+    buf.copy(copy, 0, start, end);
+    this.bytes[this.next] = copy;
+    this.names[this.next] = names;
+    this.next = (this.next + 1) % NAMES_MEMO_SIZE;
+  }
+}
+
+/** Recent name lists remembered per stream (about one per type it subscribes to by name). */
+const NAMES_MEMO_SIZE = 4;
+/** Shorter runs of names are decoded every time (cheaper than remembering them). */
+const NAMES_MEMO_MIN_BYTES = 64;
+const NAMES_TAG = (3 << 3) | 2;
+
+/** A decoder for one stream's DiscoveryRequests (it remembers the stream's recent names). */
+export function discoveryRequestDecoder(): (buf: Buffer) => DecodedRequest {
+  const memo = new NamesMemo();
+  return (buf) => decodeDiscoveryRequest(buf, memo);
+}
+
 /** envoy.service.discovery.v3.DiscoveryRequest */
-export function decodeDiscoveryRequest(buf: Buffer): DecodedRequest {
+export function decodeDiscoveryRequest(buf: Buffer, memo?: NamesMemo): DecodedRequest {
   try {
     const r = new ProtoReader(buf, 0, buf.length);
-    const names: string[] = [];
+    let names: string[] = [];
+    let shared = false;
     const out: Obj = { resource_names: names, resource_locators: [] };
     while (r.pos < r.end) {
+      const tagAt = r.pos;
       const tag = r.uint32();
       switch (tag) {
         case (1 << 3) | 2:
@@ -31,9 +73,48 @@ export function decodeDiscoveryRequest(buf: Buffer): DecodedRequest {
         case (2 << 3) | 2:
           out['node'] = node(r, r.delimited());
           break;
-        case (3 << 3) | 2:
-          names.push(r.string());
+        case NAMES_TAG: {
+          if (shared) {
+            // Names after other fields, following a remembered run: extend a copy.
+            names = [...names];
+            shared = false;
+            out['resource_names'] = names;
+          }
+          if (!memo || names.length > 0) {
+            names.push(r.string());
+            break;
+          }
+          // The run of consecutive names starting here (encoders write them together).
+          r.pos = r.delimited();
+          let end = r.pos;
+          while (r.pos < r.end) {
+            const at = r.pos;
+            if (r.uint32() !== NAMES_TAG) {
+              r.pos = at;
+              break;
+            }
+            r.pos = r.delimited();
+            end = r.pos;
+          }
+          const known = end - tagAt >= NAMES_MEMO_MIN_BYTES ? memo.find(buf, tagAt, end) : undefined;
+          if (known) {
+            names = known as string[];
+            shared = true;
+            out['resource_names'] = names;
+            break;
+          }
+          r.pos = tagAt;
+          while (r.pos < end) {
+            r.uint32();
+            names.push(r.string());
+          }
+          if (end - tagAt >= NAMES_MEMO_MIN_BYTES) {
+            Object.freeze(names);
+            memo.add(buf, tagAt, end, names);
+            shared = true;
+          }
           break;
+        }
         case (4 << 3) | 2:
           out['type_url'] = r.string();
           break;

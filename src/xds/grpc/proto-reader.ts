@@ -78,7 +78,7 @@ export class ProtoReader {
     const start = this.pos;
     this.pos = end;
     if (start === end) return '';
-    return shortAscii(this.buf, start, end) ?? utf8Slice.call(this.buf, start, end);
+    return utf8Slice.call(this.buf, start, end);
   }
 
   /** Skip a field whose tag has just been read. */
@@ -117,21 +117,4 @@ export class ProtoReader {
   private truncated(n: number): DecodeError {
     return new DecodeError(`index out of range: ${this.pos} + ${n} > ${this.end}`);
   }
-}
-
-/**
- * Short ASCII strings (resource names, type URLs, nonces, node ids) built in JavaScript: for
- * a few dozen bytes this is cheaper than a call into the runtime's UTF-8 decoder. Returns
- * undefined for anything longer or not ASCII.
- */
-function shortAscii(buf: Buffer, start: number, end: number): string | undefined {
-  const n = end - start;
-  if (n > 64) return undefined;
-  let s = '';
-  for (let i = start; i < end; i++) {
-    const c = buf[i]!;
-    if (c >= 0x80) return undefined;
-    s += String.fromCharCode(c);
-  }
-  return s;
 }

@@ -32,8 +32,8 @@ export interface TlsKeyCert {
 }
 
 export interface GrpcMethod {
-  /** Request bytes → what the call's 'data' listeners get (must not throw). */
-  decode: (message: Buffer) => unknown;
+  /** A decoder for one call: request bytes → what its 'data' listeners get (must not throw). */
+  decoder: () => (message: Buffer) => unknown;
   /** Called once per call, synchronously, before any request is read. */
   handler: (call: GrpcCall) => void;
 }
@@ -215,7 +215,7 @@ export class GrpcServer {
     const encoding = headers['grpc-encoding'];
     const call = new GrpcCall(stream, {
       maxReceiveBytes: this.opts.maxReceiveBytes,
-      decode: method.decode,
+      decode: method.decoder(),
       peer: this.sessions.get(stream.session as ServerHttp2Session)?.peer ?? '',
       encoding: typeof encoding === 'string' ? encoding : undefined,
     });
