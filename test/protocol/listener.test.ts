@@ -1,5 +1,5 @@
 // The xDS listening sockets are meshgate's own (net.Server with a large accept backlog),
-// handed to grpc-js through a connection injector: plaintext and TLS (--xds-tls) both work,
+// handed to its HTTP/2 server: plaintext and TLS (--xds-tls) both work,
 // a host name binds what it resolves to, and closing stops accepting.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
