@@ -27,7 +27,7 @@ describe('FileTextMemo', () => {
     const r = rng(seed * 4099);
     const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
     // Big enough for several hash checkpoints (256 KiB).
-    let bytes = Buffer.from(modelText(seed % 2 ? 9000 : 300, r));
+    let bytes: Buffer = Buffer.from(modelText(seed % 2 ? 9000 : 300, r));
     const memo = new FileTextMemo();
     expect(memo.read(bytes)).toEqual(whole(bytes));
     for (let step = 0; step < 300; step++) {
