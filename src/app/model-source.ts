@@ -61,12 +61,15 @@ export class MeshBuilder {
   readonly ir = new IrBuilder();
   readonly encoder = new ResourceEncoder();
   private snapshots = new Map<string, { resources: ProxyResources; secrets: Resource[]; snapshot: Snapshot }>();
+  /** Snapshots made so far (a group whose resources and secrets are unchanged reuses its own). */
+  snapshotsMade = 0;
 
   /** The snapshot of one group from its resources and secrets, reused when both are unchanged. */
   snapshotFor(group: string, resources: ProxyResources, secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
     const hit = this.snapshots.get(group);
     if (hit && hit.resources === resources && hit.secrets === secrets) return hit.snapshot;
     const snapshot = new Snapshot(resources, hit?.snapshot, secrets);
+    this.snapshotsMade++;
     if (errors) {
       for (const problem of snapshot.problems()) {
         errors.out.push(new SourceError(`internal error: ${group}: ${SHORT_NAME[problem.typeUrl]} "${problem.resource}" ${problem.message}`, { file: errors.file, line: 1, column: 1 }));
@@ -127,6 +130,11 @@ export class MeshBuilder {
     };
   }
 
+  /** Whether `group` has a snapshot built (live, or built ahead since the last build). */
+  hasSnapshot(group: string): boolean {
+    return this.snapshots.has(group);
+  }
+
   /** One group's snapshot from the last build's model (a proxy of a group not built yet connected). */
   snapshotOf(group: string, file: string, secrets?: SecretSource): { snapshot: Snapshot | undefined; errors: SourceError[] } {
     const p = this.ir.proxy(group);
@@ -149,8 +157,10 @@ export interface BuildJob {
   step(deadline: number): { built: BuiltModel; errors: SourceError[] } | null;
 }
 
-/** At most this many certificates are issued ahead of their proxy's first connection. */
+/** At most this many certificates are issued ahead of their proxy's first connection… */
 export const WARMUP_MAX = 10_000;
+/** …and at most this many sidecar snapshots built ahead. */
+export const SNAPSHOTS_AHEAD_MAX = 4096;
 
 /**
  * Model → snapshots. Consistency problems here are bugs in the translator (or a missing
@@ -251,25 +261,42 @@ export class ModelSource implements ConfigSource {
   };
 
   /**
-   * Certificates of sidecars that have not connected yet, issued ahead while meshgate is idle,
-   * so that proxies connecting later (a scale-up, a connect storm after startup) find theirs
-   * ready. Bounded: at most WARMUP_MAX certificates are held ahead, so a model with 100 000
-   * instances does not hold 100 000 keys for proxies that may never connect.
+   * Work done ahead while meshgate is idle, so that proxies connecting later (a scale-up, a
+   * connect storm after a restart) find it ready: first the certificates of sidecars that have
+   * not connected yet, then their snapshots. Bounded: at most WARMUP_MAX certificates and
+   * SNAPSHOTS_AHEAD_MAX snapshots are held ahead, so a model with 100 000 instances does not
+   * hold 100 000 keys and configurations for proxies that may never connect. A snapshot built
+   * ahead is not a live group: the next load does not rebuild it (it is dropped, and built
+   * ahead again from the new model once meshgate is idle).
    */
   warmup(): (() => boolean) | null {
+    if (!this.lastBuilt) return null;
     const sec = this.security;
-    if (!sec || !this.lastBuilt) return null;
-    const it = this.builder.ir.sidecarIdentities();
+    const certs = sec ? this.builder.ir.sidecarIdentities() : null;
+    let groups: Iterator<string> | null = null;
     let ahead = 0;
+    let built = 0;
     return () => {
-      for (;;) {
-        if (ahead >= WARMUP_MAX || sec.certs.size >= WARMUP_MAX) return false;
-        const n = it.next();
-        if (n.done) return false;
-        if (sec.prepare(n.value.group, n.value.identity)) {
-          ahead++;
-          return true;
+      if (sec && certs) {
+        for (;;) {
+          if (ahead >= WARMUP_MAX || sec.certs.size >= WARMUP_MAX) break;
+          const n = certs.next();
+          if (n.done) break;
+          if (sec.prepare(n.value.group, n.value.identity)) {
+            ahead++;
+            return true;
+          }
         }
+      }
+      groups ??= this.builder.ir.groups().values();
+      for (;;) {
+        if (built >= SNAPSHOTS_AHEAD_MAX) return false;
+        const n = groups.next();
+        if (n.done) return false;
+        if (this.builder.hasSnapshot(n.value)) continue; // live (gateways, connected sidecars) or built ahead
+        this.builder.snapshotOf(n.value, this.watchTarget, this.secrets());
+        built++;
+        return true;
       }
     };
   }
