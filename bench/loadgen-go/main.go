@@ -21,6 +21,8 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -235,6 +237,7 @@ func handle(msg *parentMsg) {
 }
 
 func exitSoon() {
+	stopProfile()
 	ipcMu.Lock()
 	if ipcOut != nil {
 		_ = ipcOut.Close()
@@ -257,6 +260,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "loadgen-worker: IPC serialization %q: spawn me with serialization 'json'\n", m)
 		os.Exit(2)
 	}
+	startProfile()
 	f := os.NewFile(uintptr(fd), "ipc")
 	conn, err := net.FileConn(f)
 	if err != nil {
@@ -278,6 +282,40 @@ func main() {
 		}
 		handle(&msg)
 	}
+}
+
+// LOADGEN_CPU_PROF=DIR (as for the Node workers' --cpu-prof): a pprof CPU profile per worker
+// process, DIR/loadgen-worker-PID.pprof (go tool pprof -top bin/loadgen-worker FILE).
+var profFile *os.File
+
+func startProfile() {
+	dir := os.Getenv("LOADGEN_CPU_PROF")
+	if dir == "" {
+		return
+	}
+	_ = os.MkdirAll(dir, 0o755)
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("loadgen-worker-%d.pprof", os.Getpid())))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen-worker:", err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen-worker:", err)
+		_ = f.Close()
+		return
+	}
+	profFile = f
+}
+
+var profOnce sync.Once
+
+func stopProfile() {
+	profOnce.Do(func() {
+		if profFile != nil {
+			pprof.StopCPUProfile()
+			_ = profFile.Close()
+		}
+	})
 }
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
