@@ -63,6 +63,17 @@ export class MeshBuilder {
   private snapshots = new Map<string, { resources: ProxyResources; secrets: Resource[]; snapshot: Snapshot }>();
   /** Snapshots made so far (a group whose resources and secrets are unchanged reuses its own). */
   snapshotsMade = 0;
+  /**
+   * Groups whose snapshot was built ahead (warm-up) and that no proxy has asked for since. A
+   * build keeps them without rebuilding them: on connect, the snapshot is used if the group's
+   * resources and secrets are still the very same, else one is built on it.
+   */
+  private readonly ahead = new Set<string>();
+
+  /** How many snapshots built ahead are held. */
+  get aheadCount(): number {
+    return this.ahead.size;
+  }
 
   /** The snapshot of one group from its resources and secrets, reused when both are unchanged. */
   snapshotFor(group: string, resources: ProxyResources, secrets: Resource[], errors?: { file: string; out: SourceError[] }): Snapshot {
@@ -122,7 +133,13 @@ export class MeshBuilder {
           if (i < groups.length && performance.now() >= deadline) return null;
         }
         if (only) for (const g of wanted()) if (!snapshots.has(g)) buildGroup(g);
-        if (this.snapshots.size > snapshots.size) for (const g of [...this.snapshots.keys()]) if (!snapshots.has(g)) this.snapshots.delete(g);
+        if (this.snapshots.size > snapshots.size) {
+          for (const g of [...this.snapshots.keys()]) {
+            if (snapshots.has(g) || (this.ahead.has(g) && this.ir.exists(g))) continue;
+            this.snapshots.delete(g);
+            this.ahead.delete(g);
+          }
+        }
         proxies.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
         const ir: MeshIR = { trustDomain: model.mesh.trustDomain, mtls: model.mesh.mtls, certificateTtlMs: model.mesh.certificateTtl, proxies };
         return { built: { model, ir, snapshots, changed, groupsChanged }, errors };
@@ -135,10 +152,15 @@ export class MeshBuilder {
     return this.snapshots.has(group);
   }
 
-  /** One group's snapshot from the last build's model (a proxy of a group not built yet connected). */
-  snapshotOf(group: string, file: string, secrets?: SecretSource): { snapshot: Snapshot | undefined; errors: SourceError[] } {
+  /**
+   * One group's snapshot from the last build's model (a proxy of a group not built yet
+   * connected, or `ahead`: the warm-up building it before any proxy asks).
+   */
+  snapshotOf(group: string, file: string, secrets?: SecretSource, ahead = false): { snapshot: Snapshot | undefined; errors: SourceError[] } {
     const p = this.ir.proxy(group);
     if (!p) return { snapshot: undefined, errors: [] };
+    if (ahead) this.ahead.add(group);
+    else this.ahead.delete(group);
     const errors: SourceError[] = [];
     const snapshot = this.snapshotFor(group, this.encoder.translateProxyByType(p), p.identity && secrets ? secrets(p) : NO_SECRETS, { file, out: errors });
     return { snapshot, errors };
@@ -266,8 +288,8 @@ export class ModelSource implements ConfigSource {
    * not connected yet, then their snapshots. Bounded: at most WARMUP_MAX certificates and
    * SNAPSHOTS_AHEAD_MAX snapshots are held ahead, so a model with 100 000 instances does not
    * hold 100 000 keys and configurations for proxies that may never connect. A snapshot built
-   * ahead is not a live group: the next load does not rebuild it (it is dropped, and built
-   * ahead again from the new model once meshgate is idle).
+   * ahead is not a live group: loads do not rebuild it; a proxy that connects gets it if its
+   * resources are still the same, else one built on it.
    */
   warmup(): (() => boolean) | null {
     if (!this.lastBuilt) return null;
@@ -275,7 +297,6 @@ export class ModelSource implements ConfigSource {
     const certs = sec ? this.builder.ir.sidecarIdentities() : null;
     let groups: Iterator<string> | null = null;
     let ahead = 0;
-    let built = 0;
     return () => {
       if (sec && certs) {
         for (;;) {
@@ -290,12 +311,11 @@ export class ModelSource implements ConfigSource {
       }
       groups ??= this.builder.ir.groups().values();
       for (;;) {
-        if (built >= SNAPSHOTS_AHEAD_MAX) return false;
+        if (this.builder.aheadCount >= SNAPSHOTS_AHEAD_MAX) return false;
         const n = groups.next();
         if (n.done) return false;
         if (this.builder.hasSnapshot(n.value)) continue; // live (gateways, connected sidecars) or built ahead
-        this.builder.snapshotOf(n.value, this.watchTarget, this.secrets());
-        built++;
+        this.builder.snapshotOf(n.value, this.watchTarget, this.secrets(), true);
         return true;
       }
     };

@@ -1,6 +1,7 @@
 // Sidecar snapshots built ahead while idle (ModelSource.warmup, after the certificates): a proxy
-// that connects later is served the snapshot built ahead (none is made on connect), and the next
-// load drops what was built ahead instead of rebuilding it (only live groups are rebuilt).
+// that connects later is served the snapshot built ahead (none is made on connect); loads do not
+// rebuild what was built ahead (only live groups), and a proxy connecting after a load that
+// changed its configuration gets a new snapshot, not the stale one.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type MeshBuilder, ModelSource, SNAPSHOTS_AHEAD_MAX } from '../../src/app/model-source.js';
 import { MeshSecurity } from '../../src/app/security.js';
 import { silentLogger } from '../../src/util/log.js';
+import type { Snapshot } from '../../src/xds/snapshot.js';
+import { TYPE } from '../../src/xds/type-urls.js';
 
 const BASE = fs.readFileSync(path.resolve(import.meta.dirname, '../../examples/mesh.yaml'), 'utf8');
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mg-ahead-'));
@@ -29,7 +32,7 @@ function runWarmup(source: ModelSource): number {
 }
 
 describe('sidecar snapshots built ahead', () => {
-  it('are served on connect without making another, and dropped (not rebuilt) by the next load', () => {
+  it('are served on connect without making another; loads do not rebuild them; a changed one is rebuilt on connect', () => {
     const { source, builder, file } = setup(BASE);
     expect(source.load(() => []).errors).toEqual([]);
     const group = 'sidecar/orders/orders-a';
@@ -38,14 +41,34 @@ describe('sidecar snapshots built ahead', () => {
     expect(builder.hasSnapshot(group)).toBe(true);
     expect(builder.hasSnapshot('sidecar/users/users-v2-a')).toBe(true);
     const made = builder.snapshotsMade;
-    expect(source.provider.build(group)).toBeDefined();
+    const ahead = source.provider.build(group)!;
     expect(builder.snapshotsMade).toBe(made); // the one built ahead
-    // A load with no live sidecar: the ones built ahead are dropped, not rebuilt.
+    // A load with no live sidecar rebuilds the gateway only, and keeps what was built ahead.
     fs.writeFileSync(file, BASE.replace('weight: 90', 'weight: 80').replace('weight: 10', 'weight: 20'));
     const before = builder.snapshotsMade;
     expect(source.load(() => []).errors).toEqual([]);
-    expect(builder.hasSnapshot(group)).toBe(false);
-    expect(builder.snapshotsMade - before).toBe(1); // the gateway only
+    expect(builder.snapshotsMade - before).toBe(1);
+    expect(builder.hasSnapshot('sidecar/users/users-v2-a')).toBe(true);
+    // users-v2-a's outbound routes to users changed (the weights): connecting, it gets a new
+    // snapshot, the same as building it afresh from this model would give.
+    const stale = (builder as unknown as { snapshots: Map<string, { snapshot: Snapshot }> }).snapshots.get('sidecar/users/users-v2-a')!.snapshot;
+    const now = source.provider.build('sidecar/users/users-v2-a')!;
+    expect(now).not.toBe(stale);
+    const fresh = setup(fs.readFileSync(file, 'utf8'));
+    expect(fresh.source.load(() => ['sidecar/users/users-v2-a']).errors).toEqual([]);
+    // (its own CA, so compared without the secrets)
+    const afresh = fresh.source.lastBuilt!.snapshots.get('sidecar/users/users-v2-a')!;
+    for (const t of [TYPE.CLUSTER, TYPE.ENDPOINT, TYPE.LISTENER, TYPE.ROUTE]) expect(now.typeVersion(t), t).toBe(afresh.typeVersion(t));
+    expect(now.typeVersion(TYPE.ROUTE)).not.toBe(stale.typeVersion(TYPE.ROUTE));
+    expect(ahead).toBeDefined();
+    // A group built ahead that leaves the model is dropped by the next load.
+    expect(builder.hasSnapshot('sidecar/users/users-v1-a')).toBe(true);
+    const text = fs.readFileSync(file, 'utf8');
+    const start = text.indexOf('      - id: users-v1-a');
+    const end = text.indexOf('      - id: users-v2-a');
+    fs.writeFileSync(file, text.slice(0, start) + text.slice(end).replace(/subset: \{ version: v1 \}/g, 'subset: { version: v2 }'));
+    expect(source.load(() => []).errors.map((e) => e.format())).toEqual([]);
+    expect(builder.hasSnapshot('sidecar/users/users-v1-a')).toBe(false);
   });
 
   it(`stop at ${SNAPSHOTS_AHEAD_MAX} groups`, () => {
