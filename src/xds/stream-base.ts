@@ -285,9 +285,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       this.fail(new StreamError(GRPC.RESOURCE_EXHAUSTED, `${shortName(typeUrl)} response of ${bytes.length} bytes exceeds the server's limit of ${this.deps.limits.maxSendBytes} bytes`, 'too_large'));
       return false;
     }
-    const labels = { type: shortName(typeUrl), variant: this.variant };
-    this.deps.metrics.pushes.inc(labels);
-    this.deps.metrics.bytesSent.inc(labels, bytes.length);
+    this.deps.metrics.countPush(shortName(typeUrl), this.variant, bytes.length);
     // A stream sends at most one response per type before an ACK, so grpc-js' object-mode
     // buffer (16 messages) never fills and write() keeps returning true even when the peer has
     // stopped reading. A stall is therefore detected from the write's completion: a message
@@ -313,11 +311,7 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   }
 
   protected recordAck(typeUrl: TypeUrl, inflight: InflightResponse): void {
-    const labels = { type: shortName(typeUrl), variant: this.variant };
-    this.deps.metrics.acks.inc(labels);
-    if (inflight.snapshotSetAt !== null) {
-      this.deps.metrics.ackLatency.observe(labels, (performance.now() - inflight.snapshotSetAt) / 1000);
-    }
+    this.deps.metrics.countAck(shortName(typeUrl), this.variant, inflight.snapshotSetAt !== null ? (performance.now() - inflight.snapshotSetAt) / 1000 : null);
   }
 
   protected recordNack(typeUrl: TypeUrl, inflight: InflightResponse, errorDetail: Record<string, unknown>): NackRecord {
