@@ -33,14 +33,18 @@ export interface CallOptions {
 const EMPTY: Listener[] = [];
 
 /**
- * Whether a response is written as three pieces in one corked writev (header, body, nonce)
- * or copied into one buffer first. Three pieces: the shared body is never copied per stream
- * (bench/xds-transport.ts measures both; see ./server.ts).
+ * How a response goes to the HTTP/2 stream: copied with its 5-byte header into one buffer
+ * (one write), or as three pieces (header, shared body, nonce) in one corked writev that never
+ * copies the body. One write is cheaper for small responses (each piece of a writev costs a
+ * Writable buffer entry); above COPY_BELOW the copy costs more. 'auto' picks by size
+ * (bench/xds-transport.ts --write-mode measures the three).
  */
-export let WRITE_MODE: 'pieces' | 'concat' = 'pieces';
-/** For the transport benchmark only. */
-export function setWriteMode(mode: 'pieces' | 'concat'): void {
-  WRITE_MODE = mode;
+export type WriteMode = 'auto' | 'pieces' | 'concat';
+let writeMode: WriteMode = 'auto';
+const COPY_BELOW = 16 * 1024;
+/** For the transport benchmark. */
+export function setWriteMode(mode: WriteMode): void {
+  writeMode = mode;
 }
 
 export class GrpcCall {
@@ -108,7 +112,7 @@ export class GrpcCall {
     }
     this.respond();
     const { body, nonceField } = msg;
-    if (WRITE_MODE === 'concat') {
+    if (writeMode === 'concat' || (writeMode === 'auto' && msg.length < COPY_BELOW)) {
       const all = Buffer.allocUnsafe(5 + msg.length);
       all[0] = 0;
       all.writeUInt32BE(msg.length, 1);
