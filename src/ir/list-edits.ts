@@ -23,3 +23,81 @@ export function replacedSince<T>(base: readonly T[], list: readonly T[]): readon
   const e = edits.get(list);
   return e !== undefined && e.base === base ? e.at : undefined;
 }
+
+/** The record `list` was made with, if any (its base and the places), for a consumer that keeps what it made from each base. */
+export function recordOf<T>(list: readonly T[]): { base: readonly T[]; at: readonly number[] } | undefined {
+  return edits.get(list) as { base: readonly T[]; at: readonly number[] } | undefined;
+}
+
+/**
+ * Lengths of consecutive pieces (a list's items, a configuration's route fields) as a Fenwick
+ * tree: where piece i starts (the sum of the lengths before it), which piece holds an offset,
+ * and a changed length, each in O(log n), so that an edit of a few pieces of a long list finds
+ * them without a walk over the others.
+ */
+export class PrefixSums {
+  private readonly tree: Float64Array;
+  total = 0;
+
+  constructor(lengths: readonly number[], tree?: Float64Array, total?: number) {
+    if (tree) {
+      this.tree = tree;
+      this.total = total!;
+      return;
+    }
+    const n = lengths.length;
+    const t = new Float64Array(n + 1);
+    for (let i = 1; i <= n; i++) {
+      const len = lengths[i - 1]!;
+      this.total += len;
+      t[i]! += len;
+      const j = i + (i & -i);
+      if (j <= n) t[j]! += t[i]!;
+    }
+    this.tree = t;
+  }
+
+  /** How many pieces. */
+  get size(): number {
+    return this.tree.length - 1;
+  }
+
+  /** A copy (to update without changing this one). */
+  clone(): PrefixSums {
+    return new PrefixSums([], this.tree.slice(), this.total);
+  }
+
+  /** The sum of the lengths of pieces [0, i). */
+  before(i: number): number {
+    let s = 0;
+    for (let k = i; k > 0; k -= k & -k) s += this.tree[k]!;
+    return s;
+  }
+
+  /** The last piece that starts at or before `x` (x ≥ 0; the last piece if x is past the end). */
+  pieceAt(x: number): number {
+    const t = this.tree;
+    const n = t.length - 1;
+    let pos = 0;
+    let rest = x;
+    let step = 1;
+    while (step * 2 <= n) step *= 2;
+    for (; step > 0; step >>= 1) {
+      const next = pos + step;
+      if (next <= n && t[next]! <= rest) {
+        pos = next;
+        rest -= t[next]!;
+      }
+    }
+    // pos pieces end at or before x: the piece holding x is pos (or the last one).
+    return Math.min(pos, n - 1);
+  }
+
+  /** Piece i's length changed by `delta`. */
+  add(i: number, delta: number): void {
+    if (delta === 0) return;
+    this.total += delta;
+    const t = this.tree;
+    for (let k = i + 1; k < t.length; k += k & -k) t[k]! += delta;
+  }
+}

@@ -12,7 +12,10 @@
 // caller then reads the whole text as before.
 import { fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
-import { commonEnds, isSection, type ModelTextLayout, shiftLayout, splitEntryList, splitModelText } from './text-split.js';
+import { noteReplaced, PrefixSums } from '../ir/list-edits.js';
+import { commonEnds, isSection, itemLinesIn, type ModelTextLayout, shiftLayout, splitEntryList, splitModelText } from './text-split.js';
+
+const LF = 0x0a;
 
 /** A part as the last load read it. */
 interface ReadPart {
@@ -22,11 +25,31 @@ interface ReadPart {
   key: string;
   value: unknown;
   /** A gateway read route by route: the rest of its text (`routes:` empty), and each route. */
-  list?: { rest: ReadPart; items: ReadPart[] };
+  list?: { rest: ReadPart; items: ReadPart[]; layout?: ListLayout };
+}
+
+/** Where a part's list items are in its text: what an edit inside them needs to find them again without a scan. */
+interface ListLayout {
+  /** [listStart, listEnd) of the part's text: the items' lines. */
+  readonly listStart: number;
+  readonly listEnd: number;
+  /** Column of the items' "-". */
+  readonly indent: number;
+  /** The items' text lengths (item k starts at listStart + sums.before(k)); never changed once made (an edit makes a copy). */
+  readonly sums: PrefixSums;
+}
+
+/** Where the last text and this one differ (commonEnds), and where the changed part started in the last text (its start in this one too). */
+interface ChangeHint {
+  readonly lastText: string;
+  readonly prefix: number;
+  readonly suffix: number;
+  /** The index, among the last read's parts of its section, of the part the difference is in. */
+  readonly index: number;
 }
 
 /** Reads the text of a part that is not the last read's (its key line's last part, if any, is `old`). */
-type ReadChanged = (text: string, start: number, end: number, old: ReadPart | undefined) => ReadPart | undefined;
+type ReadChanged = (text: string, start: number, end: number, old: ReadPart | undefined, hint?: ChangeHint) => ReadPart | undefined;
 
 /** The list of a gateway read item by item. */
 const GATEWAY_LIST = 'routes';
@@ -41,8 +64,8 @@ export class RawModelMemo {
   private gatewaysValue: unknown = undefined;
   /** The last text read part by part, its layout and its value. */
   private last: { text: string; layout: ModelTextLayout; raw: Record<string, unknown> } | null = null;
-  /** Parts reused and parts read since the memo was made (for tests and benchmarks). */
-  readonly counts = { reused: 0, read: 0 };
+  /** Parts reused and parts read since the memo was made, and lists read by their edited items alone (for tests and benchmarks). */
+  readonly counts = { reused: 0, read: 0, itemEdits: 0 };
 
   /**
    * The text's value (what fastParseYaml(text) gives), reading only the parts that changed since
@@ -54,10 +77,12 @@ export class RawModelMemo {
     // Against the last text: the same text, the same value; a difference inside one part (or
     // section entry), its layout without a line scan, and every other part known unchanged.
     const last = this.last;
+    const lastText = last?.text;
     let layout: ModelTextLayout | undefined;
     let changed: { part: number; entry: number } | undefined;
+    let ends: { prefix: number; suffix: number } | undefined;
     if (last !== null) {
-      const ends = commonEnds(last.text, text);
+      ends = commonEnds(last.text, text);
       if (ends.prefix === text.length && ends.prefix === last.text.length) {
         this.counts.reused += this.top.length + this.services.length + this.gateways.length;
         return last.raw;
@@ -75,7 +100,7 @@ export class RawModelMemo {
       // (If the whole-text reader gives up, so would reading part by part.)
       if (seeded !== 'not seeded') return seeded;
     }
-    const counts = { reused: 0, read: 0 };
+    const counts = { reused: 0, read: 0, itemEdits: 0 };
     const top = new PartReader(this.top, entryReader(0, 0, limits, counts), counts);
     const raw: Record<string, unknown> = {};
     let services: PartReader | null = null;
@@ -99,7 +124,9 @@ export class RawModelMemo {
       for (let i = 0; i < starts.length; i++) {
         const end = i + 1 < starts.length ? starts[i + 1]! : part.end;
         const known = changed !== undefined && (k !== changed.part || i !== changed.entry);
-        if (!(known ? reader.reuse(text, starts[i]!, end) : reader.part(text, starts[i]!, end))) return undefined;
+        // The entry the difference is in: its reader is told where (a gateway's routes then look at the routes it touches).
+        const hint = changed !== undefined && !known && lastText !== undefined && ends !== undefined ? { lastText, prefix: ends.prefix, suffix: ends.suffix, index: i } : undefined;
+        if (!(known ? reader.reuse(text, starts[i]!, end) : reader.part(text, starts[i]!, end, hint))) return undefined;
       }
       // Every entry the last read's, in its place: the last read's map (the same keys and values).
       const last = part.key === 'services' ? this.servicesValue : this.gatewaysValue;
@@ -122,6 +149,7 @@ export class RawModelMemo {
     this.last = { text, layout, raw };
     this.counts.read += counts.read;
     this.counts.reused += counts.reused;
+    this.counts.itemEdits += counts.itemEdits;
     return raw;
   }
 
@@ -157,9 +185,11 @@ export class RawModelMemo {
           const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
           // (What the rest reads as alone: the gateway with its list empty.)
           const rest: ReadPart = { text: restText, key, value: { ...value, [GATEWAY_LIST]: null } };
+          const parts = list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] }));
           read.list = {
             rest,
-            items: list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] })),
+            items: parts,
+            layout: { listStart: list.listStart - start, listEnd: list.listEnd - start, indent: list.indent, sums: new PrefixSums(parts.map((p) => p.text.length)) },
           };
         }
         sections[part.key].push(read);
@@ -201,9 +231,17 @@ function entryReader(indent: number, depth: number, limits: YamlLimits, counts: 
  * Reads an entry whose block list `listKey` is laid out plainly (splitEntryList) item by item,
  * reusing the last read's items of the same entry whose text is unchanged; any other entry whole.
  */
-function listEntryReader(indent: number, depth: number, listKey: string, limits: YamlLimits, counts: { reused: number; read: number }): ReadChanged {
+function listEntryReader(indent: number, depth: number, listKey: string, limits: YamlLimits, counts: { reused: number; read: number; itemEdits: number }): ReadChanged {
   const whole = entryReader(indent, depth, limits, counts);
-  return (text, start, end, old) => {
+  const itemDepth = depth + 2;
+  return (text, start, end, old, hint) => {
+    if (hint !== undefined && old?.list?.layout !== undefined) {
+      const quick = readItemsEdited(text, start, end, old, hint, listKey, itemDepth, limits, counts);
+      if (quick !== undefined) {
+        counts.itemEdits++;
+        return quick;
+      }
+    }
     const list = splitEntryList(text, start, end, indent, listKey);
     if (!list) return whole(text, start, end, old);
     // The entry without its list's items: `listKey:` reads as null there.
@@ -221,7 +259,6 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     const restValue = rest.value as Record<string, unknown> | null;
     if (restValue === null || typeof restValue !== 'object' || restValue[listKey] !== null) return undefined;
     // The items sit in the entry's value (depth + 1), in its list (depth + 2).
-    const itemDepth = depth + 2;
     const items = new PartReader(
       old?.list?.items ?? [],
       (t, s, e) => {
@@ -242,8 +279,108 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     }
     // A new object (the last read's rest value is kept as it was), with the list where the rest has it.
     const value = { ...restValue, [listKey]: values };
-    return { text: text.slice(start, end), key: rest.key, value, list: { rest, items: items.parts } };
+    const layout: ListLayout = { listStart: list.listStart - start, listEnd: list.listEnd - start, indent: list.indent, sums: new PrefixSums(items.parts.map((p) => p.text.length)) };
+    return { text: text.slice(start, end), key: rest.key, value, list: { rest, items: items.parts, layout } };
   };
+}
+
+/**
+ * The entry `old` read again where the difference between the last text and this one
+ * (`hint`) lies inside its list's items: the items the changed lines touch are found by their
+ * lengths (no scan of the entry, no look at the others), the lines between the first and the
+ * last of them are scanned as splitEntryList scans items (only item lines, and lines inside
+ * items, or it gives up), and if there are as many items there as before, each is read
+ * unless its text is the same; every other item and the rest are the last read's. Undefined
+ * (read the entry the general way) whenever it is not that simple.
+ */
+function readItemsEdited(text: string, start: number, end: number, old: ReadPart, hint: ChangeHint, listKey: string, itemDepth: number, limits: YamlLimits, counts: { reused: number; read: number }): ReadPart | undefined {
+  const list = old.list!;
+  const layout = list.layout!;
+  const oldLen = old.text.length;
+  const d = end - start - oldLen;
+  // The difference, in the entry's offsets: its first character (the same in both), and where
+  // the common end begins in the last entry and in this one.
+  const p = hint.prefix - start;
+  const aOld = hint.lastText.length - hint.suffix - start;
+  const aNew = text.length - hint.suffix - start;
+  // (The whole difference inside this entry; the entry starts where it did, before the difference.)
+  if (p < 0 || aOld > oldLen || aNew - aOld !== d) return undefined;
+  const lineStart = p === 0 ? 0 : old.text.lastIndexOf('\n', p - 1) + 1;
+  // The changed lines end at the common end, or past the line it begins in when it does not begin a line in both.
+  const aligned = (aOld === 0 || old.text.charCodeAt(aOld - 1) === LF) && (aNew === 0 || text.charCodeAt(start + aNew - 1) === LF);
+  const touchedEnd = aligned ? aOld : aOld + 1;
+  const n = layout.sums.size;
+  if (n === 0 || lineStart < layout.listStart || touchedEnd > layout.listEnd) return undefined;
+  const itemStart = (k: number): number => layout.listStart + layout.sums.before(k);
+  // The first item the changed lines touch, and the last (the last one starting before touchedEnd).
+  const f = layout.sums.pieceAt(lineStart - layout.listStart);
+  let l = layout.sums.pieceAt(Math.max(0, touchedEnd - 1 - layout.listStart));
+  if (l + 1 < n && itemStart(l + 1) < touchedEnd) l++;
+  if (f > l) return undefined;
+  // Those items' lines in this text: [r0, r1) of the entry.
+  const r0 = itemStart(f);
+  const r1 = (l + 1 < n ? itemStart(l + 1) : layout.listEnd) + d;
+  const starts = itemLinesIn(text, start + r0, start + r1, layout.indent);
+  if (starts === undefined || starts.length !== l - f + 1) return undefined;
+  const items = list.items.slice();
+  const oldValues = (old.value as Record<string, unknown>)[listKey] as unknown[];
+  if (!Array.isArray(oldValues) || oldValues.length !== n || items.length !== n) return undefined;
+  const values = oldValues.slice();
+  const sums = layout.sums.clone();
+  const replaced: number[] = [];
+  let reused = 0;
+  let read = 0;
+  const texts = starts.map((at, j) => text.slice(at, j + 1 < starts.length ? starts[j + 1]! : start + r1));
+  /** The last read's items at the places whose text changed, by text, each taken once: items moved among them are found, not read. */
+  let byText: Map<string, ReadPart[]> | null = null;
+  for (let j = 0; j < starts.length; j++) {
+    const k = f + j;
+    const itemText = texts[j]!;
+    const was = list.items[k]!;
+    sums.add(k, itemText.length - was.text.length);
+    if (itemText === was.text) {
+      reused++;
+      continue;
+    }
+    if (byText === null) {
+      byText = new Map();
+      for (let i = texts.length - 1; i >= 0; i--) {
+        const it = list.items[f + i]!;
+        if (texts[i] === it.text) continue;
+        const same = byText.get(it.text);
+        if (same) same.push(it);
+        else byText.set(it.text, [it]);
+      }
+    }
+    const found = byText.get(itemText)?.pop();
+    if (found !== undefined) {
+      reused++;
+      items[k] = found;
+      values[k] = found.value;
+      replaced.push(k);
+      continue;
+    }
+    // (A copy: the item must not keep this whole text alive once it is the last one no more.)
+    const own = flatCopy(itemText);
+    const item = fastParseSeqItem(own, layout.indent, itemDepth, limits);
+    if (!item) return undefined;
+    read++;
+    items[k] = { text: own, key: '', value: item.value };
+    values[k] = item.value;
+    replaced.push(k);
+  }
+  // (The items not looked at, and the rest, are the last read's too.)
+  counts.reused += reused + n - texts.length + 1;
+  counts.read += read;
+  // The schema memo and the model diff look at these places only (ir/list-edits.ts).
+  noteReplaced(values, oldValues, replaced);
+  const value = { ...(list.rest.value as Record<string, unknown>), [listKey]: values };
+  return { text: text.slice(start, end), key: list.rest.key, value, list: { rest: list.rest, items, layout: { listStart: layout.listStart, listEnd: layout.listEnd + d, indent: layout.indent, sums } } };
+}
+
+/** A copy of `s` that refers to no other string (a slice keeps the whole text it was cut from alive). */
+function flatCopy(s: string): string {
+  return s.length < 16 ? s : (s + '\n').slice(0, -1);
 }
 
 /**
@@ -270,7 +407,7 @@ class PartReader {
     private readonly counts: { reused: number },
   ) {}
 
-  part(text: string, start: number, end: number): ReadPart | undefined {
+  part(text: string, start: number, end: number, hint?: ChangeHint): ReadPart | undefined {
     const partText = text.slice(start, end);
     let i = this.next;
     let old = this.prev[i];
@@ -304,7 +441,8 @@ class PartReader {
       }
       if (i >= 0) this.next = i + 1;
       if (old === undefined || old.text !== partText) {
-        const part = this.readChanged(text, start, end, old);
+        // (The hint is about the last read's part at its index: given only with that part.)
+        const part = this.readChanged(text, start, end, old, old !== undefined && hint !== undefined && i === hint.index ? hint : undefined);
         if (!part) return undefined;
         this.moved = true;
         this.parts.push(part);

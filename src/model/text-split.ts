@@ -232,6 +232,32 @@ export function splitEntryList(text: string, start: number, end: number, indent:
   return { indent: itemIndent, itemStarts, listStart, listEnd };
 }
 
+/**
+ * The starts of the items in [from, to) of a list whose items' "-" are at column `indent`, as
+ * splitEntryList finds them, when every line there is an item's first line (at `indent`), a
+ * line inside an item (indented more), blank or a comment, and the first is an item's: a run of
+ * whole items in the middle of a list. Undefined for anything else.
+ */
+export function itemLinesIn(text: string, from: number, to: number, indent: number): number[] | undefined {
+  const starts: number[] = [];
+  for (let pos = from, eol = 0; pos < to; pos = eol + 1) {
+    eol = lineEnd(text, pos, to);
+    let k = 0;
+    while (pos + k < eol && text.charCodeAt(pos + k) === SP) k++;
+    if (pos + k === eol || text.charCodeAt(pos + k) === HASH) {
+      if (starts.length === 0) return undefined;
+      continue;
+    }
+    if (k > indent && starts.length > 0) continue;
+    if (k === indent && isItemAt(text, pos + k, eol)) {
+      starts.push(pos);
+      continue;
+    }
+    return undefined;
+  }
+  return starts.length ? starts : undefined;
+}
+
 /** "-" followed by a space or the end of the line. */
 function isItemAt(text: string, at: number, eol: number): boolean {
   return text.charCodeAt(at) === 0x2d && (at + 1 === eol || text.charCodeAt(at + 1) === SP);

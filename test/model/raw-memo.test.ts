@@ -5,6 +5,7 @@
 // reads, and never read a text the whole-text reader gives up on.
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { recordOf } from '../../src/ir/list-edits.js';
 import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
 import { RawModelMemo } from '../../src/model/raw-memo.js';
 import { commonEnds, isSection, shiftLayout, splitEntryList, splitModelText } from '../../src/model/text-split.js';
@@ -229,5 +230,94 @@ describe('splitModelText', () => {
     ['a line less indented than its entry inside it', 'version: 1\nservices:\n  a:\n      x: 1\n    y: 1\n'],
   ])('splits but does not read %s (the whole text decides)', (_, text) => {
     expect(new RawModelMemo().read(text, L)).toBeUndefined();
+  });
+});
+
+// A gateway's routes read again by the items an edit touches alone (raw-memo.ts readItemsEdited):
+// edits inside a long list of routes laid out every way the list splitter takes (one-line and
+// block items, lines inside items, comments and blank lines, a key after the list or none),
+// each character-level or line-level (a line dedented, an item marker added or dropped, items
+// swapped), must read exactly what the whole-text reader reads; the routes list records only
+// places whose value is another object.
+describe('RawModelMemo: edits inside a gateway\'s routes', () => {
+  function routesText(r: () => number): string {
+    const q = pick(r, [4, 6]);
+    const items: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      const x = r();
+      if (x < 0.5) items.push(`${' '.repeat(q)}- {"match": {"pathPrefix": "/r${i}/"}, "backend": "s${i % 7}"}`);
+      else if (x < 0.8) items.push(`${' '.repeat(q)}- match:\n${' '.repeat(q + 4)}pathPrefix: /r${i}/\n${' '.repeat(q + 2)}backend: s${i % 7}`);
+      else if (x < 0.9) items.push(`${' '.repeat(q)}- backend: s${i}${r() < 0.5 ? '  # why' : ''}`);
+      else items.push(`${pick(r, ['', '  ', ' '.repeat(q)])}# between ${i}\n${' '.repeat(q)}- x${i}`);
+      if (r() < 0.1) items.push('');
+    }
+    const after = r() < 0.5 ? '\n    adminPort: 9901' : '';
+    return `version: 1\nservices:\n  s1:\n    instances: []\ngateways:\n  edge:\n    listeners: [{ name: l, port: 1 }]\n    routes:\n${items.join('\n')}${after}\n${r() < 0.5 ? '  side:\n    routes:\n      - a\n' : ''}`;
+  }
+
+  function routesEdit(text: string, r: () => number): string {
+    const from = text.indexOf('    routes:\n') + 12;
+    const to = text.indexOf('\n  side:') > 0 ? text.indexOf('\n  side:') : text.length;
+    const at = from + Math.floor(r() * (to - from));
+    const lineStart = text.lastIndexOf('\n', at - 1) + 1;
+    const lineEnd = text.indexOf('\n', at) < 0 ? text.length : text.indexOf('\n', at);
+    const x = r();
+    if (x < 0.35) {
+      // Characters inserted or deleted.
+      const ins = pick(r, ['x', ' ', '  ', '-', '- ', '#', ':', '\n', '\n      ', '\n    - y', '/', '"', '9']);
+      return text.slice(0, at) + (r() < 0.6 ? ins : '') + text.slice(Math.min(text.length, at + (r() < 0.5 ? 0 : 1 + Math.floor(r() * 3))));
+    }
+    if (x < 0.5) return text.slice(0, lineStart) + text.slice(lineStart, lineEnd).replace(/^ {1,2}/, '') + text.slice(lineEnd); // a line dedented
+    if (x < 0.6) return text.slice(0, lineStart) + '  ' + text.slice(lineStart); // indented
+    if (x < 0.7) return text.slice(0, lineStart) + text.slice(lineStart, lineEnd).replace('- ', '  ') + text.slice(lineEnd); // an item marker dropped
+    if (x < 0.8) {
+      // The path of a one-line route changed (the bench's edit), with the same length or not.
+      return text.slice(0, at) + text.slice(at).replace(/"\/r(\d+)\/"/, (_, n: string) => `"/e${r() < 0.5 ? n : Number(n) * 7}/"`);
+    }
+    if (x < 0.9) {
+      // Two neighbouring lines swapped.
+      const next = text.indexOf('\n', lineEnd + 1) < 0 ? text.length : text.indexOf('\n', lineEnd + 1);
+      if (lineEnd >= text.length) return text;
+      return text.slice(0, lineStart) + text.slice(lineEnd + 1, next) + '\n' + text.slice(lineStart, lineEnd) + text.slice(next);
+    }
+    return text.slice(0, lineStart) + text.slice(lineEnd + 1); // a line removed
+  }
+
+  it('on 400 sequences of 25 edits: exactly the whole-text reader, and records only what changed', () => {
+    const counts = { read: 0, gaveUp: 0 };
+    let itemEdits = 0;
+    for (let seed = 1; seed <= 400; seed++) {
+      const r = rng(seed * 31);
+      const memo = new RawModelMemo();
+      let text = routesText(r);
+      /** The last text read (an edit the reader gives up on is followed by one of this text). */
+      let good = text;
+      let lastRoutes: unknown[] | undefined;
+      for (let step = 0; step < 25; step++) {
+        if (step > 0) text = routesEdit(good, r);
+        const got = memo.read(text, L);
+        const whole = fastParseYaml(text, L);
+        const fresh = new RawModelMemo().read(text, L);
+        expect(got === undefined, `memory changed whether ${JSON.stringify(text)} is read part by part`).toBe(fresh === undefined);
+        if (got === undefined) {
+          counts.gaveUp++;
+          lastRoutes = undefined;
+          continue;
+        }
+        if (whole === undefined) expect.fail(`read part by part, but the whole-text reader gives up: ${JSON.stringify(text)}`);
+        expectSameValue(got, whole, text);
+        counts.read++;
+        good = text;
+        const routes = ((got['gateways'] as Record<string, Record<string, unknown>> | undefined)?.['edge']?.['routes'] ?? undefined) as unknown[] | undefined;
+        const rec = routes && Array.isArray(routes) ? recordOf(routes) : undefined;
+        if (rec && lastRoutes && rec.base === lastRoutes) {
+          for (let i = 0; i < routes!.length; i++) if (!rec.at.includes(i)) expect(routes![i], `step ${step}: place ${i} not recorded`).toBe(lastRoutes[i]);
+        }
+        lastRoutes = Array.isArray(routes) ? routes : undefined;
+      }
+      itemEdits += memo.counts.itemEdits;
+    }
+    expect(counts.read).toBeGreaterThan(4000);
+    expect(itemEdits).toBeGreaterThan(1500);
   });
 });
