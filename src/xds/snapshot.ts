@@ -135,7 +135,7 @@ class TypeSet {
     }
     const { text, starts } = this.pairText();
     const version = contentHash(text.slice(0, starts[at]!) + pairOf(extra) + text.slice(starts[replaces ? at + 1 : at]!));
-    return new TypeSet(this.typeUrl, input, m, version, { base: this, extras: [extra] });
+    return new TypeSet(this.typeUrl, input, m, version, this.partsWith([extra]));
   }
 
   /**
@@ -156,12 +156,27 @@ class TypeSet {
       from = starts[i + 1]!;
     }
     out += text.slice(from);
-    const set = new TypeSet(this.typeUrl, input, m, contentHash(out), { base: this, extras: replacements });
+    const set = new TypeSet(this.typeUrl, input, m, contentHash(out), this.partsWith(replacements));
     // Same names, so the same order; the starts move only if a version's length changed.
     set.names = names;
     if (out.length === text.length) set.pairs = { text: out, starts };
-    PATCHES.set(m, { from: this.byName, names: new Set(replacements.map((r) => r.name)) });
+    let byPatched = PATCHES.get(this.byName);
+    if (!byPatched) PATCHES.set(this.byName, (byPatched = new WeakMap()));
+    byPatched.set(m, new Set(replacements.map((r) => r.name)));
     return set;
+  }
+
+  /**
+   * The parts of a set built from this one with `extras`: this set and them, or, if this set
+   * was itself built from another, that one and every extra since (its names are a subset of
+   * this set's, and checking the older resources too is only conservative: problems() walks a
+   * set whose check fails). Never a chain: a set patched at every reload must not hold every
+   * earlier one. Past PARTS_MAX extras the new set stands alone (checked whole, once).
+   */
+  private partsWith(extras: readonly Resource[]): { base: TypeSet; extras: readonly Resource[] } | null {
+    if (!this.parts) return { base: this, extras };
+    const all = [...this.parts.extras, ...extras];
+    return all.length <= PARTS_MAX ? { base: this.parts.base, extras: all } : null;
   }
 
   /** The names in order (made once per set, shared by the sets patched from it). */
@@ -188,11 +203,17 @@ class TypeSet {
   }
 }
 
-/** A patched type map (TypeSet.patchedBy): the map it was patched from and the names replaced. */
-const PATCHES = new WeakMap<ReadonlyMap<string, Resource>, { from: ReadonlyMap<string, Resource>; names: Set<string> }>();
+/**
+ * Patched type maps (TypeSet.patchedBy): base map → patched map → the names replaced. Keyed by
+ * the base, weakly both ways: a patched map must not keep the map it was patched from alive (a
+ * set patched at every reload would hold every earlier one, a chain through all history).
+ */
+const PATCHES = new WeakMap<ReadonlyMap<string, Resource>, WeakMap<ReadonlyMap<string, Resource>, Set<string>>>();
 
 /** Up to this many replaced resources (and at most one in PATCH_SHARE), a new list is patched from the base set. */
 const PATCH_MAX = 64;
+/** Most extra resources a set built from another records (TypeSet.partsWith). */
+const PARTS_MAX = 64;
 const PATCH_SHARE = 8;
 
 /**
@@ -465,8 +486,8 @@ export function changedBetween(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<
 }
 
 function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): Set<string> {
-  const patch = PATCHES.get(b);
-  if (patch?.from === a) return patch.names;
+  const patched = PATCHES.get(a)?.get(b);
+  if (patched) return patched;
   const memo = a.size + b.size >= DIFF_MEMO_MIN;
   let byNext = memo ? DIFFS.get(a) : undefined;
   const hit = byNext?.get(b);
