@@ -40,7 +40,7 @@ export interface StreamDeps {
   secretPolicy?: (node: NodeInfo, group: string | undefined) => { ok: boolean; reason: string };
 }
 
-/** The part of a grpc-js duplex call a stream uses. */
+/** The duplex call a stream uses (src/xds/grpc/call.ts: one gRPC call on one HTTP/2 stream). */
 export interface DuplexCall {
   /** `done` runs once the message has been handed to the transport (flow control permitting). */
   write(chunk: ResponseBytes, done?: (err?: Error | null) => void): boolean;
