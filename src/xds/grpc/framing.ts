@@ -13,8 +13,8 @@ export interface FrameError {
 export type MessageSink = (message: Buffer, compressed: boolean) => void;
 
 export class Deframer {
-  /** Bytes of a header split across chunks. */
-  private readonly head = Buffer.alloc(5);
+  /** Bytes of a header split across chunks (allocated the first time one is). */
+  private head: Buffer | null = null;
   private headLen = 0;
   /** Length of the message being gathered; -1 while reading a header. */
   private need = -1;
@@ -37,14 +37,15 @@ export class Deframer {
           len = chunk.readUInt32BE(off + 1);
           off += 5;
         } else {
+          const head = (this.head ??= Buffer.alloc(5));
           const take = Math.min(5 - this.headLen, n - off);
-          chunk.copy(this.head, this.headLen, off, off + take);
+          chunk.copy(head, this.headLen, off, off + take);
           this.headLen += take;
           off += take;
           if (this.headLen < 5) return null;
           this.headLen = 0;
-          flag = this.head[0]!;
-          len = this.head.readUInt32BE(1);
+          flag = head[0]!;
+          len = head.readUInt32BE(1);
         }
         if (flag > 1) return { kind: 'bad_flag', value: flag };
         if (len > this.maxBytes) return { kind: 'too_large', value: len };
