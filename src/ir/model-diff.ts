@@ -7,7 +7,7 @@
 // unchanged service or gateway) is kept without looking inside it; any other part is compared
 // deeply (plain JSON data, no allocation while equal). A reload that changed one service costs one
 // identity check per other service.
-import { noteReplaced } from './list-edits.js';
+import { noteReplaced, recordOf } from './list-edits.js';
 import { Instance, Service, type GatewayModel, type InstanceModel, type Model, type ServiceModel } from '../model/schema.js';
 
 /**
@@ -102,6 +102,9 @@ export function canonicalService(prev: ServiceModel | undefined, next: ServiceMo
 /** A gateway made canonical against the previous one of its name (`next` itself when nothing in it is replaced). */
 export function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
   if (!prev || prev === next) return prev ?? next;
+  // Routes recorded as prev's but at a few places (the loader's one-route edit): only those are looked at.
+  const rec = prev.routes && next.routes ? recordOf(next.routes) : undefined;
+  if (rec !== undefined && rec.base === prev.routes) return canonicalGatewayAt(prev, next, rec.at);
   if (deepEqual(prev, next)) return prev;
   const listeners = reuseElements(prev.listeners, next.listeners)!;
   const routes = reuseElements(prev.routes, next.routes);
@@ -109,6 +112,31 @@ export function canonicalGateway(prev: GatewayModel | undefined, next: GatewayMo
   const out: GatewayModel = { ...next, listeners };
   if (next.routes) out.routes = routes!;
   return out;
+}
+
+/** canonicalGateway when next's routes are prev's but at the places `at` (ir/list-edits.ts). */
+function canonicalGatewayAt(prev: GatewayModel, next: GatewayModel, at: readonly number[]): GatewayModel {
+  const before = prev.routes!;
+  let routes = next.routes!;
+  let copy: GatewayModel['routes'] | null = null;
+  const still: number[] = [];
+  for (const i of at) {
+    const p = before[i]!;
+    const x = routes[i]!;
+    if (p === x) continue;
+    if (deepEqual(p, x)) (copy ??= routes.slice())[i] = p;
+    else still.push(i);
+  }
+  if (still.length === 0) routes = before as NonNullable<GatewayModel['routes']>;
+  else if (copy) {
+    routes = copy;
+    noteReplaced(routes, before, still);
+  }
+  const listeners = reuseElements(prev.listeners, next.listeners)!;
+  const rest = (g: GatewayModel): GatewayModel => ({ ...g, listeners: [], routes: [] });
+  if (routes === before && listeners === prev.listeners && deepEqual(rest(prev), rest(next))) return prev;
+  if (listeners === next.listeners && routes === next.routes) return next;
+  return { ...next, listeners, routes };
 }
 
 /** Names whose part is not the previous object (changed or added), and names gone. */

@@ -78,10 +78,12 @@ export class ModelLoader {
   private readonly counts = { wholeText: 0, fullPath: 0 };
 
   /** Which ways the loads went so far (for tests and benchmarks). */
-  stats(): { partsReused: number; partsRead: number; wholeText: number; fullPath: number; checkedIncrementally: number; checkedFully: number } {
+  stats(): { partsReused: number; partsRead: number; itemEdits: number; wholeText: number; fullPath: number; checkedIncrementally: number; checkedFully: number; routesReplaced: number } {
     return {
       partsReused: this.raw.counts.reused,
       partsRead: this.raw.counts.read,
+      itemEdits: this.raw.counts.itemEdits,
+      routesReplaced: this.semantic.counts.routesReplaced,
       wholeText: this.counts.wholeText,
       fullPath: this.counts.fullPath,
       checkedIncrementally: this.semantic.counts.incremental,

@@ -10,6 +10,7 @@
 // that is a new object (its text changed, or the text was read whole) is compared deeply; when
 // it is equal (a comment or layout edit), the new raw object is kept, so the next load finds it
 // by identity.
+import { noteReplaced, recordOf } from '../ir/list-edits.js';
 import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
 import { Gateway, GatewayRoute, type GatewayRouteModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
 
@@ -20,8 +21,8 @@ interface Part<T> {
   parsed: T;
 }
 
-/** A part's schema check: its result, or undefined if it is not valid. */
-type PartParse<T> = (v: unknown) => T | undefined;
+/** A part's schema check: its result, or undefined if it is not valid. `last`: the last result of its name and the raw value it came from, if any. */
+type PartParse<T> = (v: unknown, last?: { raw: unknown; parsed: T }) => T | undefined;
 
 function bySchema<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }): PartParse<T> {
   return (v) => {
@@ -32,6 +33,23 @@ function bySchema<T>(schema: { safeParse(v: unknown): { success: true; data: T }
 
 const parseService = bySchema(Service as { safeParse(v: unknown): { success: true; data: Model['services'][string] } | { success: false } });
 const parseGatewayWhole = bySchema(Gateway as { safeParse(v: unknown): { success: true; data: Model['gateways'][string] } | { success: false } });
+
+/**
+ * deepEqual(a, b) for raw parts; a gateway whose routes are recorded as a's but at a few places
+ * (raw-memo.ts) is compared at those places and in its other keys only.
+ */
+function sameRaw(a: unknown, b: unknown): boolean {
+  if (isPlainObject(a) && isPlainObject(b) && Array.isArray(a['routes']) && Array.isArray(b['routes'])) {
+    const ra = a['routes'];
+    const rb = b['routes'];
+    const rec = recordOf(rb);
+    if (rec !== undefined && rec.base === ra) {
+      for (const i of rec.at) if (!deepEqual(ra[i], rb[i])) return false;
+      return deepEqual({ ...a, routes: null }, { ...b, routes: null });
+    }
+  }
+  return deepEqual(a, b);
+}
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -84,17 +102,18 @@ class PartMap<T extends object> {
       const hit = this.byName.get(k);
       const before = prevOut !== null ? prevOut[k] : undefined;
       let parsed: T;
-      if (hit && (hit.raw === v || deepEqual(hit.raw, v))) {
+      if (hit && (hit.raw === v || sameRaw(hit.raw, v))) {
         parsed = hit.parsed;
         // (A load that failed after this part was read left it here: made canonical against the last map's.)
         if (before !== undefined && parsed !== before) parsed = this.canonical(before, parsed);
         if (hit.raw !== v || parsed !== hit.parsed) this.byName.set(k, { raw: v, parsed });
       } else {
         if (!Name.safeParse(k).success) return undefined;
-        const p = this.parse(v);
-        if (p === undefined) return undefined;
         // Canonical against the last map's part (what notePartChanges promises), else the last one read.
         const base = before ?? hit?.parsed;
+        // (The last result read for this name with its raw value: a failed load may have left a newer one than the last map's.)
+        const p = this.parse(v, hit);
+        if (p === undefined) return undefined;
         parsed = base !== undefined ? this.canonical(base, p) : p;
         this.byName.set(k, { raw: v, parsed });
       }
@@ -135,7 +154,7 @@ function pick<T>(m: Record<string, T>, keys: readonly string[]): Record<string, 
 
 export class ModelSchemaMemo {
   private readonly services = new PartMap<Model['services'][string]>(LIMITS.services, parseService, canonicalService);
-  private readonly gateways = new PartMap<Model['gateways'][string]>(LIMITS.gateways, (v) => this.gateway(v), canonicalGateway);
+  private readonly gateways = new PartMap<Model['gateways'][string]>(LIMITS.gateways, (v, last) => this.gateway(v, last), canonicalGateway);
   private mesh: Part<Model['mesh']> | null = null;
   /** The last model returned: returned again when its mesh block, services and gateways are. */
   private last: Model | null = null;
@@ -170,11 +189,28 @@ export class ModelSchemaMemo {
    * route by GatewayRoute (the array's only other rule, its length, checked here), so that a
    * route whose raw object was checked before is not checked again.
    */
-  private gateway(v: unknown): Model['gateways'][string] | undefined {
+  private gateway(v: unknown, last?: { raw: unknown; parsed: Model['gateways'][string] }): Model['gateways'][string] | undefined {
     const routes = isPlainObject(v) ? v['routes'] : undefined;
     if (!Array.isArray(routes) || routes.length > LIMITS.routesPerGateway) return parseGatewayWhole(v);
     const rest = parseGatewayWhole({ ...(v as Record<string, unknown>), routes: [] });
     if (rest === undefined) return undefined;
+    // Raw routes recorded as the last raw routes but at a few places (raw-memo.ts): the last
+    // result's routes (each the schema's result for the raw route at its place, or an equal
+    // object) with those places checked, and recorded the same way for canonicalGateway.
+    const rec = recordOf(routes);
+    const lastRaw = last && isPlainObject(last.raw) ? last.raw['routes'] : undefined;
+    const lastRoutes = last?.parsed.routes;
+    if (rec !== undefined && rec.base === lastRaw && lastRoutes !== undefined && lastRoutes.length === routes.length) {
+      const parsed = lastRoutes.slice();
+      for (const i of rec.at) {
+        const p = this.gatewayRoute(routes[i]);
+        if (p === undefined) return undefined;
+        parsed[i] = p;
+      }
+      noteReplaced(parsed, lastRoutes, rec.at);
+      rest.routes = parsed;
+      return rest;
+    }
     const parsed: GatewayRouteModel[] = new Array(routes.length);
     for (let i = 0; i < routes.length; i++) {
       const r: unknown = routes[i];
@@ -190,6 +226,18 @@ export class ModelSchemaMemo {
     // The schema's output, whose routes (an empty list) sit where the schema puts them.
     rest.routes = parsed;
     return rest;
+  }
+
+  /** GatewayRoute.safeParse(r)'s result, the last one for the same raw object. */
+  private gatewayRoute(r: unknown): GatewayRouteModel | undefined {
+    let p = typeof r === 'object' && r !== null ? this.gatewayRoutes.get(r) : undefined;
+    if (p === undefined) {
+      const res = GatewayRoute.safeParse(r);
+      if (!res.success) return undefined;
+      p = res.data;
+      if (typeof r === 'object' && r !== null) this.gatewayRoutes.set(r, p);
+    }
+    return p;
   }
 
   /** The mesh block, the last load's object when its raw value is unchanged. */
