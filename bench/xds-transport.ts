@@ -8,6 +8,7 @@
 //           hand-written decoder and with protobufjs decode + toObject (skipped when the
 //           server has no hand-written decoder, i.e. before it).
 // It only uses XdsServer's public API, so the same file measures any version of the server.
+// The server is pinned to core 0 and the proxies to core 1 when taskset is there.
 //
 //   node --import tsx bench/xds-transport.ts [--proxies 1000] [--rounds 20] [--runs 3]
 //        [--write-mode auto|pieces|concat] [--no-decode]
@@ -16,6 +17,7 @@ import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { messageType } from '../src/xds/protos.js';
+import { pinSelf } from './lib/servers.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
 const T = {
@@ -339,6 +341,8 @@ async function decodeBench(): Promise<void> {
   }
 }
 
+// The server on core 0, the proxies on core 1 (as bench/run.ts does), when taskset exists.
+pinSelf(values.client ? '1' : '0');
 if (values.client) {
   process.once('message', () => void runClient(Number(values.client), Number(values.proxies)));
   process.send!({ kind: 'ready' } satisfies ClientMsg);
