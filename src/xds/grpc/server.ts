@@ -9,8 +9,10 @@
 // largest single share of meshgate's CPU. Here a request chunk goes from the HTTP/2 stream's
 // 'data' event through the deframer (a view of the chunk, no copy) to the hand-written decoder
 // (./discovery-request.ts), and a response is one corked writev of header, shared body and
-// nonce. bench/xds-transport.ts measures both servers (figures in bench/README.md and in the
-// README's "How meshgate serves xDS").
+// nonce. bench/xds-transport.ts measures both servers: 2000 proxies' storm (CDS, EDS, LDS, RDS
+// and their ACKs) cost the server 1.82 s of CPU with grpc-js and 1.56 s with this one, an EDS
+// push and its ACK 69 and 63 µs (medians of 3 pinned runs on a shared 2-core machine; the rest
+// is mostly node:http2 itself). More in the README's "How meshgate serves xDS".
 import http2, { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import { GrpcCall } from './call.js';
