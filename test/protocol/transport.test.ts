@@ -189,6 +189,22 @@ describe('gRPC transport', () => {
     call.stream.end();
     expect(await call.done).toMatchObject({ grpcStatus: grpc.status.OK, trailersOnly: false });
     await eventually(() => srv.server.board.streamCount === 0, 5000, 'the stream to be released');
+    await eventually(() => srv.server.transport.calls === 0, 5000, 'the call to be released');
+  });
+
+  it('calls are released when their peers cancel them or their connection goes; the connection count follows', async () => {
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const sessions = [connect(srv.port), connect(srv.port)];
+    const calls = sessions.flatMap((s) => [rawCall(s, ADS), rawCall(s, ADS)]);
+    for (const c of calls) c.stream.write(frame(cdsRequest()));
+    await Promise.all(calls.map((c) => c.nextMessage()));
+    expect(srv.server.transport).toEqual({ connections: 2, calls: 4 });
+    calls[0]!.stream.close(http2.constants.NGHTTP2_CANCEL);
+    await eventually(() => srv.server.transport.calls === 3, 5000, 'the cancelled call to be released');
+    sessions[1]!.destroy();
+    await eventually(() => srv.server.transport.calls === 1 && srv.server.transport.connections === 1, 5000, 'the lost connection to be released');
+    expect(srv.server.board.streamCount).toBe(1);
   });
 
   it('keepalive: a connection that does not answer pings is closed; one that does stays, and its own pings are answered', async () => {
