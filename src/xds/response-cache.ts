@@ -260,12 +260,9 @@ export function deltaKey(typeUrl: TypeUrl, version: string, toSend: readonly Res
 
 /**
  * One stream's response: a shared body followed by this stream's nonce field (field 5 in both
- * response kinds), kept as the two pieces. grpc-js frames a message by reading the serializer's
- * result's `byteLength` and calling its `copy(target, offset)` (server-interceptors.js,
- * serializeMessage), so the pieces go straight into the frame: concatenating them first would
- * copy every response once more per stream (a big gateway's push is megabytes, and copying
- * into freshly allocated memory is what that push spent most of its time on). The protocol
- * tests decode what grpc-js sends, so a grpc-js that framed messages otherwise would fail them.
+ * response kinds), kept as the two pieces. The transport (grpc/call.ts) writes a big response as
+ * the gRPC header, the shared body and the nonce in one writev, so a multi-megabyte body is never
+ * copied per stream; a small one it copies into one buffer.
  */
 export class ResponseBytes {
   readonly length: number;
@@ -276,24 +273,13 @@ export class ResponseBytes {
     this.length = body.length + nonceField.length;
   }
 
-  get byteLength(): number {
-    return this.length;
-  }
-
-  /** Buffer.copy's contract: write the whole response into `target` at `targetStart`. */
-  copy(target: Uint8Array, targetStart = 0): number {
-    this.body.copy(target, targetStart);
-    this.nonceField.copy(target, targetStart + this.body.length);
-    return this.length;
-  }
-
   /** The response as one buffer (tests, debugging). */
   toBuffer(): Buffer {
     return Buffer.concat([this.body, this.nonceField], this.length);
   }
 }
 
-/** `body` followed by the nonce field, as the two pieces grpc-js copies into its frame. */
+/** `body` followed by the nonce field, as the two pieces the transport writes. */
 export function withNonce(body: Buffer, nonce: string): ResponseBytes {
   return new ResponseBytes(body, stringField(5, nonce));
 }

@@ -286,10 +286,10 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
       return false;
     }
     this.deps.metrics.countPush(shortName(typeUrl), this.variant, bytes.length);
-    // A stream sends at most one response per type before an ACK, so grpc-js' object-mode
-    // buffer (16 messages) never fills and write() keeps returning true even when the peer has
-    // stopped reading. A stall is therefore detected from the write's completion: a message
-    // that stays unsent (HTTP/2 flow control exhausted) for stallTimeoutMs ends the stream.
+    // write() returns false once the HTTP/2 stream's buffer is past its limit (a big push, or a
+    // peer that stopped reading); 'drain' resumes. A stall is detected from the write's
+    // completion: a message that stays unsent (HTTP/2 flow control exhausted) for
+    // stallTimeoutMs ends the stream.
     this.pendingWrites++;
     const ok = this.call.write(bytes, () => this.written());
     if (!ok) this.blocked = true;
