@@ -48,8 +48,6 @@ const NO_NAMES: readonly string[] = [];
 class TypeSet {
   /** Distinct names referred to, per REF_KINDS entry; made on first check. */
   private needs: ReadonlyArray<readonly string[]> | null = null;
-  /** Target set → the names of that set's kind this set refers to that it lacks. */
-  private missing: WeakMap<TypeSet, readonly string[]> | null = null;
   /** What versionOf hashes for this set (name, version pairs in name order), and where each pair starts. */
   private pairs: { text: string; starts: number[] } | null = null;
 
@@ -93,18 +91,25 @@ class TypeSet {
 
   /** The names of kind REF_KINDS[k] this set refers to that `target` lacks (memoised per target). */
   private missingIn(k: number, target: TypeSet): readonly string[] {
-    const hit = this.missing?.get(target);
+    const needs = this.namesNeeded(k);
+    let byTarget = MISSING.get(needs);
+    const hit = byTarget?.get(target);
     if (hit) return hit;
     let missing: string[] | null = null;
-    for (const n of this.namesNeeded(k)) if (!target.byName.has(n)) (missing ??= []).push(n);
+    for (const n of needs) if (!target.byName.has(n)) (missing ??= []).push(n);
     const out = missing ?? NO_NAMES;
-    (this.missing ??= new WeakMap()).set(target, out);
+    if (!byTarget) MISSING.set(needs, (byTarget = new WeakMap()));
+    byTarget.set(target, out);
     return out;
   }
 
   private namesNeeded(k: number): readonly string[] {
     if (!this.needs) {
       this.needs = REF_KINDS.map(([kind]) => {
+        // One resource: its own list (distinct names), so that sets holding resources with the
+        // very same list (a big route configuration where one route changed, its clusters the
+        // same) share what missingIn found.
+        if (this.input.length === 1) return this.input[0]!.refs[kind];
         let names: Set<string> | null = null;
         for (const r of this.input) for (const n of r.refs[kind]) (names ??= new Set()).add(n);
         return names ? [...names] : NO_NAMES;
@@ -202,6 +207,9 @@ class TypeSet {
     return this.pairs;
   }
 }
+
+/** Names a set refers to (TypeSet.namesNeeded) → target set → the names the target lacks. */
+const MISSING = new WeakMap<readonly string[], WeakMap<TypeSet, readonly string[]>>();
 
 /**
  * Patched type maps (TypeSet.patchedBy): base map → patched map → the names replaced. Keyed by
