@@ -9,24 +9,29 @@
 // made by the code that makes the list, before anyone else sees it, and lists are never
 // modified afterwards.
 
-const edits = new WeakMap<readonly unknown[], { base: readonly unknown[]; at: readonly number[] }>();
+// A record holds its base weakly: a list must not keep the list it was made from alive (a list
+// remade from the last one at every reload would hold every earlier one, a chain through all
+// history). A record whose base is gone is no record.
+const edits = new WeakMap<readonly unknown[], { base: WeakRef<readonly unknown[]>; at: readonly number[] }>();
 
 /** Record that `list` is `base` (same length) but for the elements at `at` (ascending, distinct). */
 export function noteReplaced<T>(list: readonly T[], base: readonly T[], at: readonly number[]): void {
   if (list.length !== base.length) throw new Error('bug: noteReplaced on lists of different lengths');
   for (let k = 0; k < at.length; k++) if (!(at[k]! >= 0 && at[k]! < list.length && (k === 0 || at[k]! > at[k - 1]!))) throw new Error('bug: noteReplaced places not ascending in the list');
-  edits.set(list, { base, at });
+  edits.set(list, { base: new WeakRef(base), at });
 }
 
 /** The places where `list` may differ from `base` (ascending), if its maker recorded them against that very list. */
 export function replacedSince<T>(base: readonly T[], list: readonly T[]): readonly number[] | undefined {
   const e = edits.get(list);
-  return e !== undefined && e.base === base ? e.at : undefined;
+  return e !== undefined && e.base.deref() === base ? e.at : undefined;
 }
 
 /** The record `list` was made with, if any (its base and the places), for a consumer that keeps what it made from each base. */
 export function recordOf<T>(list: readonly T[]): { base: readonly T[]; at: readonly number[] } | undefined {
-  return edits.get(list) as { base: readonly T[]; at: readonly number[] } | undefined;
+  const e = edits.get(list);
+  const base = e?.base.deref();
+  return e && base ? { base: base as readonly T[], at: e.at } : undefined;
 }
 
 /**

@@ -162,17 +162,21 @@ const NO_CHANGES: NameChanges = { changed: NO_NAMES, removed: NO_NAMES };
  * against `base`'s of its name (canonicalService, canonicalGateway). With `base` the previous
  * model's map, canonicalMap takes those names as they are instead of looking at every name.
  */
-const provenance = new WeakMap<object, { base: object; changed: readonly string[] }>();
+// Keyed by the base, weakly both ways: a map must not keep the map it was made from alive (a
+// model's map made from the last one at every reload would hold every earlier model, a chain
+// through all history: ~1 MB per reload of M1k).
+const provenance = new WeakMap<object, WeakMap<object, readonly string[]>>();
 
 /** Record that `map` is `base` but for the parts named in `changed` (see provenance). */
 export function notePartChanges(map: object, base: object, changed: readonly string[]): void {
-  provenance.set(map, { base, changed });
+  let byMap = provenance.get(base);
+  if (!byMap) provenance.set(base, (byMap = new WeakMap()));
+  byMap.set(map, changed);
 }
 
 /** The names `map` may differ in from `base`, if its maker recorded them against that very map. */
 export function partChangesSince(base: object, map: object): readonly string[] | undefined {
-  const p = provenance.get(map);
-  return p !== undefined && p.base === base ? p.changed : undefined;
+  return provenance.get(base)?.get(map);
 }
 
 /** `next` with every part equal to `prev`'s replaced by `prev`'s object (see the file header). */

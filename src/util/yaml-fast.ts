@@ -440,7 +440,7 @@ class FastReader {
           break;
         }
       }
-    } else return src;
+    } else return detach(src);
     let failed = false;
     const res = tag.resolve(
       src,
@@ -453,7 +453,7 @@ class FastReader {
     const v = isScalar(res) ? (res as { value: unknown }).value : res;
     if (typeof v === 'bigint') bail();
     if (v !== null && typeof v === 'object') bail();
-    return v;
+    return typeof v === 'string' ? detach(v) : v;
   }
 
   /** A plain key as a JS property name: a string, or a number that reads back the same. */
@@ -698,7 +698,7 @@ function singleQuotedEnd(s: string, start: number): number {
 
 function doubleQuotedValue(s: string, start: number, end: number): string {
   const inner = s.slice(start + 1, end - 1);
-  if (!inner.includes('\\')) return inner;
+  if (!inner.includes('\\')) return detach(inner);
   let out = '';
   for (let i = 0; i < inner.length; i++) {
     const ch = inner[i]!;
@@ -724,5 +724,17 @@ function doubleQuotedValue(s: string, start: number, end: number): string {
 }
 
 function singleQuotedValue(s: string, start: number, end: number): string {
-  return s.slice(start + 1, end - 1).replace(/''/g, "'");
+  return detach(s.slice(start + 1, end - 1).replace(/''/g, "'"));
+}
+
+/**
+ * `s` as a string that does not keep the text it was cut from alive. V8 makes a substring of 13
+ * characters or more a slice that holds its whole parent: a value kept from a model (an unchanged
+ * service's `app: 127.0.0.1:8080`, kept across reloads by design) would hold that reload's whole
+ * text, and a reload every few ms under endpoint churn held every earlier text (~1 MB each for
+ * M1k). Concatenating makes a new string; cutting it back copies the characters into a flat one
+ * that refers to nothing else.
+ */
+export function detach(s: string): string {
+  return s.length < 13 ? s : (s + ' ').slice(0, -1);
 }
