@@ -19,6 +19,8 @@ const SLICE_MS = 5;
 const RELOAD_BUSY_SHARE = 0.5;
 /** …and a wanted reload waits at most this long (ms) for it. */
 const RELOAD_MAX_PACE_MS = 100;
+/** The warm-up (work done ahead while idle) starts this long (ms) after a load. */
+const WARMUP_DELAY_MS = 200;
 
 export interface AppOptions {
   source: ConfigSource;
@@ -324,12 +326,20 @@ export class MeshgateApp {
   private warmupGeneration = 0;
 
   /**
-   * Do the source's warm-up (certificates of proxies not connected yet) in slices of ~2 ms
-   * between I/O callbacks, so it never holds up a stream; a new load restarts it.
+   * Do the source's warm-up (certificates and snapshots of proxies not connected yet) in slices
+   * of ~2 ms between I/O callbacks, so it never holds up a stream; a new load restarts it, after
+   * WARMUP_DELAY_MS, so that the pushes a load sets off go out first.
    */
   private startWarmup(): void {
-    const step = this.opts.source.warmup?.();
     const gen = ++this.warmupGeneration;
+    const timer = setTimeout(() => {
+      if (gen === this.warmupGeneration) this.runWarmup(gen);
+    }, WARMUP_DELAY_MS);
+    timer.unref();
+  }
+
+  private runWarmup(gen: number): void {
+    const step = this.opts.source.warmup?.();
     if (!step) return;
     let done = 0;
     const tick = (): void => {

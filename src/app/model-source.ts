@@ -309,6 +309,7 @@ export class ModelSource implements ConfigSource {
           }
         }
       }
+      if (this.builder.aheadCount >= SNAPSHOTS_AHEAD_MAX) return false; // (before listing 100 000 groups)
       groups ??= this.builder.ir.groups().values();
       for (;;) {
         if (this.builder.aheadCount >= SNAPSHOTS_AHEAD_MAX) return false;
