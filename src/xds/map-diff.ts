@@ -2,7 +2,7 @@
 // immutable and shared), worked out once per pair of maps and shared by every stream that goes
 // from the one to the other: thousands of proxies holding the same set are told about a change
 // without each looking at its names.
-import type { Resource } from './resource.js';
+import { byName, type Resource } from './resource.js';
 import { changedBetween } from './snapshot.js';
 
 export interface PairDiff {
@@ -45,6 +45,9 @@ export function pairDiff(from: ReadonlyMap<string, Resource>, to: ReadonlyMap<st
   return d;
 }
 
-function byName(a: Resource, b: Resource): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+/** Whether `names` has every name of `m` (what `m` holds is then exactly what the names select). */
+export function namesCover(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
+  if (names.size < m.size) return false;
+  for (const n of m.keys()) if (!names.has(n)) return false;
+  return true;
 }

@@ -37,6 +37,17 @@ const NAME_FIELD: Record<TypeUrl, string> = {
   [TYPE.SECRET]: 'name',
 };
 
+/** Name order of resources (what responses and type versions use). */
+export function byName(a: Resource, b: Resource): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+/** Whether `list` is already in name order (then it needs no sort). */
+export function inNameOrder(list: readonly Resource[]): boolean {
+  for (let i = 1; i < list.length; i++) if (list[i - 1]!.name > list[i]!.name) return false;
+  return true;
+}
+
 export function contentHash(...parts: string[]): string {
   return hash('sha256', parts.join(''), 'base64url').slice(0, 22);
 }

@@ -7,7 +7,7 @@
 // of a type are the same the very same array (the outbound view's assignments, a service's
 // route configurations), so when a view 2000 sidecars share changes, each distinct set is
 // sorted, hashed and checked once, not 2000 times.
-import { contentHash, type Resource, type ResourceRefs } from './resource.js';
+import { byName, contentHash, type Resource, type ResourceRefs } from './resource.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { lowerBound } from '../util/sorted.js';
 
@@ -184,9 +184,15 @@ class TypeSet {
     return all.length <= PARTS_MAX ? { base: this.parts.base, extras: all } : null;
   }
 
+  /** The resources in name order (the map's order), made once per set. */
+  private ordered: readonly Resource[] | null = null;
+  inOrder(): readonly Resource[] {
+    return (this.ordered ??= [...this.byName.values()]);
+  }
+
   /** The names in order (made once per set, shared by the sets patched from it). */
   private names: readonly string[] | null = null;
-  private sortedNames(): readonly string[] {
+  sortedNames(): readonly string[] {
     return (this.names ??= [...this.byName.keys()]);
   }
 
@@ -380,6 +386,15 @@ export class Snapshot {
     return this.set(typeUrl)?.byName.get(name);
   }
 
+  /** The resources of one type in name order, and their names: the same arrays on every call. */
+  inOrder(typeUrl: TypeUrl): readonly Resource[] {
+    return this.set(typeUrl)?.inOrder() ?? NO_RESOURCES;
+  }
+
+  names(typeUrl: TypeUrl): readonly string[] {
+    return this.set(typeUrl)?.sortedNames() ?? NO_NAMES;
+  }
+
   typeVersion(typeUrl: TypeUrl): string {
     return this.set(typeUrl)?.version ?? EMPTY_VERSION;
   }
@@ -446,7 +461,6 @@ export class DuplicateResourceError extends Error {
   }
 }
 
-const byName = (a: Resource, b: Resource): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 function sameItems(a: readonly Resource[], b: readonly Resource[]): boolean {
   if (a.length !== b.length) return false;

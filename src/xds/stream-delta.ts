@@ -5,14 +5,14 @@
 // A response carries only resources whose version differs from what the proxy holds, plus
 // removed_resources for what it holds that no longer exists.
 import type { SnapshotUpdate } from './cache.js';
-import type { Resource } from './resource.js';
+import { byName, inNameOrder, type Resource } from './resource.js';
 import { retainedResources } from './retention.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
 import { isServedType, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { deltaKey, withNonce } from './response-cache.js';
 import { changedBetween } from './snapshot.js';
-import { type PairDiff, pairDiff } from './map-diff.js';
+import { namesCover, type PairDiff, pairDiff } from './map-diff.js';
 import { Holdings } from './delta-holdings.js';
 
 class DeltaTypeState {
@@ -302,7 +302,7 @@ export class DeltaStream extends XdsStreamBase {
     // recorded as that map (Holdings.holdAll) instead of name by name.
     const whole =
       dirty === 'all' && !this.compareEverything && current === all && all.size > 0 && s.holds.knownSize === 0 && s.shadow.size === 0 && !s.missing && this.coversAll(s, all)
-        ? sortedResources(all)
+        ? snap.inOrder(t)
         : null;
     if (whole) {
       sentFromCurrent = all.size;
@@ -352,7 +352,7 @@ export class DeltaStream extends XdsStreamBase {
     s.dueFromSnapshot = false;
     if (!whole && toSend.length === 0 && removed.length === 0 && s.responded) return;
 
-    if (!whole && !sortedByName(toSend)) toSend.sort(byName);
+    if (!whole && !inNameOrder(toSend)) toSend.sort(byName);
     const sending: readonly Resource[] = whole ?? toSend;
     const newClusters = t === TYPE.CLUSTER ? (whole ?? toSend.filter((r) => !s.holds.has(r.name))) : [];
     removed.sort();
@@ -385,7 +385,7 @@ export class DeltaStream extends XdsStreamBase {
     s.inflight = {
       nonce,
       version,
-      names: whole ? namesOf(all) : [...toSend.map((r) => r.name), ...removed],
+      names: whole ? snap.names(t) : [...toSend.map((r) => r.name), ...removed],
       sentAt: performance.now(),
       snapshotSetAt: fromSnapshot ? this.snapshotSetAt : null,
     };
@@ -397,7 +397,7 @@ export class DeltaStream extends XdsStreamBase {
       // A new cluster has nothing serving under its name until its endpoints arrive.
       for (const c of newClusters) this.startWarming(c.refs.endpoints);
     }
-    if (t === TYPE.ENDPOINT) this.endWarming(whole ? namesOf(all) : toSend.map((r) => r.name));
+    if (t === TYPE.ENDPOINT) this.endWarming(whole ? snap.names(t) : toSend.map((r) => r.name));
     if (!whole) this.maybeRebase(t, s);
     if (this.debugEnabled()) this.log.debug({ type: shortName(t), version, resources: sending.length, removed: removed.length, bytes: bytes.length }, 'delta push');
     this.write(t, bytes);
@@ -459,16 +459,6 @@ function stringList(v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 }
 
-/** Whether `list` is already in name order (a whole type, or names asked for in order): no sort then. */
-function sortedByName(list: readonly Resource[]): boolean {
-  for (let i = 1; i < list.length; i++) if (list[i - 1]!.name > list[i]!.name) return false;
-  return true;
-}
-
-function byName(a: Resource, b: Resource): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
 /** Types whose resources refer to nothing: a proxy's older versions of them need no keeping. */
 const EXACT_TYPES: ReadonlySet<TypeUrl> = new Set([TYPE.ENDPOINT, TYPE.SECRET]);
 
@@ -478,34 +468,6 @@ const NO_NAMES: readonly string[] = [];
 function deltaKeyOf(t: TypeUrl, d: PairDiff, to: ReadonlyMap<string, Resource>, version: string): string {
   if (d.deltaKey?.version !== version) d.deltaKey = { version, key: deltaKey(t, version, d.changed, NO_NAMES, d.changed.length === to.size) };
   return d.deltaKey.key;
-}
-
-/** Whether `names` has every name of `m`. */
-function namesCover(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
-  if (names.size < m.size) return false;
-  for (const n of m.keys()) if (!names.has(n)) return false;
-  return true;
-}
-
-/** A snapshot map's resources in name order and their names, made once per (immutable, shared) map. */
-const SORTED = new WeakMap<ReadonlyMap<string, Resource>, { resources: readonly Resource[]; names: readonly string[] }>();
-function sortedOf(m: ReadonlyMap<string, Resource>): { resources: readonly Resource[]; names: readonly string[] } {
-  let v = SORTED.get(m);
-  if (!v) {
-    const resources = [...m.values()];
-    if (!sortedByName(resources)) resources.sort(byName);
-    v = { resources, names: resources.map((r) => r.name) };
-    SORTED.set(m, v);
-  }
-  return v;
-}
-
-function sortedResources(m: ReadonlyMap<string, Resource>): readonly Resource[] {
-  return sortedOf(m).resources;
-}
-
-function namesOf(m: ReadonlyMap<string, Resource>): readonly string[] {
-  return sortedOf(m).names;
 }
 
 function markDirty(s: DeltaTypeState, name: string): void {

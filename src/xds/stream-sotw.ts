@@ -4,11 +4,11 @@
 // response ACKed, and at most one response in flight. Responses are built lazily when the
 // type is due and nothing is in flight, so a slow proxy only ever receives the newest state.
 import type { SnapshotUpdate } from './cache.js';
-import type { Resource } from './resource.js';
+import { byName, type Resource } from './resource.js';
 import { refsOf, retainedResources } from './retention.js';
 import { type ResponseCache, sotwPartKey, withNonce } from './response-cache.js';
 import { Holdings } from './delta-holdings.js';
-import { type PairDiff, pairDiff } from './map-diff.js';
+import { namesCover, type PairDiff, pairDiff } from './map-diff.js';
 import { changedBetween, versionOf } from './snapshot.js';
 import type { NackRecord, TypeStatus } from './status.js';
 import { type InflightResponse, XdsStreamBase } from './stream-base.js';
@@ -246,7 +246,8 @@ export class SotwStream extends XdsStreamBase {
     let sending: readonly Resource[] = body.resources;
     let names: readonly string[] = body.names;
     let payload = body.bytes;
-    let exact: SotwTypeState['inflightExact'] = s.holds || this.compareByName ? null : { from: null, to: body.byName };
+    // A first answer of a partial type leaves the proxy holding exactly this body's map once ACKed.
+    let exact: SotwTypeState['inflightExact'] = PARTIAL_TYPES.has(t) && !s.holds && !this.compareByName ? { from: null, to: body.byName } : null;
     if (s.holds && PARTIAL_TYPES.has(t)) {
       const holds = s.holds;
       const base = s.force.size === 0 && !this.compareByName ? holds.exactBase() : null;
@@ -341,10 +342,6 @@ function sotwPartOf(cache: ResponseCache, t: TypeUrl, version: string, d: PairDi
   return cache.sotwPartByKey(d.sotwKey.key, t, version, d.changed);
 }
 
-function byName(a: Resource, b: Resource): number {
-  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-}
-
 /**
  * Whether every name of `a` is in `b`, memoised per pair: both are immutable and shared (a sent
  * or ACKed set is a cached response's map, `b` a snapshot's), so thousands of streams holding
@@ -367,13 +364,6 @@ function namesWithin(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unk
     memo.set(b, v);
   }
   return v;
-}
-
-/** Whether `names` has every name of `m` (what `m` holds is then exactly what the names select). */
-function namesCover(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
-  if (names.size < m.size) return false;
-  for (const n of m.keys()) if (!names.has(n)) return false;
-  return true;
 }
 
 function anyIn(names: ReadonlySet<string>, m: ReadonlyMap<string, unknown>): boolean {
