@@ -31,17 +31,18 @@ export class XdsMetrics {
   readonly streamErrors: client.Counter<'reason'>;
   readonly authzDenials: client.Counter<'service' | 'caller'>;
 
-  private readonly tallies = new Map<string, Tally>();
+  /** Per variant, per type (no key to build per response). */
+  private readonly tallies = { sotw: new Map<string, Tally>(), delta: new Map<string, Tally>() };
 
   /** One response of `bytes` bytes written (type: short name, e.g. CDS). */
-  countPush(type: string, variant: string, bytes: number): void {
+  countPush(type: string, variant: 'sotw' | 'delta', bytes: number): void {
     const t = this.tally(type, variant);
     t.pushes++;
     t.bytes += bytes;
   }
 
   /** One response acknowledged; `latencySeconds`: from its snapshot being set, if it carried one. */
-  countAck(type: string, variant: string, latencySeconds: number | null): void {
+  countAck(type: string, variant: 'sotw' | 'delta', latencySeconds: number | null): void {
     const t = this.tally(type, variant);
     t.acks++;
     if (latencySeconds !== null) {
@@ -50,10 +51,10 @@ export class XdsMetrics {
     }
   }
 
-  private tally(type: string, variant: string): Tally {
-    const key = variant === 'sotw' ? type : `${type}\0${variant}`;
-    let t = this.tallies.get(key);
-    if (!t) this.tallies.set(key, (t = new Tally({ type, variant })));
+  private tally(type: string, variant: 'sotw' | 'delta'): Tally {
+    const byType = variant === 'sotw' ? this.tallies.sotw : this.tallies.delta;
+    let t = byType.get(type);
+    if (!t) byType.set(type, (t = new Tally({ type, variant })));
     return t;
   }
 
@@ -64,7 +65,7 @@ export class XdsMetrics {
 
   /** Add what was counted since the last read to the Prometheus metrics (called when they are read). */
   private flush(): void {
-    for (const t of this.tallies.values()) {
+    for (const t of [...this.tallies.sotw.values(), ...this.tallies.delta.values()]) {
       if (t.pushes) this.pushes.inc(t.labels, t.pushes);
       if (t.bytes) this.bytesSent.inc(t.labels, t.bytes);
       if (t.acks) this.acks.inc(t.labels, t.acks);
