@@ -213,14 +213,8 @@ export class ModelSchemaMemo {
     }
     const parsed: GatewayRouteModel[] = new Array(routes.length);
     for (let i = 0; i < routes.length; i++) {
-      const r: unknown = routes[i];
-      let p = typeof r === 'object' && r !== null ? this.gatewayRoutes.get(r) : undefined;
-      if (p === undefined) {
-        const res = GatewayRoute.safeParse(r);
-        if (!res.success) return undefined;
-        p = res.data;
-        if (typeof r === 'object' && r !== null) this.gatewayRoutes.set(r, p);
-      }
+      const p = this.gatewayRoute(routes[i]);
+      if (p === undefined) return undefined;
       parsed[i] = p;
     }
     // The schema's output, whose routes (an empty list) sit where the schema puts them.
