@@ -4,51 +4,18 @@
 // in a type of 2000 touches a handful of names and never iterates the type; and, over random
 // sequences of snapshots, subscriptions, ACKs and NACKs, the incremental stream writes exactly
 // the bytes of a stream that compares every selected name on every response (the reference).
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache, type SnapshotUpdate } from '../../src/xds/cache.js';
-import { XdsMetrics } from '../../src/xds/metrics.js';
-import { ResponseCache, type ResponseBytes } from '../../src/xds/response-cache.js';
 import { Snapshot } from '../../src/xds/snapshot.js';
-import { XdsStatusBoard } from '../../src/xds/status.js';
-import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps } from '../../src/xds/stream-base.js';
+import type { DuplexCall, StreamDeps } from '../../src/xds/stream-base.js';
 import { DeltaStream } from '../../src/xds/stream-delta.js';
 import type { Holdings } from '../../src/xds/delta-holdings.js';
 import { TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
-import { lengthDelimited, stringField } from '../../src/xds/wire.js';
-import { silentLogger } from '../../src/util/log.js';
 import { snapshotOf } from '../helpers/in-process.js';
 import { decodeDeltaResponse } from '../helpers/xds-client.js';
 import { cla, edsCluster, listener, route, secret, staticCluster, type Json } from '../protocol/fixtures.js';
 import { rng } from '../helpers/rng.js';
-
-class FakeCall extends EventEmitter implements DuplexCall {
-  readonly written: Buffer[] = [];
-  write(chunk: ResponseBytes, done?: (err?: Error | null) => void): boolean {
-    this.written.push(chunk.toBuffer());
-    done?.();
-    return true;
-  }
-  end(): void {}
-  getPeer(): string {
-    return 'ipv4:127.0.0.1:1';
-  }
-}
-
-function depsFor(cache: SnapshotCache, secretPolicy?: StreamDeps['secretPolicy']): StreamDeps {
-  const cp = stringField(1, 'meshgate');
-  const controlPlane = { sotw: lengthDelimited(6, cp), delta: lengthDelimited(7, cp) };
-  return {
-    cache,
-    metrics: new XdsMetrics(),
-    board: new XdsStatusBoard(),
-    log: silentLogger(),
-    limits: DEFAULT_LIMITS,
-    controlPlane,
-    responses: new ResponseCache(controlPlane),
-    ...(secretPolicy ? { secretPolicy } : {}),
-  };
-}
+import { depsFor, FakeCall } from '../helpers/stream-harness.js';
 
 /** The reference: every response compares every selected name with what the proxy holds. */
 class ReferenceDeltaStream extends DeltaStream {

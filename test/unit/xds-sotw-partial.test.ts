@@ -2,41 +2,17 @@
 // of two maps, when the proxy holds exactly one, must write exactly what comparing name by name
 // writes: random sequences of snapshots, subscriptions, ACKs, NACKs and cluster changes (which
 // force assignments to be sent again), on two streams fed the same requests.
-import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache } from '../../src/xds/cache.js';
-import { XdsMetrics } from '../../src/xds/metrics.js';
-import { ResponseCache, type ResponseBytes } from '../../src/xds/response-cache.js';
 import type { Snapshot } from '../../src/xds/snapshot.js';
-import { XdsStatusBoard } from '../../src/xds/status.js';
-import { DEFAULT_LIMITS, type DuplexCall, type StreamDeps } from '../../src/xds/stream-base.js';
+import type { DuplexCall, StreamDeps } from '../../src/xds/stream-base.js';
 import { SotwStream } from '../../src/xds/stream-sotw.js';
 import { TYPE, type TypeUrl } from '../../src/xds/type-urls.js';
-import { lengthDelimited, stringField } from '../../src/xds/wire.js';
-import { silentLogger } from '../../src/util/log.js';
 import { snapshotOf } from '../helpers/in-process.js';
 import { decodeSotwResponse } from '../helpers/xds-client.js';
 import { cla, edsCluster, type Json } from '../protocol/fixtures.js';
 import { rng } from '../helpers/rng.js';
-
-class FakeCall extends EventEmitter implements DuplexCall {
-  readonly written: Buffer[] = [];
-  write(chunk: ResponseBytes, done?: (err?: Error | null) => void): boolean {
-    this.written.push(chunk.toBuffer());
-    done?.();
-    return true;
-  }
-  end(): void {}
-  getPeer(): string {
-    return 'ipv4:127.0.0.1:1';
-  }
-}
-
-function depsFor(cache: SnapshotCache): StreamDeps {
-  const cp = stringField(1, 'meshgate');
-  const controlPlane = { sotw: lengthDelimited(6, cp), delta: lengthDelimited(7, cp) };
-  return { cache, metrics: new XdsMetrics(), board: new XdsStatusBoard(), log: silentLogger(), limits: DEFAULT_LIMITS, controlPlane, responses: new ResponseCache(controlPlane) };
-}
+import { depsFor, FakeCall } from '../helpers/stream-harness.js';
 
 class ReferenceSotwStream extends SotwStream {
   constructor(call: DuplexCall, deps: StreamDeps) {
