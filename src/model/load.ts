@@ -91,18 +91,36 @@ export class ModelLoader {
     };
   }
 
+  /** The load of `text`, at once (loadInSteps run to its end). */
   load(file: string, text: string): ModelLoad {
-    if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
+    return runToEnd(this.loadInSteps(file, text));
+  }
+
+  /**
+   * The load of `text` a phase per step (the fast read, the schema check, the semantic checks;
+   * the full path's parse, plain value, schema and semantic checks), so that a caller can let
+   * the event loop run between phases. Each phase leaves the memos consistent on its own (each
+   * is a cache of its inputs, committed at the end of its phase), so a load abandoned between
+   * steps leaves nothing a later load could be misled by.
+   */
+  loadInSteps(file: string, text: string): ModelLoadSteps {
+    return stepsOf(this.phases(file, text));
+  }
+
+  private *phases(file: string, text: string): Generator<void, ModelLoad, void> {
+    if (isBlank(text)) return fail(file, 'the model file is empty: expected at least "version: 1"', text);
     let raw: Record<string, unknown> | undefined = this.raw.read(text, MODEL_YAML_LIMITS);
     if (raw === undefined) {
       this.counts.wholeText++;
       raw = fastParseYaml(text, MODEL_YAML_LIMITS);
     }
     if (raw !== undefined) {
+      yield;
       // Parts unchanged since the last load are not checked again (schema-memo.ts).
       const memoized = this.schema.parse(raw);
       const result = memoized ? ({ success: true, data: memoized } as const) : ModelSchema.safeParse(raw);
       if (result.success) {
+        yield;
         // Positions only when a semantic check reports something (a warning on a valid model, or
         // an error): parse with positions once, then locate as the full path does.
         let full: { parsed: ParsedYaml; doc: Document.Parsed } | undefined;
@@ -119,9 +137,39 @@ export class ModelLoader {
         }
       }
     }
+    yield;
     this.counts.fullPath++;
-    return loadModelTextFullPath(file, text);
+    return yield* fullPathPhases(file, text);
   }
+}
+
+/** A load in steps: step() does one phase; null until the last, which gives the load. */
+export interface ModelLoadSteps {
+  step(): ModelLoad | null;
+}
+
+function stepsOf(phases: Generator<void, ModelLoad, void>): ModelLoadSteps {
+  let result: ModelLoad | null = null;
+  return {
+    step: () => {
+      if (result !== null) return result;
+      const r = phases.next();
+      if (r.done) result = r.value;
+      return result;
+    },
+  };
+}
+
+function runToEnd(steps: ModelLoadSteps): ModelLoad {
+  for (;;) {
+    const r = steps.step();
+    if (r !== null) return r;
+  }
+}
+
+/** Only white space (what `text.trim() === ''` says, without copying a big text). */
+function isBlank(text: string): boolean {
+  return !/\S/.test(text);
 }
 
 /** The loader every load in the process shares. */
@@ -129,6 +177,11 @@ const processLoader = new ModelLoader();
 
 export function loadModelText(file: string, text: string): ModelLoad {
   return processLoader.load(file, text);
+}
+
+/** loadModelText a phase per step (ModelLoader.loadInSteps), with the same loader. */
+export function loadModelTextInSteps(file: string, text: string): ModelLoadSteps {
+  return processLoader.loadInSteps(file, text);
 }
 
 /** The full parser disagreed with the fast reader about a text the fast reader accepted. */
@@ -150,7 +203,12 @@ function parseWithPositions(file: string, text: string): { parsed: ParsedYaml; d
  * that compare the two paths.
  */
 export function loadModelTextFullPath(file: string, text: string): ModelLoad {
-  if (text.trim() === '') return fail(file, 'the model file is empty: expected at least "version: 1"', text);
+  return runToEnd(stepsOf(fullPathPhases(file, text)));
+}
+
+/** The full path, a phase per step: the parse with positions, the plain value, the schema, the semantic checks. */
+function* fullPathPhases(file: string, text: string): Generator<void, ModelLoad, void> {
+  if (isBlank(text)) return fail(file, 'the model file is empty: expected at least "version: 1"', text);
   let parsed: ParsedYaml;
   let raw: unknown;
   let doc: Document.Parsed;
@@ -169,26 +227,37 @@ export function loadModelTextFullPath(file: string, text: string): ModelLoad {
       };
     }
     doc = parsed.docs[0]!;
+  } catch (err) {
+    if (err instanceof SourceError) return sourceErrorLoad(err, text);
+    throw err;
+  }
+  yield;
+  try {
     raw = toJs(parsed, doc, MODEL_YAML_LIMITS);
   } catch (err) {
-    if (err instanceof SourceError) {
-      return { model: null, text, diagnostics: [{ severity: 'error', message: err.message, path: [], position: err.position }] };
-    }
+    if (err instanceof SourceError) return sourceErrorLoad(err, text);
     throw err;
   }
   const at: At = (path, key = false) => locate(parsed, doc, [...path], null, { key });
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { model: null, text, diagnostics: [{ severity: 'error', message: 'the model must be a mapping with "version: 1" at the top', path: [], position: at([]) }] };
   }
+  yield;
   const result = ModelSchema.safeParse(raw);
   if (!result.success) {
     const diagnostics = result.error.issues.flatMap((i) => issueToDiagnostics(i, raw, at));
+    yield;
     // Report the semantic problems too: prune what the schema rejected and check the rest.
     diagnostics.push(...semanticAfterPruning(raw, result.error.issues, at));
     return { model: null, text, diagnostics: sortByPosition(dedupe(diagnostics)) };
   }
+  yield;
   const diagnostics = sortByPosition(validateModel(result.data, at));
   return { model: hasErrors(diagnostics) ? null : result.data, diagnostics, text };
+}
+
+function sourceErrorLoad(err: SourceError, text: string): ModelLoad {
+  return { model: null, text, diagnostics: [{ severity: 'error', message: err.message, path: [], position: err.position }] };
 }
 
 type Issue = z.core.$ZodIssue;
