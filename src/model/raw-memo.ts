@@ -51,8 +51,23 @@ interface ChangeHint {
 /** Reads the text of a part that is not the last read's (its key line's last part, if any, is `old`). */
 type ReadChanged = (text: string, start: number, end: number, old: ReadPart | undefined, hint?: ChangeHint) => ReadPart | undefined;
 
-/** The list of a gateway read item by item. */
-const GATEWAY_LIST = 'routes';
+/** The list of each section's entries read item by item: a gateway's routes, a service's instances. */
+const ITEM_LIST = { gateways: 'routes', services: 'instances' } as const;
+
+/**
+ * Where a section's map came from, when this memo made it from the last one: the same keys in
+ * the same order, each value the very object the last map has but for the names listed. The
+ * schema memo then looks at those names alone (a reload of M10k that edits one service would
+ * otherwise walk 10 000 names). Held weakly, like ir/list-edits.ts records: a map must not keep
+ * the map it was made from alive.
+ */
+const entryEdits = new WeakMap<object, { base: WeakRef<object>; names: readonly string[] }>();
+
+/** The names whose values may differ between `base` and `map`, if this memo made `map` from that very `base` (same keys, same order). */
+export function entriesReplacedSince(base: object, map: object): readonly string[] | undefined {
+  const e = entryEdits.get(map);
+  return e !== undefined && e.base.deref() === base ? e.names : undefined;
+}
 
 export class RawModelMemo {
   /** The last read's parts, in text order: the top-level ones, and each section's entries. */
@@ -116,10 +131,9 @@ export class RawModelMemo {
       const first = part.entryStarts[0]!;
       if (!fastReaderTakesChars(text.slice(part.start, first))) return undefined;
       // Entries sit at depth 1: inside the top-level mapping, as in the whole text.
-      const reader =
-        part.key === 'services'
-          ? (services = new PartReader(this.services, entryReader(part.indent, 1, limits, counts), counts))
-          : (gateways = new PartReader(this.gateways, listEntryReader(part.indent, 1, GATEWAY_LIST, limits, counts), counts));
+      const reader = new PartReader(part.key === 'services' ? this.services : this.gateways, listEntryReader(part.indent, 1, ITEM_LIST[part.key], limits, counts), counts);
+      if (part.key === 'services') services = reader;
+      else gateways = reader;
       const starts = part.entryStarts;
       for (let i = 0; i < starts.length; i++) {
         const end = i + 1 < starts.length ? starts[i + 1]! : part.end;
@@ -138,6 +152,9 @@ export class RawModelMemo {
           if (Object.prototype.hasOwnProperty.call(entries, p.key)) return undefined;
           entries[p.key] = p.value;
         }
+        // Every entry where the last read had it, some read again: the schema memo looks at those alone.
+        const edited = reader.editedInPlace();
+        if (edited !== undefined && typeof last === 'object' && last !== null) entryEdits.set(entries, { base: new WeakRef(last), names: edited });
         raw[part.key] = entries;
       }
     }
@@ -178,13 +195,14 @@ export class RawModelMemo {
         const key = plainKeyAt(text, start + part.indent);
         if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return 'not seeded';
         const read: ReadPart = { text: text.slice(start, end), key, value: entries[key] };
-        const list = part.key === 'gateways' ? splitEntryList(text, start, end, part.indent, GATEWAY_LIST) : undefined;
+        const listKey = ITEM_LIST[part.key];
+        const list = splitEntryList(text, start, end, part.indent, listKey);
         const value = read.value as Record<string, unknown>;
-        const items = list ? value[GATEWAY_LIST] : undefined;
+        const items = list ? value[listKey] : undefined;
         if (list && Array.isArray(items) && items.length === list.itemStarts.length) {
           const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
           // (What the rest reads as alone: the gateway with its list empty.)
-          const rest: ReadPart = { text: restText, key, value: { ...value, [GATEWAY_LIST]: null } };
+          const rest: ReadPart = { text: restText, key, value: { ...value, [listKey]: null } };
           const parts = list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] }));
           read.list = {
             rest,
@@ -277,11 +295,22 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
       if (!p) return undefined;
       values.push(p.value);
     }
+    // The schema memo and the model diff look at the items read alone (ir/list-edits.ts).
+    noteItemsRead(values, old, listKey);
     // A new object (the last read's rest value is kept as it was), with the list where the rest has it.
     const value = { ...restValue, [listKey]: values };
     const layout: ListLayout = { listStart: list.listStart - start, listEnd: list.listEnd - start, indent: list.indent, sums: new PrefixSums(items.parts.map((p) => p.text.length)) };
     return { text: text.slice(start, end), key: rest.key, value, list: { rest, items: items.parts, layout } };
   };
+}
+
+/** Record that `values` are the last read's list of `old` but at the places whose object differs (when as many). */
+function noteItemsRead(values: unknown[], old: ReadPart | undefined, listKey: string): void {
+  const before = old !== undefined && old.value !== null && typeof old.value === 'object' ? (old.value as Record<string, unknown>)[listKey] : undefined;
+  if (!Array.isArray(before) || before.length !== values.length) return;
+  const at: number[] = [];
+  for (let i = 0; i < values.length; i++) if (values[i] !== before[i]) at.push(i);
+  noteReplaced(values, before, at);
 }
 
 /**
@@ -400,6 +429,8 @@ class PartReader {
   private moved = false;
   /** Parts that did not line up with the last read's, before the key line index is made. */
   private misses = 0;
+  /** The keys of the parts read in the place of the last read's part of the same key line (edited in place), while every part is in its place. */
+  private edited: string[] | null = [];
 
   constructor(
     private readonly prev: readonly ReadPart[],
@@ -444,12 +475,14 @@ class PartReader {
         // (The hint is about the last read's part at its index: given only with that part.)
         const part = this.readChanged(text, start, end, old, old !== undefined && hint !== undefined && i === hint.index ? hint : undefined);
         if (!part) return undefined;
+        if (old !== undefined && i === this.parts.length && part.key === old.key) this.edited?.push(part.key);
+        else this.edited = null;
         this.moved = true;
         this.parts.push(part);
         return part;
       }
     } else this.next = i + 1;
-    if (i !== this.parts.length) this.moved = true;
+    if (i !== this.parts.length) this.outOfPlace();
     old.text = partText;
     this.parts.push(old);
     this.counts.reused++;
@@ -460,12 +493,25 @@ class PartReader {
   reuse(text: string, start: number, end: number): ReadPart | undefined {
     const old = this.prev[this.next];
     if (old === undefined) return this.part(text, start, end);
-    if (this.next !== this.parts.length) this.moved = true;
+    if (this.next !== this.parts.length) this.outOfPlace();
     this.next++;
     old.text = text.slice(start, end);
     this.parts.push(old);
     this.counts.reused++;
     return old;
+  }
+
+  private outOfPlace(): void {
+    this.moved = true;
+    this.edited = null;
+  }
+
+  /**
+   * The keys of the parts read again, when every part is where the last read had the part of
+   * its key (none added, removed or moved): undefined otherwise.
+   */
+  editedInPlace(): readonly string[] | undefined {
+    return this.edited !== null && this.parts.length === this.prev.length ? this.edited : undefined;
   }
 
   /** Every part so far is the last read's part at the same place, and there are as many. */

@@ -10,9 +10,11 @@
 // that is a new object (its text changed, or the text was read whole) is compared deeply; when
 // it is equal (a comment or layout edit), the new raw object is kept, so the next load finds it
 // by identity.
+import { z } from 'zod';
 import { noteReplaced, recordOf } from '../ir/list-edits.js';
 import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
-import { Gateway, GatewayRoute, type GatewayRouteModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
+import { entriesReplacedSince } from './raw-memo.js';
+import { Gateway, GatewayRoute, type GatewayRouteModel, Instance, type InstanceModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
 
 const TOP_KEYS = new Set(['version', 'mesh', 'services', 'gateways']);
 
@@ -31,24 +33,73 @@ function bySchema<T>(schema: { safeParse(v: unknown): { success: true; data: T }
   };
 }
 
-const parseService = bySchema(Service as { safeParse(v: unknown): { success: true; data: Model['services'][string] } | { success: false } });
+const parseServiceWhole = bySchema(Service as { safeParse(v: unknown): { success: true; data: Model['services'][string] } | { success: false } });
+/**
+ * A service without its instances (`instances: null`): the Service schema's result but for
+ * them, its keys in the schema's order, instances where the schema puts them (so that the
+ * instances, each checked by Instance, go in their place).
+ */
+const parseServiceRest = bySchema(Service.extend({ instances: z.null() }) as unknown as { safeParse(v: unknown): { success: true; data: Model['services'][string] } | { success: false } });
 const parseGatewayWhole = bySchema(Gateway as { safeParse(v: unknown): { success: true; data: Model['gateways'][string] } | { success: false } });
 
 /**
- * deepEqual(a, b) for raw parts; a gateway whose routes are recorded as a's but at a few places
- * (raw-memo.ts) is compared at those places and in its other keys only.
+ * deepEqual(a, b) for raw parts; a part whose item list (a gateway's routes, a service's
+ * instances) is recorded as a's but at a few places (raw-memo.ts) is compared at those places
+ * and in its other keys only.
  */
-function sameRaw(a: unknown, b: unknown): boolean {
-  if (isPlainObject(a) && isPlainObject(b) && Array.isArray(a['routes']) && Array.isArray(b['routes'])) {
-    const ra = a['routes'];
-    const rb = b['routes'];
+function sameRaw(a: unknown, b: unknown, listKey: string): boolean {
+  if (isPlainObject(a) && isPlainObject(b) && Array.isArray(a[listKey]) && Array.isArray(b[listKey])) {
+    const ra = a[listKey];
+    const rb = b[listKey];
     const rec = recordOf(rb);
     if (rec !== undefined && rec.base === ra) {
       for (const i of rec.at) if (!deepEqual(ra[i], rb[i])) return false;
-      return deepEqual({ ...a, routes: null }, { ...b, routes: null });
+      return deepEqual({ ...a, [listKey]: null }, { ...b, [listKey]: null });
     }
   }
   return deepEqual(a, b);
+}
+
+/**
+ * The items of a part's raw list `items`, each checked by `item` (which reuses the result of a
+ * raw item checked before), or undefined if one is not valid. When the raw list is recorded as
+ * `lastRaw` but at a few places (raw-memo.ts), the last result's items (`lastParsed`, each the
+ * result for the raw item at its place, or an equal object) with those places checked, and
+ * recorded the same way for the model diff (canonicalService, canonicalGateway).
+ */
+function itemsOf<T extends object>(items: readonly unknown[], lastRaw: unknown, lastParsed: readonly T[] | undefined, item: (r: unknown) => T | undefined): T[] | undefined {
+  const rec = recordOf(items);
+  if (rec !== undefined && rec.base === lastRaw && lastParsed !== undefined && lastParsed.length === items.length) {
+    const parsed = lastParsed.slice();
+    for (const i of rec.at) {
+      const p = item(items[i]);
+      if (p === undefined) return undefined;
+      parsed[i] = p;
+    }
+    noteReplaced(parsed, lastParsed, rec.at);
+    return parsed;
+  }
+  const parsed: T[] = new Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const p = item(items[i]);
+    if (p === undefined) return undefined;
+    parsed[i] = p;
+  }
+  return parsed;
+}
+
+/** `schema`'s result for a raw item, the one found before for the same raw object (a result depends on the raw value alone, and raw values are never modified). */
+function memoizedItem<T>(schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } }, memo: WeakMap<object, T>): (r: unknown) => T | undefined {
+  return (r) => {
+    let p = typeof r === 'object' && r !== null ? memo.get(r) : undefined;
+    if (p === undefined) {
+      const res = schema.safeParse(r);
+      if (!res.success) return undefined;
+      p = res.data;
+      if (typeof r === 'object' && r !== null) memo.set(r, p);
+    }
+    return p;
+  };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -76,6 +127,8 @@ class PartMap<T extends object> {
     private readonly limit: number,
     private readonly parse: PartParse<T>,
     private readonly canonical: (prev: T, next: T) => T,
+    /** The key of the list a part is read item by item (raw-memo.ts), for sameRaw. */
+    private readonly listKey: string,
   ) {}
 
   /**
@@ -90,6 +143,9 @@ class PartMap<T extends object> {
       return { parsed: empty, commit: () => this.keep(raw, [], empty, null) };
     }
     if (!isPlainObject(raw)) return undefined;
+    // The raw memo made this map from the last one, the same names in the same order: only the names it read again are looked at.
+    const edited = prevOut !== null && isPlainObject(this.raw) ? entriesReplacedSince(this.raw, raw) : undefined;
+    if (edited !== undefined && prevOut !== null) return this.partsEdited(raw, edited, prevOut);
     const keys = Object.keys(raw);
     if (keys.length > this.limit) return undefined;
     const prevKeys = this.keys;
@@ -99,24 +155,9 @@ class PartMap<T extends object> {
     for (let i = 0; i < keys.length; i++) {
       const k = keys[i]!;
       const v = raw[k];
-      const hit = this.byName.get(k);
       const before = prevOut !== null ? prevOut[k] : undefined;
-      let parsed: T;
-      if (hit && (hit.raw === v || sameRaw(hit.raw, v))) {
-        parsed = hit.parsed;
-        // (A load that failed after this part was read left it here: made canonical against the last map's.)
-        if (before !== undefined && parsed !== before) parsed = this.canonical(before, parsed);
-        if (hit.raw !== v || parsed !== hit.parsed) this.byName.set(k, { raw: v, parsed });
-      } else {
-        if (!Name.safeParse(k).success) return undefined;
-        // Canonical against the last map's part (what notePartChanges promises), else the last one read.
-        const base = before ?? hit?.parsed;
-        // (The last result read for this name with its raw value: a failed load may have left a newer one than the last map's.)
-        const p = this.parse(v, hit);
-        if (p === undefined) return undefined;
-        parsed = base !== undefined ? this.canonical(base, p) : p;
-        this.byName.set(k, { raw: v, parsed });
-      }
+      const parsed = this.part(k, v, before);
+      if (parsed === undefined) return undefined;
       if (before !== undefined) kept++;
       if (parsed !== before) changed.push(k);
       // A new map from the first name that is not the last map's, in its place (the names before it are).
@@ -132,6 +173,55 @@ class PartMap<T extends object> {
     const parsed = out ?? prevOut!;
     if (out !== null && prevOut !== null) notePartChanges(out, prevOut, gone.length ? [...changed, ...gone] : changed);
     return { parsed, commit: () => this.keep(raw, keys, parsed, gone) };
+  }
+
+  /** Part `k` of raw value `v`, checked or reused, canonical against `before` (the last map's part of its name); undefined if it is not valid. */
+  private part(k: string, v: unknown, before: T | undefined): T | undefined {
+    const hit = this.byName.get(k);
+    let parsed: T;
+    if (hit && (hit.raw === v || sameRaw(hit.raw, v, this.listKey))) {
+      parsed = hit.parsed;
+      // (A load that failed after this part was read left it here: made canonical against the last map's.)
+      if (before !== undefined && parsed !== before) parsed = this.canonical(before, parsed);
+      if (hit.raw !== v || parsed !== hit.parsed) this.byName.set(k, { raw: v, parsed });
+      return parsed;
+    }
+    if (!Name.safeParse(k).success) return undefined;
+    // Canonical against the last map's part (what notePartChanges promises), else the last one read.
+    const base = before ?? hit?.parsed;
+    // (The last result read for this name with its raw value: a failed load may have left a newer one than the last map's.)
+    const p = this.parse(v, hit);
+    if (p === undefined) return undefined;
+    parsed = base !== undefined ? this.canonical(base, p) : p;
+    this.byName.set(k, { raw: v, parsed });
+    return parsed;
+  }
+
+  /**
+   * parts(raw) when raw has the last raw map's names in its order and differs from it at most
+   * at the names `edited` (raw-memo.ts entriesReplacedSince): those parts checked, every other
+   * one the last map's.
+   */
+  private partsEdited(raw: Record<string, unknown>, edited: readonly string[], prevOut: Record<string, T>): { parsed: Record<string, T>; commit: () => void } | undefined {
+    const changed: string[] = [];
+    const parts: T[] = [];
+    for (const k of edited) {
+      const before = prevOut[k];
+      const parsed = this.part(k, raw[k], before);
+      if (parsed === undefined) return undefined;
+      if (parsed !== before) {
+        changed.push(k);
+        parts.push(parsed);
+      }
+    }
+    const keys = this.keys;
+    if (changed.length === 0) return { parsed: prevOut, commit: () => this.keep(raw, keys, prevOut, NO_NAMES) };
+    // A new map (the last one is the last model's), the names in the same order.
+    const out = Object.create(null) as Record<string, T>;
+    for (const k of keys) out[k] = prevOut[k]!;
+    for (let i = 0; i < changed.length; i++) out[changed[i]!] = parts[i]!;
+    notePartChanges(out, prevOut, changed);
+    return { parsed: out, commit: () => this.keep(raw, keys, out, NO_NAMES) };
   }
 
   private keep(raw: unknown, keys: string[], out: Record<string, T>, gone: readonly string[] | null): void {
@@ -153,8 +243,8 @@ function pick<T>(m: Record<string, T>, keys: readonly string[]): Record<string, 
 }
 
 export class ModelSchemaMemo {
-  private readonly services = new PartMap<Model['services'][string]>(LIMITS.services, parseService, canonicalService);
-  private readonly gateways = new PartMap<Model['gateways'][string]>(LIMITS.gateways, (v, last) => this.gateway(v, last), canonicalGateway);
+  private readonly services = new PartMap<Model['services'][string]>(LIMITS.services, (v, last) => this.service(v, last), canonicalService, 'instances');
+  private readonly gateways = new PartMap<Model['gateways'][string]>(LIMITS.gateways, (v, last) => this.gateway(v, last), canonicalGateway, 'routes');
   private mesh: Part<Model['mesh']> | null = null;
   /** The last model returned: returned again when its mesh block, services and gateways are. */
   private last: Model | null = null;
@@ -163,7 +253,9 @@ export class ModelSchemaMemo {
    * those (raw-memo.ts gives the unchanged routes' raw objects again). Raw values are never
    * modified, and a route's result depends on its raw value alone.
    */
-  private readonly gatewayRoutes = new WeakMap<object, GatewayRouteModel>();
+  private readonly gatewayRoute = memoizedItem(GatewayRoute as { safeParse(v: unknown): { success: true; data: GatewayRouteModel } | { success: false } }, new WeakMap());
+  /** Each service instance's result by its raw object (as gatewayRoute: a service whose instances changed re-checks only those). */
+  private readonly instance = memoizedItem(Instance as { safeParse(v: unknown): { success: true; data: InstanceModel } | { success: false } }, new WeakMap());
 
   /** ModelSchema.safeParse(raw) when it succeeds; undefined means "ask ModelSchema" (it may fail). */
   parse(raw: unknown): Model | undefined {
@@ -194,44 +286,29 @@ export class ModelSchemaMemo {
     if (!Array.isArray(routes) || routes.length > LIMITS.routesPerGateway) return parseGatewayWhole(v);
     const rest = parseGatewayWhole({ ...(v as Record<string, unknown>), routes: [] });
     if (rest === undefined) return undefined;
-    // Raw routes recorded as the last raw routes but at a few places (raw-memo.ts): the last
-    // result's routes (each the schema's result for the raw route at its place, or an equal
-    // object) with those places checked, and recorded the same way for canonicalGateway.
-    const rec = recordOf(routes);
     const lastRaw = last && isPlainObject(last.raw) ? last.raw['routes'] : undefined;
-    const lastRoutes = last?.parsed.routes;
-    if (rec !== undefined && rec.base === lastRaw && lastRoutes !== undefined && lastRoutes.length === routes.length) {
-      const parsed = lastRoutes.slice();
-      for (const i of rec.at) {
-        const p = this.gatewayRoute(routes[i]);
-        if (p === undefined) return undefined;
-        parsed[i] = p;
-      }
-      noteReplaced(parsed, lastRoutes, rec.at);
-      rest.routes = parsed;
-      return rest;
-    }
-    const parsed: GatewayRouteModel[] = new Array(routes.length);
-    for (let i = 0; i < routes.length; i++) {
-      const p = this.gatewayRoute(routes[i]);
-      if (p === undefined) return undefined;
-      parsed[i] = p;
-    }
+    const parsed = itemsOf(routes, lastRaw, last?.parsed.routes, this.gatewayRoute);
+    if (parsed === undefined) return undefined;
     // The schema's output, whose routes (an empty list) sit where the schema puts them.
     rest.routes = parsed;
     return rest;
   }
 
-  /** GatewayRoute.safeParse(r)'s result, the last one for the same raw object. */
-  private gatewayRoute(r: unknown): GatewayRouteModel | undefined {
-    let p = typeof r === 'object' && r !== null ? this.gatewayRoutes.get(r) : undefined;
-    if (p === undefined) {
-      const res = GatewayRoute.safeParse(r);
-      if (!res.success) return undefined;
-      p = res.data;
-      if (typeof r === 'object' && r !== null) this.gatewayRoutes.set(r, p);
-    }
-    return p;
+  /**
+   * Service.safeParse(v)'s result, as gateway(): the service without its instances, each
+   * instance by Instance (the array's other rules, its length, checked here), so that an
+   * instance whose raw object was checked before is not checked again.
+   */
+  private service(v: unknown, last?: { raw: unknown; parsed: Model['services'][string] }): Model['services'][string] | undefined {
+    const instances = isPlainObject(v) ? v['instances'] : undefined;
+    if (!Array.isArray(instances) || instances.length < 1 || instances.length > LIMITS.instancesPerService) return parseServiceWhole(v);
+    const rest = parseServiceRest({ ...(v as Record<string, unknown>), instances: null });
+    if (rest === undefined) return undefined;
+    const lastRaw = last && isPlainObject(last.raw) ? last.raw['instances'] : undefined;
+    const parsed = itemsOf(instances, lastRaw, last?.parsed.instances, this.instance);
+    if (parsed === undefined) return undefined;
+    rest.instances = parsed;
+    return rest;
   }
 
   /** The mesh block, the last load's object when its raw value is unchanged. */

@@ -198,6 +198,30 @@ class Usage {
     }
   }
 
+  /**
+   * A service `was` (none: added) now `now`: its old ids and claims out, its new ones in. When
+   * the instances list records the places it differs from was's (ir/list-edits.ts: the loader's
+   * instance edits), only those instances' (every other one is the very same object).
+   */
+  changeService(was: ServiceModel | undefined, now: ServiceModel): void {
+    const at = was ? replacedSince(was.instances, now.instances) : undefined;
+    if (was === undefined || at === undefined) {
+      if (was) this.addService(was, -1);
+      this.addService(now, 1);
+      return;
+    }
+    const out = this.sink(-1);
+    const come = this.sink(1);
+    for (const i of at) {
+      const a = was.instances[i]!;
+      const b = now.instances[i]!;
+      this.ids.add(a.id, -1);
+      instanceClaims(NO_PATH, a, out);
+      this.ids.add(b.id, 1);
+      instanceClaims(NO_PATH, b, come);
+    }
+  }
+
   addGateway(name: string, gw: GatewayModel, d: 1 | -1): void {
     gatewayClaims(name, gw, this.sink(d));
   }
@@ -328,11 +352,8 @@ class Baseline {
 
     // Instance ids and port claims: the change's effect on the counts.
     const delta = new Usage();
-    for (const name of [...services.changed, ...services.removed]) {
-      const old = prev.services[name];
-      if (old) delta.addService(old, -1);
-    }
-    for (const name of services.changed) delta.addService(next.services[name]!, 1);
+    for (const name of services.changed) delta.changeService(prev.services[name], next.services[name]!);
+    for (const name of services.removed) delta.addService(prev.services[name]!, -1);
     for (const name of [...gateways.changed, ...gateways.removed]) {
       const old = prev.gateways[name];
       if (old) delta.addGateway(name, old, -1);

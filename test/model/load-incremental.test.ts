@@ -111,12 +111,14 @@ describe('unchanged parts are the same objects', () => {
       else expect(second.services[name], name).toBe(first.services[name]);
     }
     expect(second.services['s3']!.instances[0]!.port).toBe(15009);
+    // Its other instance is the very object too (read, checked and diffed instance by instance).
+    expect(second.services['s3']!.instances[1]).toBe(first.services['s3']!.instances[1]);
     expect(second.gateways['edge']).toBe(first.gateways['edge']);
     expect(second.mesh).toBe(first.mesh);
-    // One part read (the service's); every other reused; checked incrementally.
+    // One part read (the instance); every other reused; checked incrementally.
     expect(after.partsRead - before.partsRead).toBe(1);
-    // The other services, the gateway, `version` and `mesh`.
-    expect(after.partsReused - before.partsReused).toBe(Object.keys(first.services).length - 1 + 1 + 2);
+    // The other services, the service without its instances and its other instance, the gateway, `version` and `mesh`.
+    expect(after.partsReused - before.partsReused).toBe(Object.keys(first.services).length - 1 + 2 + 1 + 2);
     expect(after.checkedIncrementally - before.checkedIncrementally).toBe(1);
   });
 
