@@ -1,10 +1,27 @@
-// Model loading cost, per phase:
+// Model loading cost.
 //
-//   npx tsx bench/model-load.ts [--m10k] [--reps N] [--only NAME] [--gc]
+//   node --expose-gc --max-old-space-size=8192 --import tsx bench/model-load.ts [s7|s5] [--reloads N] [--profile FILE]
+//   npx tsx bench/model-load.ts phases [--m10k] [--reps N] [--only NAME] [--gc]
 //
-// --gc (with node --expose-gc --import tsx) runs a full GC before each timing. That makes the
-// figures less noisy but slower than in a running server: a forced GC shrinks the young
-// generation, so the allocation-heavy phases that follow pay more scavenges.
+// s7, s5 (default s7): reloads of a model file through ModelSource, as a running server makes
+// them, after one first load (every memo warm). Per reload it times
+//   peek    ModelSource.peekContentHash: the file's text and hash (src/model/file-text.ts)
+//   load    ModelSource.loadInSlices: the model load (src/model/load.ts) and the IR update
+//   build   the snapshots, stepped to the end in 5 ms slices
+// and, on a ModelLoader of its own fed the same texts, each step of ModelLoader.loadInSteps:
+//   read    the text's plain value (raw-memo.ts), schema (schema-memo.ts), semantic
+//           (validate-incremental.ts)
+// then prints the median, p90 and max of each over N reloads (default 30), after 5 unmeasured
+// ones. --profile FILE writes a CPU profile of the measured reloads (open it in Chrome DevTools).
+//   s7  the S7 soak pattern: sidecarMesh(S2_MESH) (50 services × 40 instances); each reload
+//       moves instance 0 of all 50 services to another port and changes s0's route timeout;
+//   s5  the S5 pattern: gatewayMesh(M10K) (10 000 services × 10 instances, a gateway of
+//       10 000 routes, ~9 MB); each reload flips s0's protocol between http and http2.
+//
+// phases: whole loads, phase by phase. --gc (with node --expose-gc --import tsx) runs a full GC
+// before each timing. That makes the figures less noisy but slower than in a running server: a
+// forced GC shrinks the young generation, so the allocation-heavy phases that follow pay more
+// scavenges.
 //
 // For each model (M1k, S2-mesh, and M10k with --m10k) it times:
 //   total            loadModelText, as callers use it (a valid model takes the fast path)
@@ -14,16 +31,24 @@
 // Each cell is the median of N repetitions (default 5; 3 for M10k) after one warm-up, with the
 // minimum in parentheses (on a shared, busy machine the minimum is the steadier figure). It
 // also checks, once per model, that the fast reader's value equals the full parser's.
-import { isDeepStrictEqual } from 'node:util';
+import fs from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { ModelSource } from '../src/app/model-source.js';
+import { MeshSecurity } from '../src/app/security.js';
 import { performance } from 'node:perf_hooks';
-import { loadModelText, loadModelTextFullPath, MODEL_YAML_LIMITS } from '../src/model/load.js';
+import { isDeepStrictEqual } from 'node:util';
+import { loadModelText, loadModelTextFullPath, MODEL_YAML_LIMITS, ModelLoader } from '../src/model/load.js';
 import { ModelSchema, type Model } from '../src/model/schema.js';
 import { validateModel } from '../src/model/validate.js';
 import { fastParseYaml } from '../src/util/yaml-fast.js';
 import { locate, parseYaml, toJs } from '../src/util/yaml-source.js';
-import { gatewayMesh, M10K, M1K, S2_MESH, sidecarMesh } from './models.js';
+import { editRouteTimeout, gatewayMesh, M10K, M1K, type ModelDoc, S2_MESH, setInstancePort, setServiceProtocol, sidecarMesh } from './models.js';
 
 const args = process.argv.slice(2);
+const mode = args[0] === 's7' || args[0] === 's5' || args[0] === 'phases' ? args[0] : 's7';
 const withM10k = args.includes('--m10k');
 const repsArg = args.indexOf('--reps');
 const reps = repsArg >= 0 ? Number(args[repsArg + 1]) : 5;
@@ -165,4 +190,122 @@ function main(): void {
   if (forceGc && !(globalThis as { gc?: () => void }).gc) console.log('(--gc needs node --expose-gc --import tsx bench/model-load.ts)');
 }
 
-main();
+
+// ---------------------------------------------------------------------------------------
+// s7, s5: reloads through ModelSource
+
+interface Pattern {
+  doc: ModelDoc;
+  /** The groups a running server would have live (built at every reload). */
+  live: string[];
+  /** The k-th reload's edit. */
+  edit: (k: number) => void;
+}
+
+function pattern(name: 's7' | 's5'): Pattern {
+  if (name === 's7') {
+    const doc = sidecarMesh(S2_MESH);
+    const services = [...doc.services.keys()];
+    return {
+      doc,
+      live: doc.proxies().map((p) => p.group),
+      edit: (k) => {
+        for (const svc of services) setInstancePort(doc, svc, 0, 20000 + k);
+        editRouteTimeout(doc, 's0', `${1000 + k}ms`);
+      },
+    };
+  }
+  const doc = gatewayMesh(M10K);
+  return { doc, live: ['gateway/edge'], edit: (k) => setServiceProtocol(doc, 's0', k % 2 === 0 ? 'http2' : 'http') };
+}
+
+const WARM_RELOADS = 5;
+
+async function reloads(name: 's7' | 's5'): Promise<void> {
+  const n = argValue('--reloads', 30);
+  const profileFile = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : undefined;
+  const p = pattern(name);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'model-load-'));
+  const file = path.join(dir, 'mesh.yaml');
+  const write = (text: string): void => {
+    // (As an editor saves: a new file renamed over the old one.)
+    fs.writeFileSync(`${file}.tmp`, text);
+    fs.renameSync(`${file}.tmp`, file);
+  };
+  const text0 = p.doc.text();
+  write(text0);
+  const src = new ModelSource(file, new MeshSecurity({ stateDir: null, log: pino({ level: 'silent' }) }));
+  const live = (): string[] => p.live;
+  const loader = new ModelLoader();
+  src.peekContentHash();
+  let t = performance.now();
+  const first = src.load(live);
+  loader.load(file, text0);
+  console.log(`${name}: ${(Buffer.byteLength(text0) / 1e6).toFixed(2)} MB; first load ${(performance.now() - t).toFixed(0)} ms, ${first.errors.length} errors, ${first.snapshots.size} snapshots`);
+  const samples: Record<string, number[]> = {};
+  const session = new Session();
+  for (let k = 0; k < WARM_RELOADS + n; k++) {
+    if (k === WARM_RELOADS && profileFile) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: 100 });
+      await session.post('Profiler.start');
+    }
+    p.edit(k);
+    const text = p.doc.text();
+    write(text);
+    const row = reloadOnce(src, live);
+    const steps = loadSteps(loader, file, text);
+    if (k < WARM_RELOADS) continue;
+    for (const [key, ms] of Object.entries({ ...row, ...steps })) (samples[key] ??= []).push(ms);
+  }
+  if (profileFile) {
+    const { profile } = await session.post('Profiler.stop');
+    fs.writeFileSync(profileFile, JSON.stringify(profile));
+    console.log(`profile: ${profileFile}`);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  console.log(`${n} reloads, ms:   median     p90     max`);
+  for (const [key, xs] of Object.entries(samples)) {
+    const s = [...xs].sort((a, b) => a - b);
+    const at = (q: number): string => s[Math.min(s.length - 1, Math.floor(q * s.length))]!.toFixed(1).padStart(8);
+    console.log(`  ${key.padEnd(14)}${at(0.5)}${at(0.9)}${at(1)}`);
+  }
+}
+
+/** One reload through ModelSource: peek, load, build (to the end, in 5 ms slices). */
+function reloadOnce(src: ModelSource, live: () => string[]): Record<string, number> {
+  const t0 = performance.now();
+  src.peekContentHash();
+  const t1 = performance.now();
+  const job = src.loadInSlices(live);
+  const t2 = performance.now();
+  let r;
+  while (!(r = job.step(performance.now() + 5)));
+  const t3 = performance.now();
+  if (r.errors.length) throw new Error(`reload failed: ${r.errors[0]!.message}`);
+  return { peek: t1 - t0, load: t2 - t1, build: t3 - t2 };
+}
+
+/** The same text through a ModelLoader's steps: each step's time (read, schema, semantic). */
+function loadSteps(loader: ModelLoader, file: string, text: string): Record<string, number> {
+  const names = ['  read', '  schema', '  semantic'];
+  const out: Record<string, number> = {};
+  const steps = loader.loadInSteps(file, text);
+  for (let i = 0; ; i++) {
+    const t0 = performance.now();
+    const r = steps.step();
+    out[names[i] ?? `  step ${i + 1}`] = performance.now() - t0;
+    if (r === null) continue;
+    if (r.model === null) throw new Error(`the model does not load: ${r.diagnostics[0]?.message}`);
+    return out;
+  }
+}
+
+function argValue(flag: string, fallback: number): number {
+  const at = args.indexOf(flag);
+  return at >= 0 ? Number(args[at + 1]) : fallback;
+}
+
+if (mode === 'phases') main();
+else await reloads(mode);
