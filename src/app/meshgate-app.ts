@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import client from 'prom-client';
 import { AdminServer } from '../admin/server.js';
+import { TimeSlices } from '../util/time-slices.js';
 import { watchPath, type Watcher } from '../watch/path-watcher.js';
 import { SnapshotCache } from '../xds/cache.js';
 import { XdsMetrics } from '../xds/metrics.js';
@@ -13,12 +14,14 @@ import { ReloadPacer } from './reload-pacer.js';
 import { RootRotation } from './root-rotation.js';
 import type { MeshSecurity } from './security.js';
 
-/** A sliced reload or wake-up works this long (ms) before it lets the event loop run. */
+/** Deferred work (util/time-slices.ts) runs this long (ms) per turn before it lets timers and I/O run. */
 const SLICE_MS = 5;
 /** Under a stream of edits, reloads and what they set off keep the event loop busy at most this share of the time… */
 const RELOAD_BUSY_SHARE = 0.5;
 /** …and a wanted reload waits at most this long (ms) for it. */
-const RELOAD_MAX_PACE_MS = 100;
+const RELOAD_MAX_PACE_MS = 500;
+/** The warm-up takes at most this long (ms) of a turn of the event loop. */
+const WARMUP_SLICE_MS = 2;
 /** The warm-up (work done ahead while idle) starts this long (ms) after a load. */
 const WARMUP_DELAY_MS = 200;
 
@@ -34,11 +37,11 @@ export interface AppOptions {
   keepaliveTimeoutMs?: number;
   /** The CA, certificates and identity proofs (mTLS models). */
   security?: MeshSecurity;
-  /** How long (ms) a sliced reload or wake-up works before it lets the event loop run (default SLICE_MS). */
+  /** How long (ms) deferred work (a sliced reload's build, wake-ups, warm-up, requests) runs per turn of the event loop before it lets timers and I/O run (default SLICE_MS). */
   sliceMs?: number;
   /** Share of the time watcher reloads may keep the event loop busy under a stream of edits (default 0.5; 1 disables pacing). */
   reloadBusyShare?: number;
-  /** Longest (ms) a watcher reload waits for that (default 100). */
+  /** Longest (ms) a watcher reload waits for that (default 500). */
   reloadMaxPaceMs?: number;
   /** The pacer itself (tests give one with their own clock); overrides the two options above. */
   reloadPacer?: ReloadPacer;
@@ -70,9 +73,12 @@ export class MeshgateApp {
   readonly rootRotation: RootRotation | null;
   private readonly log: Logger;
   private readonly reloads: client.Counter<'result'>;
+  /** The turns of the event loop deferred work shares: builds, wake-ups, warm-up, requests. */
+  private readonly slices: TimeSlices;
 
   constructor(private readonly opts: AppOptions) {
     this.log = opts.log.child({ component: 'app' });
+    this.slices = new TimeSlices(opts.sliceMs ?? SLICE_MS);
     this.cache = new SnapshotCache(opts.source.resolver);
     const provider = opts.source.provider;
     if (provider) {
@@ -111,6 +117,7 @@ export class MeshgateApp {
       ...(opts.keepaliveTimeMs ? { keepaliveTimeMs: opts.keepaliveTimeMs } : {}),
       ...(opts.keepaliveTimeoutMs ? { keepaliveTimeoutMs: opts.keepaliveTimeoutMs } : {}),
       ...(opts.xdsCredentials ? { credentials: opts.xdsCredentials } : {}),
+      defer: (job) => this.slices.defer(job),
       ...(opts.security ? { secretPolicy: (node, group) => opts.security!.mayReceiveSecrets(node, group) } : {}),
     });
     this.rootRotation = opts.security
@@ -180,13 +187,20 @@ export class MeshgateApp {
       return;
     }
     if (this.paceTimer) return; // a paced reload is already due
+    const wantedAt = performance.now();
     const wait = this.pacer.delay();
     if (wait > 0) {
-      // Waited once, then loaded whatever the file holds by then (asking again could wait on).
-      this.paceTimer = setTimeout(() => {
-        this.paceTimer = null;
-        this.startReloadInSlices();
-      }, wait);
+      // When the wait ends, the pacer is asked again (what the last reload set off may still have
+      // been running), never past its maximum in all; then whatever the file holds by then is loaded.
+      const paced = (ms: number): void => {
+        this.paceTimer = setTimeout(() => {
+          this.paceTimer = null;
+          const more = this.pacer.delay(performance.now() - wantedAt);
+          if (more > 0) paced(more);
+          else this.startReloadInSlices();
+        }, ms);
+      };
+      paced(wait);
       return;
     }
     this.startReloadInSlices();
@@ -212,33 +226,28 @@ export class MeshgateApp {
     }
     this.reloading = true;
     let slices = 0;
-    const tick = (): void => {
-      if (gen !== this.reloadGeneration) return; // superseded by reload() or stop()
+    // The build runs in the shared time slices, from the next turn: the load above was one piece of work already.
+    this.slices.add((deadline) => {
+      if (gen !== this.reloadGeneration) return false; // superseded by reload() or stop()
       slices++;
       let load: ConfigLoad | null;
       try {
-        load = job.step(performance.now() + this.sliceMs);
+        load = job.step(deadline);
       } catch (err) {
         this.reloading = false;
         this.loadBug(err);
         this.nextWantedReload();
-        return;
+        return false;
       }
-      if (!load) {
-        setImmediate(tick);
-        return;
-      }
+      if (!load) return true;
       this.reloading = false;
       this.apply(load, t0, slices, true);
       this.wakeInSlices();
       this.nextWantedReload();
-    };
-    tick();
+      return false;
+    });
   }
 
-  private get sliceMs(): number {
-    return this.opts.sliceMs ?? SLICE_MS;
-  }
 
   private reloadGeneration = 0;
   private reloading = false;
@@ -257,15 +266,15 @@ export class MeshgateApp {
     setImmediate(() => this.reloadInSlices());
   }
 
-  /** Wake the proxies of groups a sliced reload changed, SLICE_MS at a time. */
+  /** Wake the proxies of groups a sliced reload changed, in the shared time slices. */
   private wakeInSlices(): void {
     if (this.waking) return;
     this.waking = true;
-    const tick = (): void => {
-      if (this.cache.wakeQueued(performance.now() + this.sliceMs)) setImmediate(tick);
-      else this.waking = false;
-    };
-    tick();
+    this.slices.add((deadline) => {
+      if (this.cache.wakeQueued(deadline)) return true;
+      this.waking = false;
+      return false;
+    });
   }
 
   /** Content already handled (applied or rejected): nothing to parse, build or log again. */
@@ -342,20 +351,20 @@ export class MeshgateApp {
     const step = this.opts.source.warmup?.();
     if (!step) return;
     let done = 0;
-    const tick = (): void => {
-      if (gen !== this.warmupGeneration) return;
-      const t0 = performance.now();
-      while (performance.now() - t0 < 2) {
+    this.slices.add((deadline) => {
+      if (gen !== this.warmupGeneration) return false;
+      // At most WARMUP_SLICE_MS of a turn: the warm-up is for idle time.
+      const end = Math.min(deadline, performance.now() + WARMUP_SLICE_MS);
+      do {
         if (!step()) {
           if (done) this.log.debug({ certificates: done }, 'issued certificates ahead of their proxies');
           this.scheduleRotation();
-          return;
+          return false;
         }
         done++;
-      }
-      setImmediate(tick);
-    };
-    setImmediate(tick);
+      } while (performance.now() < end);
+      return true;
+    });
   }
 
   /** Renew certificates at about half of their lifetime: a timer for the next one due. */

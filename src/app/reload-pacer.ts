@@ -5,7 +5,10 @@
 // the model rewritten every few ms), each reload's cost (load, build, waking and answering
 // every proxy, reading their ACKs) is measured as the CPU time the process used since that
 // reload began; the next one starts once that is at most `target` of the time elapsed, and
-// never later than `maxDelayMs` after it was wanted. Changes made meanwhile are loaded
+// never later than `maxDelayMs` after it was wanted. The share is asked again when a wait
+// ends: the acknowledgements of a big push keep arriving after the next reload is wanted,
+// and a wait worked out before they were read would start the next reload too early (the
+// process then stays at 100 % of its core under steady churn). Changes made meanwhile are loaded
 // together: what would have been many small pushes to every proxy is one. CPU time rather
 // than event-loop busy time: on a machine shared with other work, a loop that waits for the
 // CPU looks busy without using any.
@@ -38,12 +41,16 @@ export class ReloadPacer {
     private readonly clock: PacerClock = SYSTEM,
   ) {}
 
-  /** Milliseconds to wait before starting the next reload (0: start now). Ask once per wanted reload. */
-  delay(): number {
+  /**
+   * Milliseconds to wait before starting the next reload (0: start now). `waitedMs`: how long
+   * this reload has waited already (ask again when a wait ends, with the time waited so far:
+   * the total never exceeds maxDelayMs).
+   */
+  delay(waitedMs = 0): number {
     if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
     const elapsed = this.clock.now() - this.startedAt;
     const busy = this.clock.cpu() - this.cpuAtStart;
-    return Math.max(0, Math.min(this.maxDelayMs, busy / this.target - elapsed));
+    return Math.max(0, Math.min(this.maxDelayMs - waitedMs, busy / this.target - elapsed));
   }
 
   /** A reload starts now. */

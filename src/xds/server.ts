@@ -47,6 +47,8 @@ export interface XdsServerOptions {
   backlog?: number;
   /** Bounds of the shared response cache. */
   responseCache?: ResponseCacheOptions;
+  /** Requests are handled through this (the app's time slices) instead of as they are read (StreamDeps.defer). */
+  defer?: StreamDeps['defer'];
 }
 
 /** Default accept backlog: a connect storm of thousands of proxies fits in the queue. */
@@ -74,6 +76,7 @@ export class XdsServer {
       controlPlane,
       responses: new ResponseCache(controlPlane, opts.responseCache),
       ...(opts.secretPolicy ? { secretPolicy: opts.secretPolicy } : {}),
+      ...(opts.defer ? { defer: opts.defer } : {}),
     };
     this.server = new GrpcServer({
       maxReceiveBytes: opts.maxReceiveBytes ?? 16 * 1024 * 1024,

@@ -38,6 +38,13 @@ export interface StreamDeps {
    * other resource but no secret (its TLS listeners and clusters stay warming).
    */
   secretPolicy?: (node: NodeInfo, group: string | undefined) => { ok: boolean; reason: string };
+  /**
+   * Handle each request (and the peer's half-close) through this, in order, instead of as it is
+   * read: the app runs them in its time slices (util/time-slices.ts), so that thousands of ACKs
+   * read in one turn of the event loop are answered over several short turns, not one long one.
+   * Absent: at once.
+   */
+  defer?: (job: () => void) => void;
 }
 
 /** The duplex call a stream uses (src/xds/grpc/call.ts: one gRPC call on one HTTP/2 stream). */
@@ -113,8 +120,14 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     this.peer = call.getPeer();
     deps.metrics.streams.inc({ service, variant });
     deps.board.add(this);
-    call.on('data', (req: unknown) => this.onData(req));
-    call.on('end', () => this.close(null));
+    const defer = deps.defer;
+    if (defer) {
+      call.on('data', (req: unknown) => defer(() => this.onData(req)));
+      call.on('end', () => defer(() => this.close(null)));
+    } else {
+      call.on('data', (req: unknown) => this.onData(req));
+      call.on('end', () => this.close(null));
+    }
     call.on('error', (err: unknown) => {
       if (this.debugEnabled()) this.log.debug({ err }, 'stream error');
       this.close(null);
@@ -123,7 +136,10 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     call.on('close', () => this.close(null));
     call.on('drain', () => {
       this.blocked = false;
-      this.flush();
+      // What waited for the drain is written in the shared slices too (a drain after a big push
+      // to every proxy comes for each of them in the same turn).
+      if (defer) defer(() => this.flush());
+      else this.flush();
     });
   }
 

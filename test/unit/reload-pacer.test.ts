@@ -56,4 +56,18 @@ describe('reload pacer', () => {
     c.advance(20, 10);
     expect(p.delay()).toBe(0);
   });
+
+  it('asked again when a wait ends, waits on for what arrived meanwhile, within the maximum in all', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 100, c);
+    p.started();
+    c.advance(20, 20); // the reload: 20 ms busy in 20 ms
+    expect(p.delay()).toBeCloseTo(20);
+    c.advance(20, 20); // the wait: the ACKs of its pushes used the core meanwhile
+    expect(p.delay(20)).toBeCloseTo(40); // 40 ms busy in 40 ms: 80 ms in all
+    c.advance(40, 40); // still busy: 80 in 80 would want 80 more, but 60 ms have been waited
+    expect(p.delay(60)).toBeCloseTo(40);
+    c.advance(40, 0);
+    expect(p.delay(100)).toBe(0);
+  });
 });

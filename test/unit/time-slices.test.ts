@@ -1,0 +1,118 @@
+// Deferred work in shared slices (src/util/time-slices.ts): every kind of deferred work shares one
+// budget per turn of the event loop, kinds not reached in a turn go first in the next, deferred
+// jobs run in order (those deferred by a job too), and a job's bug leaves the queue working.
+import { describe, expect, it } from 'vitest';
+import { TimeSlices } from '../../src/util/time-slices.js';
+
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+const spin = (ms: number): void => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('time slices', () => {
+  it('tasks of several kinds share one budget per turn', async () => {
+    const slices = new TimeSlices(4);
+    const perTurn: number[] = [];
+    let current = 0;
+    // Three kinds, each with 40 ms of 1 ms steps: one turn does about 4 ms of them in all.
+    const work = [40, 40, 40];
+    for (let k = 0; k < 3; k++) {
+      slices.add((deadline) => {
+        do {
+          spin(1);
+          current++;
+          work[k]!--;
+        } while (work[k]! > 0 && performance.now() < deadline);
+        return work[k]! > 0;
+      });
+    }
+    while (slices.pending > 0) {
+      current = 0;
+      await turn();
+      if (current > 0) perTurn.push(current);
+    }
+    expect(work).toEqual([0, 0, 0]);
+    // At most the budget plus one step of each kind not yet stopped by the deadline (the first overruns it).
+    expect(Math.max(...perTurn)).toBeLessThanOrEqual(4 + 2);
+    expect(perTurn.length).toBeGreaterThanOrEqual(120 / 6);
+  });
+
+  it('a kind not reached in a turn goes first in the next', async () => {
+    const slices = new TimeSlices(2);
+    const order: string[] = [];
+    let a = 3;
+    let b = 3;
+    slices.add((deadline) => {
+      do {
+        spin(1);
+        order.push('a');
+      } while (--a > 0 && performance.now() < deadline);
+      return a > 0;
+    });
+    slices.add(() => {
+      order.push('b');
+      return --b > 0;
+    });
+    while (slices.pending > 0) await turn();
+    // Turn 1: a uses the whole budget; turn 2 starts with b.
+    expect(order.slice(0, 3)).toEqual(['a', 'a', 'b']);
+    expect(order.filter((x) => x === 'b')).toHaveLength(3);
+    expect(order.filter((x) => x === 'a')).toHaveLength(3);
+  });
+
+  it('deferred jobs run in order, with those they defer after them, none at once', async () => {
+    const slices = new TimeSlices(5);
+    const ran: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      slices.defer(() => {
+        ran.push(i);
+        if (i === 2) slices.defer(() => ran.push(100));
+      });
+    }
+    expect(ran).toEqual([]);
+    while (slices.pending > 0) await turn();
+    expect(ran).toEqual([0, 1, 2, 3, 4, 100]);
+  });
+
+  it('jobs spread over turns when they outlast a turn, in order', async () => {
+    const slices = new TimeSlices(3);
+    const ran: number[] = [];
+    for (let i = 0; i < 20; i++)
+      slices.defer(() => {
+        spin(1);
+        ran.push(i);
+      });
+    await turn();
+    expect(ran.length).toBeGreaterThan(0);
+    expect(ran.length).toBeLessThan(20);
+    while (slices.pending > 0) await turn();
+    expect(ran).toEqual([...Array(20).keys()]);
+  });
+
+  it('a job that throws is reported as uncaught and the others still run', async () => {
+    const slices = new TimeSlices(5);
+    const errors: unknown[] = [];
+    const onError = (err: unknown): void => void errors.push(err);
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onError);
+    try {
+      const ran: string[] = [];
+      slices.defer(() => ran.push('first'));
+      slices.defer(() => {
+        throw new Error('a bug');
+      });
+      slices.defer(() => ran.push('third'));
+      while (slices.pending > 0) await turn();
+      await turn();
+      slices.defer(() => ran.push('later'));
+      while (slices.pending > 0) await turn();
+      expect(ran).toEqual(['first', 'third', 'later']);
+      expect(errors.map((e) => (e as Error).message)).toEqual(['a bug']);
+    } finally {
+      process.removeListener('uncaughtException', onError);
+      for (const l of listeners) process.on('uncaughtException', l);
+    }
+  });
+});
