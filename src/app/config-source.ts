@@ -33,7 +33,8 @@ export interface ConfigSource {
   load(live?: () => Iterable<string>): ConfigLoad;
   /**
    * load() in slices: the returned job's step(deadline) works until `deadline`
-   * (performance.now()) and returns the load once it is complete, else null. Lets a reload of
+   * (performance.now()) and returns the load once it is complete, else null. Reading and
+   * checking the input is done in these steps too, not when the job is made. Lets a reload of
    * thousands of proxies leave the event loop free between slices.
    */
   loadInSlices?(live?: () => Iterable<string>): LoadJob;

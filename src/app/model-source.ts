@@ -7,7 +7,7 @@ import { IrBuilder } from '../ir/build.js';
 import { gatewayGroup, type MeshIR, type ProxyIR, sidecarGroup } from '../ir/types.js';
 import { type Diagnostic, formatPath } from '../model/diagnostics.js';
 import { FileTextMemo } from '../model/file-text.js';
-import { loadModelFile, loadModelText, MODEL_YAML_LIMITS } from '../model/load.js';
+import { loadModelFile, loadModelTextInSteps, MODEL_YAML_LIMITS, type ModelLoad, type ModelLoadSteps } from '../model/load.js';
 import type { Model } from '../model/schema.js';
 import { type ProxyResources, ResourceEncoder } from '../translate/index.js';
 import type { Resource } from '../xds/resource.js';
@@ -326,12 +326,32 @@ export class ModelSource implements ConfigSource {
     return this.loadInSlices(live).step(Number.POSITIVE_INFINITY)!;
   }
 
-  /** Read and check the model at once; build its snapshots in slices (MeshBuilder.begin). */
+  /**
+   * Read and check the model a phase per step (ModelLoader.loadInSteps), then build its
+   * snapshots in slices (MeshBuilder.begin): step(deadline) works until `deadline`, at least
+   * one phase or group, so that no part of a reload holds the event loop for long.
+   */
   loadInSlices(live?: () => Iterable<string>): LoadJob {
     const peeked = this.takePeeked();
-    const r = peeked ? loadModelText(this.watchTarget, peeked.text) : loadModelFile(this.watchTarget);
+    // Without a peeked text (the file changed since, or was not peeked), read it now and load it at once.
+    const loading: ModelLoadSteps = peeked ? loadModelTextInSteps(this.watchTarget, peeked.text) : { step: () => loadModelFile(this.watchTarget) };
+    let built: LoadJob | null = null;
+    return {
+      step: (deadline) => {
+        while (!built) {
+          const r = loading.step();
+          if (r) built = this.afterLoad(r, peeked?.hash, live);
+          else if (performance.now() >= deadline) return null;
+        }
+        return built.step(deadline);
+      },
+    };
+  }
+
+  /** A load read and checked: its errors, or the job building its snapshots. */
+  private afterLoad(r: ModelLoad, peekedHash: string | undefined, live?: () => Iterable<string>): LoadJob {
     this.lastDiagnostics = r.diagnostics;
-    const contentHash = peeked?.hash ?? createHash('sha256').update(r.text).digest('hex');
+    const contentHash = peekedHash ?? createHash('sha256').update(r.text).digest('hex');
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
     const done = (load: ConfigLoad): LoadJob => ({ step: () => load });
