@@ -25,7 +25,7 @@ import { ModelLoader } from '../src/model/load.js';
 import { identitySecret, trustBundleSecret } from '../src/translate/secret.js';
 import { type Resource, resourceFromJson } from '../src/xds/resource.js';
 import { TYPE } from '../src/xds/type-urls.js';
-import { gatewayMesh, M10K, M1K } from './models.js';
+import { gatewayMesh, M10K, M1K, setServiceProtocol } from './models.js';
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string): string => {
@@ -42,6 +42,8 @@ const allFirst = args.includes('--all');
 const gcEach = args.includes('--gc-each');
 /** With --profile: profile the one-route edits only (not the builds at load). */
 const profileEdits = args.includes('--profile-edits');
+/** --edit cluster: each edit flips one service's protocol (its cluster changes: S5's change) instead of a route's path. */
+const editKind = opt('--edit', 'route');
 const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 const q = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
@@ -95,8 +97,11 @@ const loads: number[] = [];
 const rebuilds: number[] = [];
 const routes = doc.gateways.get('edge')!.routes;
 for (let i = 0; i < edits; i++) {
-  routes[i % routes.length]!.match = { pathPrefix: `/edited-${i}/` };
-  doc.touchGateways();
+  if (editKind === 'cluster') setServiceProtocol(doc, `s${i % 50}`, Math.floor(i / 50) % 2 === 0 ? 'http2' : 'http');
+  else {
+    routes[i % routes.length]!.match = { pathPrefix: `/edited-${i}/` };
+    doc.touchGateways();
+  }
   const text = doc.text();
   if (gcEach) gc();
   const t0 = performance.now();
@@ -109,7 +114,7 @@ for (let i = 0; i < edits; i++) {
   if (r.built.changed.size !== 1) throw new Error(`expected one changed group, got ${r.built.changed.size}`);
 }
 const fmt = (xs: number[]): string => `median ${q(xs, 0.5).toFixed(2)}, p90 ${q(xs, 0.9).toFixed(2)}, max ${Math.max(...xs).toFixed(2)} ms`;
-console.log(`${spec.name} one-route change, ${edits} edits: load ${fmt(loads)}; build ${fmt(rebuilds)}`);
+console.log(`${spec.name} one-${editKind} change, ${edits} edits: load ${fmt(loads)}; build ${fmt(rebuilds)}`);
 
 const sameText = doc.text();
 const sameLoads: number[] = [];

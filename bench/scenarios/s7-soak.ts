@@ -4,7 +4,7 @@
 // Not part of `npm run bench`:
 //
 //   npm run bench:soak [-- --minutes 30] [--clients 2000] [--sotw | --delta] [--smoke]
-//        [--sample-seconds 10] [--endpoint-rate 100] [--route-rate 1] [--no-pin] [--workers 4] [--out FILE]
+//        [--sample-seconds 10] [--endpoint-rate 100] [--route-rate 1] [--no-pin] [--profile] [--workers 4] [--out FILE]
 //
 // The mesh is S2's (50 services × 40 instances: 2000 sidecars, each holding 51 clusters, 50
 // assignments × 10 endpoints, 2 listeners, 2 route configurations, 2 secrets), served to the
@@ -75,6 +75,8 @@ export interface SoakOptions {
   endpointRate: number;
   routeRate: number;
   pin: boolean;
+  /** meshgate with node --cpu-prof (bench/out/work-soak/profiles/s7). */
+  profile?: boolean;
   workers: number;
   workDir: string;
   log: (m: string) => void;
@@ -137,7 +139,7 @@ export async function runSoak(o: SoakOptions): Promise<LongRunResults> {
   if (pin) pinSelf('1');
   fs.rmSync(o.workDir, { recursive: true, force: true });
   fs.mkdirSync(o.workDir, { recursive: true });
-  const ctx: RunContext = { smoke: o.smoke, workDir: o.workDir, pin, peer: false, profile: false, churnSeconds: o.seconds, churnRates: [o.endpointRate], workers: o.workers, log };
+  const ctx: RunContext = { smoke: o.smoke, workDir: o.workDir, pin, peer: false, profile: o.profile === true, churnSeconds: o.seconds, churnRates: [o.endpointRate], workers: o.workers, log };
   const spec = soakMesh(o.clients, o.smoke);
   const doc = sidecarMesh(spec);
   const m = prepareModel(ctx, 's7', doc);
@@ -446,13 +448,14 @@ async function main(): Promise<void> {
       'endpoint-rate': { type: 'string' },
       'route-rate': { type: 'string' },
       'no-pin': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       workers: { type: 'string' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: npm run bench:soak -- [--minutes 30] [--clients 2000] [--sotw | --delta] [--smoke] [--sample-seconds 10] [--endpoint-rate 100] [--route-rate 1] [--no-pin] [--workers 4] [--out FILE]\n');
+    process.stdout.write('usage: npm run bench:soak -- [--minutes 30] [--clients 2000] [--sotw | --delta] [--smoke] [--sample-seconds 10] [--endpoint-rate 100] [--route-rate 1] [--no-pin] [--profile] [--workers 4] [--out FILE]\n');
     return;
   }
   const o = soakDefaults(values.smoke!);
@@ -464,6 +467,7 @@ async function main(): Promise<void> {
   if (values['route-rate']) o.routeRate = Number(values['route-rate']);
   if (values.workers) o.workers = Number(values.workers);
   o.pin = !values['no-pin'];
+  o.profile = values.profile === true;
   if (!(o.seconds > 0) || !(o.clients > 0)) throw new Error('--minutes and --clients must be positive');
   const r = await runSoak(o);
   process.stdout.write(`\n${formatScenario(r.result)}\n`);
