@@ -196,7 +196,11 @@ export class RawModelMemo {
         if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return 'not seeded';
         const read: ReadPart = { text: text.slice(start, end), key, value: entries[key] };
         const listKey = ITEM_LIST[part.key];
-        const list = splitEntryList(text, start, end, part.indent, listKey);
+        // A gateway's routes are kept item by item from the start (one gateway may hold 100 000);
+        // a service's instances once the service is edited: item by item, M10k's 100 000
+        // instances would double the memory the memo holds (~28 MB more), for services most of
+        // which are never edited.
+        const list = part.key === 'gateways' ? splitEntryList(text, start, end, part.indent, listKey) : undefined;
         const value = read.value as Record<string, unknown>;
         const items = list ? value[listKey] : undefined;
         if (list && Array.isArray(items) && items.length === list.itemStarts.length) {

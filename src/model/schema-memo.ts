@@ -301,7 +301,9 @@ export class ModelSchemaMemo {
    */
   private service(v: unknown, last?: { raw: unknown; parsed: Model['services'][string] }): Model['services'][string] | undefined {
     const instances = isPlainObject(v) ? v['instances'] : undefined;
-    if (!Array.isArray(instances) || instances.length < 1 || instances.length > LIMITS.instancesPerService) return parseServiceWhole(v);
+    // A service seen for the first time is checked whole: remembering each instance's result
+    // for every service of M10k (100 000) would cost ~4 MB for services most never edited.
+    if (last === undefined || !Array.isArray(instances) || instances.length < 1 || instances.length > LIMITS.instancesPerService) return parseServiceWhole(v);
     const rest = parseServiceRest({ ...(v as Record<string, unknown>), instances: null });
     if (rest === undefined) return undefined;
     const lastRaw = last && isPlainObject(last.raw) ? last.raw['instances'] : undefined;
