@@ -8,7 +8,8 @@
 //   peek    ModelSource.peekContentHash: the file's text and hash (src/model/file-text.ts)
 //   load    ModelSource.loadInSlices: the model load (src/model/load.ts) and the IR update
 //   build   the snapshots, stepped to the end in 5 ms slices
-// and, on a ModelLoader of its own fed the same texts, each step of ModelLoader.loadInSteps:
+// and, on a ModelLoader of its own fed the same file (read by a FileTextMemo of its own, as
+// ModelSource reads it), each step of ModelLoader.loadInSteps:
 //   read    the text's plain value (raw-memo.ts), schema (schema-memo.ts), semantic
 //           (validate-incremental.ts)
 // then prints the median, p90 and max of each over N reloads (default 30), after 5 unmeasured
@@ -40,6 +41,7 @@ import { ModelSource } from '../src/app/model-source.js';
 import { MeshSecurity } from '../src/app/security.js';
 import { performance } from 'node:perf_hooks';
 import { isDeepStrictEqual } from 'node:util';
+import { FileTextMemo } from '../src/model/file-text.js';
 import { loadModelText, loadModelTextFullPath, MODEL_YAML_LIMITS, ModelLoader } from '../src/model/load.js';
 import { ModelSchema, type Model } from '../src/model/schema.js';
 import { validateModel } from '../src/model/validate.js';
@@ -237,6 +239,8 @@ async function reloads(name: 's7' | 's5'): Promise<void> {
   const src = new ModelSource(file, new MeshSecurity({ stateDir: null, log: pino({ level: 'silent' }) }));
   const live = (): string[] => p.live;
   const loader = new ModelLoader();
+  const fileText = new FileTextMemo();
+  fileText.read(fs.readFileSync(file));
   src.peekContentHash();
   let t = performance.now();
   const first = src.load(live);
@@ -255,7 +259,8 @@ async function reloads(name: 's7' | 's5'): Promise<void> {
     const text = p.doc.text();
     write(text);
     const row = reloadOnce(src, live);
-    const steps = loadSteps(loader, file, text);
+    // (The file's text as ModelSource gets it: spliced from the last one by a FileTextMemo.)
+    const steps = loadSteps(loader, file, fileText.read(fs.readFileSync(file)).text);
     if (k < WARM_RELOADS) continue;
     for (const [key, ms] of Object.entries({ ...row, ...steps })) (samples[key] ??= []).push(ms);
   }

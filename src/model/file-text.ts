@@ -15,8 +15,41 @@
 //     valid UTF-8 whose bytes on either side of the middle are ASCII);
 //   - anything else (invalid UTF-8, a non-ASCII last text) is read whole, as before.
 // test/model/file-text.test.ts compares it with the whole read on random edit sequences.
+//
+// The spliced text is never made flat here: V8 keeps `a + b` as a pair of strings until a
+// character of it is read, and then copies it whole (M10k: ~6 ms, most of a reload). It is kept
+// as a few flat pieces (slices of the last flat text, and the new characters), each new text
+// cut from those pieces rather than from the last text, and the splice is recorded
+// (lastSplice) so that the model loader (raw-memo.ts) can find what changed without reading
+// the text. After MAX_PIECES pieces the text is made flat once.
 import { isAscii, isUtf8 } from 'node:buffer';
 import { createHash, type Hash } from 'node:crypto';
+
+/** Past this many pieces, a text is made flat (one copy) and becomes the single piece. */
+const MAX_PIECES = 32;
+
+/**
+ * The last text a FileTextMemo made by splicing: `text` is `base` (the text it read before)
+ * with the characters [prefix, base.length - suffix) replaced by `mid`. One record for the
+ * process (the last splice of any memo): a reader compares both strings by identity first, so
+ * a record about other texts costs nothing and is never used for them.
+ */
+export interface TextSplice {
+  readonly text: string;
+  readonly base: string;
+  readonly prefix: number;
+  readonly suffix: number;
+  readonly mid: string;
+}
+
+let lastSplice: TextSplice | null = null;
+
+/** How `text` was made from `base` by the last splice, if it was. */
+export function spliceOf(text: string, base: string): TextSplice | undefined {
+  const s = lastSplice;
+  // (Identical strings compare at once; these are, whenever the record is about these texts.)
+  return s !== null && s.text === text && s.base === base ? s : undefined;
+}
 
 /** The hash state is kept every this many bytes. */
 const CHECKPOINT = 256 * 1024;
@@ -32,6 +65,8 @@ interface LastRead {
   ascii: boolean;
   /** The hash state after k × CHECKPOINT bytes (only when utf8: the hash is over the bytes). */
   checkpoints: Hash[];
+  /** Flat strings whose concatenation is `text` (when ascii). */
+  pieces: string[];
 }
 
 export interface FileText {
@@ -57,6 +92,7 @@ export class FileTextMemo {
       // (Decoding replaces invalid sequences: the hash is of the text, not of these bytes.)
       const text = bytes.toString('utf8');
       this.last = null;
+      lastSplice = null;
       this.counts.whole++;
       return { text, hash: createHash('sha256').update(text).digest('hex') };
     }
@@ -78,24 +114,68 @@ export class FileTextMemo {
     // The text: the last text's lines around the changed ones, when it was ASCII.
     let text: string | undefined;
     let ascii = false;
+    let pieces: string[] = [];
+    lastSplice = null;
     if (last?.ascii) {
       // The bytes before the first difference and after the last are the last bytes' (ASCII:
       // a byte is a character, and the cuts fall between characters of the new bytes too).
       const s = commonSuffix(last.bytes, bytes, p);
       const to = bytes.length - s;
-      const mid = bytes.subarray(p, to);
-      ascii = isAscii(mid);
-      text = last.text.slice(0, p) + mid.toString(ascii ? 'latin1' : 'utf8') + last.text.slice(last.text.length - s);
+      const midBytes = bytes.subarray(p, to);
+      ascii = isAscii(midBytes);
+      const mid = midBytes.toString(ascii ? 'latin1' : 'utf8');
+      pieces = splicePieces(last.pieces, p, last.text.length - s, mid);
+      text = concat(pieces);
+      if (ascii && pieces.length > MAX_PIECES) pieces = [flat(text)];
+      lastSplice = { text, base: last.text, prefix: p, suffix: s, mid };
       this.counts.splicedText++;
     }
     if (text === undefined) {
       text = bytes.toString('utf8');
       ascii = isAscii(bytes);
+      pieces = [text];
       this.counts.whole++;
     }
-    this.last = { bytes, text, hash, utf8, ascii, checkpoints };
+    this.last = { bytes, text, hash, utf8, ascii, checkpoints, pieces: ascii ? pieces : [] };
     return { text, hash };
   }
+}
+
+/**
+ * The pieces of a text (flat strings, concatenated) with characters [from, to) replaced by
+ * `mid`: the pieces before `from` and after `to` as they are, the two cut by them sliced (a
+ * slice of a flat string is cheap; of a concatenation it would copy the whole), `mid` between.
+ */
+function splicePieces(pieces: readonly string[], from: number, to: number, mid: string): string[] {
+  const out: string[] = [];
+  let at = 0;
+  for (const piece of pieces) {
+    const end = at + piece.length;
+    if (end <= from) out.push(piece);
+    else if (at < from) out.push(piece.slice(0, from - at));
+    at = end;
+  }
+  if (mid.length > 0) out.push(mid);
+  at = 0;
+  for (const piece of pieces) {
+    const end = at + piece.length;
+    if (at >= to) out.push(piece);
+    else if (end > to) out.push(piece.slice(to - at));
+    at = end;
+  }
+  return out;
+}
+
+function concat(pieces: readonly string[]): string {
+  let text = '';
+  for (const piece of pieces) text += piece;
+  return text;
+}
+
+/** `text` made flat: reading a character of a concatenation makes V8 copy it into one string. */
+function flat(text: string): string {
+  text.charCodeAt(0);
+  return text;
 }
 
 /** How many bytes `a` and `b` begin with that are the same. */

@@ -3,7 +3,13 @@
 // service's lines; every other service is the very raw object of the last load, which the schema
 // memo (schema-memo.ts) then recognises by identity. A gateway whose routes changed is read
 // route by route: its unchanged routes are the last load's raw objects (a gateway of M10k has
-// 10 000 routes, 1 MB of text).
+// 10 000 routes, 1 MB of text); a service whose instances changed is read instance by instance
+// the same way, from its first edit on.
+//
+// A text the file reader spliced from the last one (file-text.ts, as ModelSource reads the
+// file) is not read at all when the change is inside one service or gateway: that entry's new
+// text is made from its last text and the new characters (readEntryEdited), so V8 never copies
+// the 9 MB text of M10k into one string.
 //
 // The parts are found by text-split.ts and each is read by the fast YAML reader on its own
 // (util/yaml-fast.ts fastParseEntry, fastParseSeqItem), which for the layouts the splitter
@@ -13,7 +19,8 @@
 import { fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
 import { noteReplaced, PrefixSums } from '../ir/list-edits.js';
-import { commonEnds, isSection, itemLinesIn, type ModelTextLayout, shiftLayout, splitEntryList, splitModelText } from './text-split.js';
+import { spliceOf, type TextSplice } from './file-text.js';
+import { commonEnds, entryAt, isSection, itemLinesIn, type ModelTextLayout, passedOver, shiftedAfter, shiftLayout, splitEntryList, splitModelText, type TextSection } from './text-split.js';
 
 const LF = 0x0a;
 
@@ -79,8 +86,8 @@ export class RawModelMemo {
   private gatewaysValue: unknown = undefined;
   /** The last text read part by part, its layout and its value. */
   private last: { text: string; layout: ModelTextLayout; raw: Record<string, unknown> } | null = null;
-  /** Parts reused and parts read since the memo was made, and lists read by their edited items alone (for tests and benchmarks). */
-  readonly counts = { reused: 0, read: 0, itemEdits: 0 };
+  /** Parts reused and parts read since the memo was made, lists read by their edited items alone, and reads of a spliced text by its changed entry alone (for tests and benchmarks). */
+  readonly counts = { reused: 0, read: 0, itemEdits: 0, splicedEdits: 0 };
 
   /**
    * The text's value (what fastParseYaml(text) gives), reading only the parts that changed since
@@ -92,6 +99,13 @@ export class RawModelMemo {
     // Against the last text: the same text, the same value; a difference inside one part (or
     // section entry), its layout without a line scan, and every other part known unchanged.
     const last = this.last;
+    // The text made from the last one by the file reader's splice (file-text.ts), the change
+    // inside one service or gateway: that entry alone is looked at, and the text is not read.
+    const splice = last !== null ? spliceOf(text, last.text) : undefined;
+    if (splice !== undefined) {
+      const quick = this.readEntryEdited(text, splice, limits);
+      if (quick !== undefined) return quick;
+    }
     const lastText = last?.text;
     let layout: ModelTextLayout | undefined;
     let changed: { part: number; entry: number } | undefined;
@@ -171,6 +185,69 @@ export class RawModelMemo {
   }
 
   /**
+   * read(text) when `text` is the last text with the characters [prefix, lastLength - suffix)
+   * replaced (`splice`) and the change lies in lines inside one service or gateway that the
+   * line scan passes over (as shiftLayout requires): that entry's new text is made from its
+   * last text and the new characters, and read as read() reads it (listEntryReader, told where
+   * the change is); every other part is the last read's, and neither this text nor the last is
+   * read (a character read of a text the file reader spliced makes V8 copy it whole: M10k,
+   * ~6 ms). The parts kept hold their texts as they were (equal to this text's there).
+   * Undefined (read the general way) whenever it is not that simple.
+   */
+  private readEntryEdited(text: string, splice: TextSplice, limits: YamlLimits): Record<string, unknown> | undefined {
+    const last = this.last!;
+    const where = entryAt(last.layout, splice.prefix);
+    if (where === undefined) return undefined;
+    const section = last.layout.parts[where.part] as TextSection;
+    const parts = section.key === 'services' ? this.services : this.gateways;
+    const i = where.entry;
+    const old = parts[i];
+    const start = section.entryStarts[i]!;
+    const end = i + 1 < section.entryStarts.length ? section.entryStarts[i + 1]! : section.end;
+    if (old === undefined || parts.length !== section.entryStarts.length || old.text.length !== end - start) return undefined;
+    // The change in the entry's own offsets: [p, a) of its last text, [p, a + d) of its new one.
+    const p = splice.prefix - start;
+    const a = last.text.length - splice.suffix - start;
+    const d = text.length - last.text.length;
+    if (a > old.text.length) return undefined;
+    const entryText = old.text.slice(0, p) + splice.mid + old.text.slice(a);
+    // The lines the change touches, in both: inside the entry, and passed over by the scan.
+    const line = p === 0 ? 0 : old.text.lastIndexOf('\n', p - 1) + 1;
+    if (line === 0) return undefined; // (the entry's key line)
+    const aligned = (a === 0 || old.text.charCodeAt(a - 1) === LF) && (a + d === 0 || entryText.charCodeAt(a + d - 1) === LF);
+    const extra = aligned ? 0 : 1;
+    const toOld = Math.max(a + extra, line + 1);
+    const toNew = Math.max(a + d + extra, line + 1);
+    if (toOld > old.text.length || toNew > entryText.length) return undefined;
+    if (!passedOver(old.text, line, toOld, section.indent) || !passedOver(entryText, line, toNew, section.indent)) return undefined;
+    const counts = { reused: 0, read: 0, itemEdits: 0 };
+    const readEntry = listEntryReader(section.indent, 1, ITEM_LIST[section.key], limits, counts);
+    const hint: ChangeHint = { lastText: old.text, prefix: p, suffix: old.text.length - a, index: i };
+    const part = readEntry(entryText, 0, entryText.length, old, hint);
+    if (part === undefined || part.key !== old.key) return undefined;
+    const next = parts.slice();
+    next[i] = part;
+    const lastMap = section.key === 'services' ? this.servicesValue : this.gatewaysValue;
+    const entries: Record<string, unknown> = {};
+    for (const q of next) entries[q.key] = q.value;
+    if (typeof lastMap === 'object' && lastMap !== null) entryEdits.set(entries, { base: new WeakRef(lastMap), names: [part.key] });
+    const raw = { ...last.raw, [section.key]: entries };
+    if (section.key === 'services') {
+      this.services = next;
+      this.servicesValue = entries;
+    } else {
+      this.gateways = next;
+      this.gatewaysValue = entries;
+    }
+    this.last = { text, layout: shiftedAfter(last.layout, start + line, d), raw };
+    this.counts.read += counts.read;
+    this.counts.reused += counts.reused + this.top.length + this.services.length + this.gateways.length - 1;
+    this.counts.itemEdits += counts.itemEdits;
+    this.counts.splicedEdits++;
+    return raw;
+  }
+
+  /**
    * A first read (nothing to reuse): the whole text at once (fastParseYaml: faster than reading
    * M10k's 20 000 parts one by one), then each part's value taken from it by its key (or a
    * route's by its place), which is what reading that part alone gives (the layout is one the
@@ -196,7 +273,11 @@ export class RawModelMemo {
         if (key === undefined || !Object.prototype.hasOwnProperty.call(entries, key)) return 'not seeded';
         const read: ReadPart = { text: text.slice(start, end), key, value: entries[key] };
         const listKey = ITEM_LIST[part.key];
-        const list = splitEntryList(text, start, end, part.indent, listKey);
+        // A gateway's routes are kept item by item from the start (one gateway may hold 100 000);
+        // a service's instances once the service is edited: item by item, M10k's 100 000
+        // instances would double the memory the memo holds (~28 MB more), for services most of
+        // which are never edited.
+        const list = part.key === 'gateways' ? splitEntryList(text, start, end, part.indent, listKey) : undefined;
         const value = read.value as Record<string, unknown>;
         const items = list ? value[listKey] : undefined;
         if (list && Array.isArray(items) && items.length === list.itemStarts.length) {

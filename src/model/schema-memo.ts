@@ -10,6 +10,11 @@
 // that is a new object (its text changed, or the text was read whole) is compared deeply; when
 // it is equal (a comment or layout edit), the new raw object is kept, so the next load finds it
 // by identity.
+//
+// A gateway's routes and a service's instances are checked item by item (each item's result
+// kept by its raw object), so a changed part re-checks the items that changed; and when the raw
+// memo says which names it read again in a map otherwise the last one (raw-memo.ts
+// entriesReplacedSince), only those names are looked at.
 import { z } from 'zod';
 import { noteReplaced, recordOf } from '../ir/list-edits.js';
 import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
@@ -301,7 +306,9 @@ export class ModelSchemaMemo {
    */
   private service(v: unknown, last?: { raw: unknown; parsed: Model['services'][string] }): Model['services'][string] | undefined {
     const instances = isPlainObject(v) ? v['instances'] : undefined;
-    if (!Array.isArray(instances) || instances.length < 1 || instances.length > LIMITS.instancesPerService) return parseServiceWhole(v);
+    // A service seen for the first time is checked whole: remembering each instance's result
+    // for every service of M10k (100 000) would cost ~4 MB for services most never edited.
+    if (last === undefined || !Array.isArray(instances) || instances.length < 1 || instances.length > LIMITS.instancesPerService) return parseServiceWhole(v);
     const rest = parseServiceRest({ ...(v as Record<string, unknown>), instances: null });
     if (rest === undefined) return undefined;
     const lastRaw = last && isPlainObject(last.raw) ? last.raw['instances'] : undefined;

@@ -345,14 +345,39 @@ export function shiftLayout(last: ModelTextLayout, lastText: string, text: strin
   }
   // (No part or entry starts at `line`: its line is passed over. A part that ends there is the last
   // one, ending with the text: what is added at its end is in it.)
-  const d = text.length - lastText.length;
+  return { layout: shiftedAfter(last, line, text.length - lastText.length), part: k, entry };
+}
+
+/** `last` with every offset at or after `line` moved by `d` (the text changed by d characters in lines no part or entry starts at). */
+export function shiftedAfter(last: ModelTextLayout, line: number, d: number): ModelTextLayout {
   const at = (x: number): number => (x >= line ? x + d : x);
   const parts = last.parts.map((p): TextPart | TextSection => {
     if (!isSection(p)) return { key: p.key, start: at(p.start), end: at(p.end) };
     const starts = d === 0 || p.end < line ? p.entryStarts : p.entryStarts.map(at);
     return { key: p.key, start: at(p.start), end: at(p.end), indent: p.indent, entryStarts: starts };
   });
-  return { layout: { preambleEnd: last.preambleEnd, parts }, part: k, entry };
+  return { preambleEnd: last.preambleEnd, parts };
+}
+
+/**
+ * Where in `layout` offset `x` is: the index of the section and of its entry that hold it
+ * (the entry starting at or before x), or undefined when x is in the preamble, a top-level part
+ * that is not a section, or a section's lines before its first entry.
+ */
+export function entryAt(layout: ModelTextLayout, x: number): { part: number; entry: number } | undefined {
+  let k = layout.parts.length - 1;
+  while (k >= 0 && layout.parts[k]!.start > x) k--;
+  if (k < 0) return undefined;
+  const part = layout.parts[k]!;
+  if (!isSection(part) || x >= part.end || x < part.entryStarts[0]!) return undefined;
+  let lo = 0;
+  let hi = part.entryStarts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (part.entryStarts[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return { part: k, entry: lo - 1 };
 }
 
 /**
@@ -360,7 +385,7 @@ export function shiftLayout(last: ModelTextLayout, lastText: string, text: strin
  * start) inside a part: in a section whose entries are at column `indent`, a line indented
  * deeper, or blank, or a comment; elsewhere (indent 0) any indented, blank or comment line.
  */
-function passedOver(text: string, from: number, to: number, indent: number): boolean {
+export function passedOver(text: string, from: number, to: number, indent: number): boolean {
   const len = text.length;
   for (let pos = from; pos < to && pos < len; ) {
     let eol = text.indexOf('\n', pos);

@@ -101,6 +101,9 @@ describe('unchanged parts are the same objects', () => {
   it('a service whose text did not change is the very object of the last load; a changed one is new', () => {
     const doc = gatewayMesh(SMOKE_M1K);
     const loader = new ModelLoader();
+    loader.load('m.yaml', doc.text());
+    // (A service's first edit reads all its instances; from then on, those that changed.)
+    setInstancePort(doc, 's3', 0, 15008);
     const first = loader.load('m.yaml', doc.text()).model!;
     setInstancePort(doc, 's3', 0, 15009);
     const before = loader.stats();

@@ -154,9 +154,13 @@ describe('instance edits = the full path', () => {
     const r = rng(77);
     const svcs = services(r, 4, 10);
     const loader = new ModelLoader();
+    loader.load('m.yaml', modelText(svcs));
+    // (A service's first edit reads all its instances; from then on, those that changed.)
+    svcs[1]!.instances[3] = svcs[1]!.instances[3]!.map((l) => l.replace(/("?port"?): 15000/, '$1: 15008'));
+    svcs[2]!.instances[5] = svcs[2]!.instances[5]!.map((l) => l.replace(/("?shard"?): "[^"]*"/, '$1: "6"'));
     const first = loader.load('m.yaml', modelText(svcs)).model!;
     // Instance 3 of svc1 moved to another port; instance 5 of svc2 given another label.
-    svcs[1]!.instances[3] = svcs[1]!.instances[3]!.map((l) => l.replace(/("?port"?): 15000/, '$1: 15009'));
+    svcs[1]!.instances[3] = svcs[1]!.instances[3]!.map((l) => l.replace(/("?port"?): 15008/, '$1: 15009'));
     svcs[2]!.instances[5] = svcs[2]!.instances[5]!.map((l) => l.replace(/("?shard"?): "[^"]*"/, '$1: "7"'));
     const before = loader.stats();
     const second = loader.load('m.yaml', modelText(svcs)).model!;
