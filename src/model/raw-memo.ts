@@ -210,7 +210,8 @@ export class RawModelMemo {
     const a = last.text.length - splice.suffix - start;
     const d = text.length - last.text.length;
     if (a > old.text.length) return undefined;
-    const entryText = old.text.slice(0, p) + splice.mid + old.text.slice(a);
+    // (A copy: the entry is kept until it is read again, and must not hold the text it was cut from.)
+    const entryText = flatCopy(old.text.slice(0, p) + splice.mid + old.text.slice(a));
     // The lines the change touches, in both: inside the entry, and passed over by the scan.
     const line = p === 0 ? 0 : old.text.lastIndexOf('\n', p - 1) + 1;
     if (line === 0) return undefined; // (the entry's key line)
@@ -281,10 +282,10 @@ export class RawModelMemo {
         const value = read.value as Record<string, unknown>;
         const items = list ? value[listKey] : undefined;
         if (list && Array.isArray(items) && items.length === list.itemStarts.length) {
-          const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
+          const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
           // (What the rest reads as alone: the gateway with its list empty.)
           const rest: ReadPart = { text: restText, key, value: { ...value, [listKey]: null } };
-          const parts = list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] }));
+          const parts = list.itemStarts.map((s, k) => ({ text: flatCopy(text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd)), key: '', value: items[k] }));
           read.list = {
             rest,
             items: parts,
@@ -344,7 +345,8 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     const list = splitEntryList(text, start, end, indent, listKey);
     if (!list) return whole(text, start, end, old);
     // The entry without its list's items: `listKey:` reads as null there.
-    const restText = text.slice(start, list.listStart) + text.slice(list.listEnd, end);
+    // (Copies: an entry's rest and items are kept across reads that do not look at them, and must not keep this whole text alive.)
+    const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
     const oldRest = old?.list?.rest;
     let rest: ReadPart | undefined;
     if (oldRest !== undefined && oldRest.text === restText) {
@@ -361,13 +363,14 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     const items = new PartReader(
       old?.list?.items ?? [],
       (t, s, e) => {
-        const itemText = t.slice(s, e);
+        const itemText = flatCopy(t.slice(s, e));
         const read = fastParseSeqItem(itemText, list.indent, itemDepth, limits);
         if (!read) return undefined;
         counts.read++;
         return { text: itemText, key: '', value: read.value };
       },
       counts,
+      true,
     );
     const starts = list.itemStarts;
     const values: unknown[] = [];
@@ -517,6 +520,12 @@ class PartReader {
     private readonly prev: readonly ReadPart[],
     private readonly readChanged: ReadChanged,
     private readonly counts: { reused: number },
+    /**
+     * The parts' texts are copies of their own (list items): a part kept stays as it is. Entries
+     * instead take a slice of this text, which every later general read moves on; items of an
+     * entry not read again would keep the text of the read that last took them.
+     */
+    private readonly ownTexts = false,
   ) {}
 
   part(text: string, start: number, end: number, hint?: ChangeHint): ReadPart | undefined {
@@ -564,7 +573,7 @@ class PartReader {
       }
     } else this.next = i + 1;
     if (i !== this.parts.length) this.outOfPlace();
-    old.text = partText;
+    if (!this.ownTexts) old.text = partText;
     this.parts.push(old);
     this.counts.reused++;
     return old;
@@ -576,7 +585,7 @@ class PartReader {
     if (old === undefined) return this.part(text, start, end);
     if (this.next !== this.parts.length) this.outOfPlace();
     this.next++;
-    old.text = text.slice(start, end);
+    if (!this.ownTexts) old.text = text.slice(start, end);
     this.parts.push(old);
     this.counts.reused++;
     return old;
