@@ -1,6 +1,6 @@
 // What S1 "at load" and "one-route change" cost in a warm process, with a CPU profile if asked:
 //
-//   node --expose-gc --import tsx bench/gateway-build.ts [M1k|M10k] [--builds N] [--edits N] [--profile DIR]
+//   node --expose-gc --import tsx bench/gateway-build.ts [M1k|M10k] [--builds N] [--edits N] [--edit route|cluster] [--profile DIR]
 //
 //  at load     buildSnapshots of the gateway alone (what serve builds at a load; sidecars are
 //              built when their proxy connects) with a fresh MeshBuilder each time: IR,
@@ -9,6 +9,8 @@
 //  one route   the gateway's route i (i = 0, 1, 2, …) gets a new path: the process loader's
 //              load of the new text, then buildSnapshots on the builder of the previous edit.
 //              N edits (default 40), each against the previous text; median, p90 and max.
+//              With --edit cluster, edit i flips service s(i mod 50) between http and http2
+//              instead (its cluster changes: S5's change).
 //  unchanged   the last text loaded again (the process loader: every part is the last load's
 //              object) and buildSnapshots on the same builder: a reload that changed nothing
 //              (S1's "reload, nothing changed"). N times; median, p90 and max.

@@ -8,10 +8,18 @@ export interface ConfigLoad {
   snapshots: Map<string, Snapshot>;
   errors: SourceError[];
   warnings: SourceError[];
-  /** Hash of the input; an unchanged hash is not reloaded. */
-  contentHash: string;
+  /** Hash of the input; an unchanged hash is not reloaded. (May be a getter that works it out when first read.) */
+  readonly contentHash: string;
   /** The set of groups changed (some groups are not in `snapshots`: see ConfigSource.provider). */
   groupsChanged?: boolean;
+}
+
+/** What a source's peek found. */
+export interface PeekedContent {
+  /** The very content the last peek read (its bytes compared: no hash needed to say so). */
+  same: boolean;
+  /** The content's hash (what a load of it reports as contentHash), worked out on the first call. */
+  hash(): string;
 }
 
 export interface LoadJob {
@@ -40,8 +48,8 @@ export interface ConfigSource {
   loadInSlices?(live?: () => Iterable<string>): LoadJob;
   /** Builds the snapshot of a group nobody was connected to when it was loaded. */
   readonly provider?: SnapshotProvider;
-  /** The input's content hash without loading it (a cheap check that lets reload skip no-ops). */
-  peekContentHash?(): string | null;
+  /** The input without loading it (a cheap check that lets reload skip no-ops); null if it cannot be read. */
+  peekContent?(): PeekedContent | null;
   /**
    * Work worth doing ahead while idle (certificates of proxies that have not connected yet),
    * one small step per call; false when there is nothing left.

@@ -277,10 +277,14 @@ export class MeshgateApp {
     });
   }
 
-  /** Content already handled (applied or rejected): nothing to parse, build or log again. */
+  /**
+   * Content already handled (applied or rejected): nothing to parse, build or log again. Only
+   * the very bytes the last peek read can be (other bytes are new, or an earlier content again,
+   * which a load then finds unchanged), so a changed file is not hashed here.
+   */
   private unchangedInput(): boolean {
-    const peek = this.opts.source.peekContentHash?.();
-    if (peek && this.lastAttempt && peek === this.lastAttempt.contentHash) {
+    const peek = this.opts.source.peekContent?.();
+    if (peek?.same && this.lastAttempt && peek.hash() === this.lastAttempt.contentHash) {
       this.reloads.inc({ result: 'unchanged' });
       return true;
     }
@@ -300,7 +304,10 @@ export class MeshgateApp {
     const rec: LoadRecord = {
       at: new Date().toISOString(),
       ok: load.errors.length === 0,
-      contentHash: load.contentHash,
+      // (The load's, read when first asked for: applying and pushing do not wait for a hash of the input.)
+      get contentHash(): string {
+        return load.contentHash;
+      },
       errors: load.errors.map((e) => e.format()),
       warnings: load.warnings.map((e) => e.format()),
       changedGroups: [],
@@ -314,12 +321,15 @@ export class MeshgateApp {
       this.reloads.inc({ result: 'rejected' });
       return rec;
     }
-    if (this.lastApplied && this.lastApplied.contentHash === rec.contentHash) {
+    const changed = this.cache.replaceAll(load.snapshots, { groupsChanged: load.groupsChanged === true, deferWakes });
+    // The last applied content again (after another that was rejected, say): nothing changed in
+    // the cache either. Only then is the hash needed.
+    if (changed.length === 0 && this.lastApplied && this.lastApplied.contentHash === rec.contentHash) {
       this.lastAttempt = this.lastApplied;
       this.reloads.inc({ result: 'unchanged' });
       return this.lastApplied;
     }
-    rec.changedGroups = this.cache.replaceAll(load.snapshots, { groupsChanged: load.groupsChanged === true, deferWakes });
+    rec.changedGroups = changed;
     for (const w of rec.warnings) this.log.warn(w);
     this.lastApplied = rec;
     this.lastAttempt = rec;
@@ -342,6 +352,7 @@ export class MeshgateApp {
   private startWarmup(): void {
     const gen = ++this.warmupGeneration;
     const timer = setTimeout(() => {
+      void this.lastApplied?.contentHash; // (worked out now, off the reload's path: /status shows it)
       if (gen === this.warmupGeneration) this.runWarmup(gen);
     }, WARMUP_DELAY_MS);
     timer.unref();

@@ -16,7 +16,7 @@ import { SourceError } from '../util/yaml-source.js';
 import type { GroupResolver, SnapshotProvider } from '../xds/cache.js';
 import { Snapshot } from '../xds/snapshot.js';
 import { SHORT_NAME } from '../xds/type-urls.js';
-import type { ConfigLoad, ConfigSource, LoadJob } from './config-source.js';
+import type { ConfigLoad, ConfigSource, LoadJob, PeekedContent } from './config-source.js';
 
 /** A gateway proxy: node cluster = gateway name. A sidecar: node cluster = service, node id = instance id. */
 export const resolveModelProxy: GroupResolver = (node, has) => {
@@ -215,30 +215,39 @@ export class ModelSource implements ConfigSource {
   }
 
   /**
-   * The file's content hash. The text read for it is kept, with the file's identity, for the
-   * load that usually follows (the app peeks, then loads only if the content is new): one read
-   * and one hash of a multi-megabyte model per reload instead of two.
+   * The file's content: whether it is the very bytes the last peek read, and its hash on demand.
+   * The text read is kept, with the file's identity, for the load that usually follows (the app
+   * peeks, then loads only if the content is new): one read of a multi-megabyte model per reload
+   * instead of two, and no hash of it on the way (model/file-text.ts).
    */
-  peekContentHash(): string | null {
+  peekContent(): PeekedContent | null {
     this.peeked = null;
     try {
       const st = fs.statSync(this.watchTarget);
       // Only a regular file within the limit is kept: anything else is read and reported by load.
-      if (!(st.isFile() && st.size <= MODEL_YAML_LIMITS.maxBytes)) return createHash('sha256').update(fs.readFileSync(this.watchTarget, 'utf8')).digest('hex');
-      // The text and its hash at the cost of what changed since the last read (model/file-text.ts).
-      const { text, hash } = this.fileText.read(fs.readFileSync(this.watchTarget));
-      this.peeked = { text, hash, sig: fileSignature(st) };
-      return hash;
+      if (!(st.isFile() && st.size <= MODEL_YAML_LIMITS.maxBytes)) {
+        const hash = createHash('sha256').update(fs.readFileSync(this.watchTarget, 'utf8')).digest('hex');
+        return { same: false, hash: () => hash };
+      }
+      // The text at the cost of what changed since the last read; the hash when asked for.
+      const read = this.fileText.read(fs.readFileSync(this.watchTarget));
+      this.peeked = { text: read.text, hash: read.hash, sig: fileSignature(st) };
+      return read;
     } catch {
       return null;
     }
   }
 
-  /** The last file read's bytes, text and hash state (peekContentHash). */
+  /** The file's content hash (peekContent's, worked out now). */
+  peekContentHash(): string | null {
+    return this.peekContent()?.hash() ?? null;
+  }
+
+  /** The last file read's bytes, text and hash state (peekContent). */
   private readonly fileText = new FileTextMemo();
 
-  /** The text peekContentHash read, if the file is still the one it read (same inode, size, mtime). */
-  private takePeeked(): { text: string; hash: string } | null {
+  /** The text peekContent read, if the file is still the one it read (same inode, size, mtime). */
+  private takePeeked(): { text: string; hash: () => string } | null {
     const p = this.peeked;
     this.peeked = null;
     if (!p) return null;
@@ -249,7 +258,7 @@ export class ModelSource implements ConfigSource {
     }
   }
 
-  private peeked: { text: string; hash: string; sig: string } | null = null;
+  private peeked: { text: string; hash: () => string; sig: string } | null = null;
 
   /** New snapshots for `groups` with fresh secrets (certificate rotation), from the last build. */
   rebuild(groups: readonly string[]): Map<string, Snapshot> {
@@ -349,16 +358,20 @@ export class ModelSource implements ConfigSource {
   }
 
   /** A load read and checked: its errors, or the job building its snapshots. */
-  private afterLoad(r: ModelLoad, peekedHash: string | undefined, live?: () => Iterable<string>): LoadJob {
+  private afterLoad(r: ModelLoad, peekedHash: (() => string) | undefined, live?: () => Iterable<string>): LoadJob {
     this.lastDiagnostics = r.diagnostics;
-    const contentHash = peekedHash ?? createHash('sha256').update(r.text).digest('hex');
+    // (Worked out when first read: a reload applies and pushes without waiting for it.)
+    const text = r.text;
+    const hashOf = peekedHash ?? (() => createHash('sha256').update(text).digest('hex'));
     const errors = r.diagnostics.filter((d) => d.severity === 'error').map(diagnosticToSourceError);
     const warnings = r.diagnostics.filter((d) => d.severity === 'warning').map(diagnosticToSourceError);
     const done = (load: ConfigLoad): LoadJob => ({ step: () => load });
-    if (!r.model || errors.length) return done({ snapshots: new Map(), errors, warnings, contentHash });
+    let hash: string | null = null;
+    const contentHash = (): string => (hash ??= hashOf());
+    if (!r.model || errors.length) return done({ snapshots: new Map(), errors, warnings, contentHash: contentHash() });
     if (r.model.mesh.mtls !== 'off' && !this.security) {
       const e = new SourceError('mesh.mtls needs a certificate authority, but this source has none (construct ModelSource with a MeshSecurity)', { file: this.watchTarget, line: 1, column: 1 }, 'mesh.mtls');
-      return done({ snapshots: new Map(), errors: [e], warnings, contentHash });
+      return done({ snapshots: new Map(), errors: [e], warnings, contentHash: contentHash() });
     }
     this.security?.setTtl(r.model.mesh.certificateTtl);
     const job = this.builder.begin(r.model, this.watchTarget, this.secrets(), live);
@@ -377,7 +390,15 @@ export class ModelSource implements ConfigSource {
           // Not applied: groups built on demand from now on must come from the last good model.
           this.builder.ir.update(this.lastBuilt.model);
         }
-        return { snapshots: built.snapshots, errors: buildErrors, warnings, contentHash, groupsChanged: built.groupsChanged };
+        return {
+          snapshots: built.snapshots,
+          errors: buildErrors,
+          warnings,
+          get contentHash() {
+            return contentHash();
+          },
+          groupsChanged: built.groupsChanged,
+        };
       },
     };
   }

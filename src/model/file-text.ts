@@ -5,6 +5,7 @@
 // The result is exactly what `bytes.toString('utf8')` and sha256 of that text (hex) give:
 //   - the bytes are compared with the last read's in large native compares: the same bytes give
 //     the last text and hash;
+//   - the hash is worked out when first asked for (LazyHash), so a reload does not wait for it;
 //   - the hash is SHA-256 over the bytes when they are valid UTF-8 (decoding then encoding gives
 //     them back, so it equals the hash of the text), resumed from the state the last read's hash
 //     had at a checkpoint before the first changed byte (a hash is a function of the bytes read
@@ -59,48 +60,52 @@ const CHUNK = 64 * 1024;
 interface LastRead {
   bytes: Buffer;
   text: string;
-  hash: string;
+  hash: LazyHash;
   /** The bytes are valid UTF-8, and ASCII. */
   utf8: boolean;
   ascii: boolean;
-  /** The hash state after k × CHECKPOINT bytes (only when utf8: the hash is over the bytes). */
-  checkpoints: Hash[];
   /** Flat strings whose concatenation is `text` (when ascii). */
   pieces: string[];
 }
 
 export interface FileText {
   text: string;
-  /** sha256 of the text (UTF-8), hex. */
-  hash: string;
+  /** The very bytes of the last read (its text and hash are these). */
+  same: boolean;
+  /** sha256 of the text (UTF-8), hex: worked out on the first call (the same for every call). */
+  hash(): string;
 }
 
-export class FileTextMemo {
-  private last: LastRead | null = null;
-  /** Reads that reused the last hash state or text (for tests and benchmarks). */
-  readonly counts = { same: 0, resumedHash: 0, splicedText: 0, whole: 0 };
+/**
+ * A read's sha256, worked out when first asked for: a reload need not wait for it (the app asks
+ * once the proxies have been pushed to). Over the bytes when they are valid UTF-8, resumed from
+ * the previous read's hash state at a checkpoint before the first changed byte, if that one was
+ * worked out by then (never a chain: a hash not asked for is not kept waiting for the next).
+ */
+class LazyHash {
+  private value: string | null = null;
+  /** The hash state after k × CHECKPOINT bytes (only over valid UTF-8 bytes: made with the value). */
+  private checkpoints: Hash[] | null = null;
 
-  /** The text of `bytes` (UTF-8) and its sha256 hex. The memo then holds these bytes (the caller must not modify them). */
-  read(bytes: Buffer): FileText {
-    const last = this.last;
-    if (last !== null && last.bytes.length === bytes.length && last.bytes.equals(bytes)) {
-      this.counts.same++;
-      return { text: last.text, hash: last.hash };
+  constructor(
+    private bytes: Buffer | null,
+    /** Or, for bytes that are not valid UTF-8, the text (decoding replaced invalid sequences). */
+    private text: string | null,
+    /** The previous read's checkpoints that cover only bytes these begin with. */
+    private from: Hash[] | null,
+    private readonly counts: { resumedHash: number },
+  ) {}
+
+  get(): string {
+    if (this.value !== null) return this.value;
+    if (this.text !== null) {
+      this.value = createHash('sha256').update(this.text).digest('hex');
+      this.text = null;
+      return this.value;
     }
-    const utf8 = isUtf8(bytes);
-    if (!utf8) {
-      // (Decoding replaces invalid sequences: the hash is of the text, not of these bytes.)
-      const text = bytes.toString('utf8');
-      this.last = null;
-      lastSplice = null;
-      this.counts.whole++;
-      return { text, hash: createHash('sha256').update(text).digest('hex') };
-    }
-    const p = last?.utf8 ? commonPrefix(last.bytes, bytes) : 0;
-    // The hash, from the last checkpoint at or before the first changed byte.
-    const k = last?.utf8 ? Math.min(Math.floor(p / CHECKPOINT), last.checkpoints.length - 1) : 0;
-    const checkpoints = last?.utf8 && k > 0 ? last.checkpoints.slice(0, k + 1) : [createHash('sha256')];
-    if (k > 0) this.counts.resumedHash++;
+    const bytes = this.bytes!;
+    const checkpoints = this.from !== null ? this.from : [createHash('sha256')];
+    if (this.from !== null) this.counts.resumedHash++;
     let h = checkpoints[checkpoints.length - 1]!.copy();
     for (let at = (checkpoints.length - 1) * CHECKPOINT; at < bytes.length; at += CHECKPOINT) {
       const end = Math.min(at + CHECKPOINT, bytes.length);
@@ -110,7 +115,44 @@ export class FileTextMemo {
         h = h.copy();
       }
     }
-    const hash = h.digest('hex');
+    this.value = h.digest('hex');
+    this.checkpoints = checkpoints;
+    this.bytes = null;
+    this.from = null;
+    return this.value;
+  }
+
+  /** The checkpoints a read of other bytes that begin with the first `p` of these may resume from, if worked out. */
+  checkpointsBefore(p: number): Hash[] | null {
+    if (this.checkpoints === null) return null;
+    const k = Math.min(Math.floor(p / CHECKPOINT), this.checkpoints.length - 1);
+    return k > 0 ? this.checkpoints.slice(0, k + 1) : null;
+  }
+}
+
+export class FileTextMemo {
+  private last: LastRead | null = null;
+  /** Reads that reused the last hash state or text (for tests and benchmarks). */
+  readonly counts = { same: 0, resumedHash: 0, splicedText: 0, whole: 0 };
+
+  /** The text of `bytes` (UTF-8), and its sha256 hex on demand. The memo then holds these bytes (the caller must not modify them). */
+  read(bytes: Buffer): FileText {
+    const last = this.last;
+    if (last !== null && last.bytes.length === bytes.length && last.bytes.equals(bytes)) {
+      this.counts.same++;
+      return { text: last.text, same: true, hash: () => last.hash.get() };
+    }
+    const utf8 = isUtf8(bytes);
+    if (!utf8) {
+      const text = bytes.toString('utf8');
+      this.last = null;
+      lastSplice = null;
+      this.counts.whole++;
+      const hash = new LazyHash(null, text, null, this.counts);
+      return { text, same: false, hash: () => hash.get() };
+    }
+    const p = last?.utf8 ? commonPrefix(last.bytes, bytes) : 0;
+    const hash = new LazyHash(bytes, null, last?.utf8 ? last.hash.checkpointsBefore(p) : null, this.counts);
     // The text: the last text's lines around the changed ones, when it was ASCII.
     let text: string | undefined;
     let ascii = false;
@@ -136,8 +178,8 @@ export class FileTextMemo {
       pieces = [text];
       this.counts.whole++;
     }
-    this.last = { bytes, text, hash, utf8, ascii, checkpoints, pieces: ascii ? pieces : [] };
-    return { text, hash };
+    this.last = { bytes, text, hash, utf8, ascii, pieces: ascii ? pieces : [] };
+    return { text, same: false, hash: () => hash.get() };
   }
 }
 
