@@ -11,27 +11,23 @@
 
 // A record holds its base weakly: a list must not keep the list it was made from alive (a list
 // remade from the last one at every reload would hold every earlier one, a chain through all
-// history). A record whose base is gone is no record.
-const edits = new WeakMap<readonly unknown[], { base: WeakRef<readonly unknown[]>; at: readonly number[] }>();
+// history). Records are kept by base, then by list, both weakly (no WeakRef: a WeakRef keeps its
+// target alive until the end of the current job, so many reloads in one job would hold every
+// base until it ends). A record is found only by a consumer that names the base it expects.
+const edits = new WeakMap<readonly unknown[], WeakMap<readonly unknown[], readonly number[]>>();
 
 /** Record that `list` is `base` (same length) but for the elements at `at` (ascending, distinct). */
 export function noteReplaced<T>(list: readonly T[], base: readonly T[], at: readonly number[]): void {
   if (list.length !== base.length) throw new Error('bug: noteReplaced on lists of different lengths');
   for (let k = 0; k < at.length; k++) if (!(at[k]! >= 0 && at[k]! < list.length && (k === 0 || at[k]! > at[k - 1]!))) throw new Error('bug: noteReplaced places not ascending in the list');
-  edits.set(list, { base: new WeakRef(base), at });
+  let byList = edits.get(base);
+  if (byList === undefined) edits.set(base, (byList = new WeakMap()));
+  byList.set(list, at);
 }
 
 /** The places where `list` may differ from `base` (ascending), if its maker recorded them against that very list. */
 export function replacedSince<T>(base: readonly T[], list: readonly T[]): readonly number[] | undefined {
-  const e = edits.get(list);
-  return e !== undefined && e.base.deref() === base ? e.at : undefined;
-}
-
-/** The record `list` was made with, if any (its base and the places), for a consumer that keeps what it made from each base. */
-export function recordOf<T>(list: readonly T[]): { base: readonly T[]; at: readonly number[] } | undefined {
-  const e = edits.get(list);
-  const base = e?.base.deref();
-  return e && base ? { base: base as readonly T[], at: e.at } : undefined;
+  return edits.get(base)?.get(list);
 }
 
 /**

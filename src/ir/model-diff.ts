@@ -7,7 +7,7 @@
 // unchanged service or gateway) is kept without looking inside it; any other part is compared
 // deeply (plain JSON data, no allocation while equal). A reload that changed one service costs one
 // identity check per other service.
-import { noteReplaced, recordOf } from './list-edits.js';
+import { noteReplaced, replacedSince } from './list-edits.js';
 import { Instance, Service, type GatewayModel, type InstanceModel, type Model, type ServiceModel } from '../model/schema.js';
 
 /**
@@ -103,8 +103,8 @@ export function canonicalService(prev: ServiceModel | undefined, next: ServiceMo
 export function canonicalGateway(prev: GatewayModel | undefined, next: GatewayModel): GatewayModel {
   if (!prev || prev === next) return prev ?? next;
   // Routes recorded as prev's but at a few places (the loader's one-route edit): only those are looked at.
-  const rec = prev.routes && next.routes ? recordOf(next.routes) : undefined;
-  if (rec !== undefined && rec.base === prev.routes) return canonicalGatewayAt(prev, next, rec.at);
+  const at = prev.routes && next.routes ? replacedSince(prev.routes, next.routes) : undefined;
+  if (at !== undefined) return canonicalGatewayAt(prev, next, at);
   if (deepEqual(prev, next)) return prev;
   const listeners = reuseElements(prev.listeners, next.listeners)!;
   const routes = reuseElements(prev.routes, next.routes);

@@ -65,15 +65,20 @@ const ITEM_LIST = { gateways: 'routes', services: 'instances' } as const;
  * Where a section's map came from, when this memo made it from the last one: the same keys in
  * the same order, each value the very object the last map has but for the names listed. The
  * schema memo then looks at those names alone (a reload of M10k that edits one service would
- * otherwise walk 10 000 names). Held weakly, like ir/list-edits.ts records: a map must not keep
- * the map it was made from alive.
+ * otherwise walk 10 000 names). Kept by base, then by map, both weakly, like ir/list-edits.ts
+ * records: a map must not keep the map it was made from alive.
  */
-const entryEdits = new WeakMap<object, { base: WeakRef<object>; names: readonly string[] }>();
+const entryEdits = new WeakMap<object, WeakMap<object, readonly string[]>>();
+
+function noteEntriesReplaced(map: object, base: object, names: readonly string[]): void {
+  let byMap = entryEdits.get(base);
+  if (byMap === undefined) entryEdits.set(base, (byMap = new WeakMap()));
+  byMap.set(map, names);
+}
 
 /** The names whose values may differ between `base` and `map`, if this memo made `map` from that very `base` (same keys, same order). */
 export function entriesReplacedSince(base: object, map: object): readonly string[] | undefined {
-  const e = entryEdits.get(map);
-  return e !== undefined && e.base.deref() === base ? e.names : undefined;
+  return entryEdits.get(base)?.get(map);
 }
 
 export class RawModelMemo {
@@ -168,7 +173,7 @@ export class RawModelMemo {
         }
         // Every entry where the last read had it, some read again: the schema memo looks at those alone.
         const edited = reader.editedInPlace();
-        if (edited !== undefined && typeof last === 'object' && last !== null) entryEdits.set(entries, { base: new WeakRef(last), names: edited });
+        if (edited !== undefined && typeof last === 'object' && last !== null) noteEntriesReplaced(entries, last, edited);
         raw[part.key] = entries;
       }
     }
@@ -210,7 +215,7 @@ export class RawModelMemo {
     const a = last.text.length - splice.suffix - start;
     const d = text.length - last.text.length;
     if (a > old.text.length) return undefined;
-    // (A copy: the entry is kept until it is read again, and must not hold the text it was cut from.)
+    // (A copy of its own: the pieces joined would hold the texts they were cut from.)
     const entryText = flatCopy(old.text.slice(0, p) + splice.mid + old.text.slice(a));
     // The lines the change touches, in both: inside the entry, and passed over by the scan.
     const line = p === 0 ? 0 : old.text.lastIndexOf('\n', p - 1) + 1;
@@ -231,7 +236,7 @@ export class RawModelMemo {
     const lastMap = section.key === 'services' ? this.servicesValue : this.gatewaysValue;
     const entries: Record<string, unknown> = {};
     for (const q of next) entries[q.key] = q.value;
-    if (typeof lastMap === 'object' && lastMap !== null) entryEdits.set(entries, { base: new WeakRef(lastMap), names: [part.key] });
+    if (typeof lastMap === 'object' && lastMap !== null) noteEntriesReplaced(entries, lastMap, [part.key]);
     const raw = { ...last.raw, [section.key]: entries };
     if (section.key === 'services') {
       this.services = next;
@@ -285,7 +290,7 @@ export class RawModelMemo {
           const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
           // (What the rest reads as alone: the gateway with its list empty.)
           const rest: ReadPart = { text: restText, key, value: { ...value, [listKey]: null } };
-          const parts = list.itemStarts.map((s, k) => ({ text: flatCopy(text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd)), key: '', value: items[k] }));
+          const parts = list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] }));
           read.list = {
             rest,
             items: parts,
@@ -344,14 +349,15 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     }
     const list = splitEntryList(text, start, end, indent, listKey);
     if (!list) return whole(text, start, end, old);
-    // The entry without its list's items: `listKey:` reads as null there.
-    // (Copies: an entry's rest and items are kept across reads that do not look at them, and must not keep this whole text alive.)
+    // The entry without its list's items: `listKey:` reads as null there. (A copy: the two
+    // slices joined would hold this whole text for as long as the entry is not read again.)
     const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
     const oldRest = old?.list?.rest;
     let rest: ReadPart | undefined;
     if (oldRest !== undefined && oldRest.text === restText) {
+      // (Its text kept as it is, a string of its own once read: an entry not edited again must
+      // not hold this whole text, nor each entry the text of the reload that last edited it.)
       rest = oldRest;
-      rest.text = restText; // (this text's, not an older one's)
       counts.reused++;
     } else {
       rest = whole(restText, 0, restText.length, undefined);
@@ -363,6 +369,7 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     const items = new PartReader(
       old?.list?.items ?? [],
       (t, s, e) => {
+        // (A copy: an item kept while its entry is not edited again must not hold this whole text.)
         const itemText = flatCopy(t.slice(s, e));
         const read = fastParseSeqItem(itemText, list.indent, itemDepth, limits);
         if (!read) return undefined;
@@ -370,7 +377,7 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
         return { text: itemText, key: '', value: read.value };
       },
       counts,
-      true,
+      KEEP_TEXTS,
     );
     const starts = list.itemStarts;
     const values: unknown[] = [];
@@ -491,7 +498,7 @@ function readItemsEdited(text: string, start: number, end: number, old: ReadPart
   return { text: text.slice(start, end), key: list.rest.key, value, list: { rest: list.rest, items, layout: { listStart: layout.listStart, listEnd: layout.listEnd + d, indent: layout.indent, sums } } };
 }
 
-/** A copy of `s` that refers to no other string (a slice keeps the whole text it was cut from alive). */
+/** A copy of `s` that refers to no other string (a slice keeps the whole text it was cut from alive, and so do the parts of a concatenation). */
 function flatCopy(s: string): string {
   return s.length < 16 ? s : (s + '\n').slice(0, -1);
 }
@@ -521,11 +528,11 @@ class PartReader {
     private readonly readChanged: ReadChanged,
     private readonly counts: { reused: number },
     /**
-     * The parts' texts are copies of their own (list items): a part kept stays as it is. Entries
-     * instead take a slice of this text, which every later general read moves on; items of an
-     * entry not read again would keep the text of the read that last took them.
+     * A part reused keeps its text as it is (items: strings of their own, kept while their entry
+     * is not read again), instead of taking this text's slice (entries: each reload re-slices
+     * every entry, so the memo holds this text alone).
      */
-    private readonly ownTexts = false,
+    private readonly keepTexts = false,
   ) {}
 
   part(text: string, start: number, end: number, hint?: ChangeHint): ReadPart | undefined {
@@ -573,7 +580,7 @@ class PartReader {
       }
     } else this.next = i + 1;
     if (i !== this.parts.length) this.outOfPlace();
-    if (!this.ownTexts) old.text = partText;
+    if (!this.keepTexts) old.text = partText;
     this.parts.push(old);
     this.counts.reused++;
     return old;
@@ -585,7 +592,7 @@ class PartReader {
     if (old === undefined) return this.part(text, start, end);
     if (this.next !== this.parts.length) this.outOfPlace();
     this.next++;
-    if (!this.ownTexts) old.text = text.slice(start, end);
+    if (!this.keepTexts) old.text = text.slice(start, end);
     this.parts.push(old);
     this.counts.reused++;
     return old;
@@ -609,6 +616,8 @@ class PartReader {
     return !this.moved && this.parts.length === this.prev.length;
   }
 }
+
+const KEEP_TEXTS = true;
 
 /** How many parts that do not line up are read before the last read's parts are indexed by key line. */
 const MISSES_BEFORE_INDEX = 4;

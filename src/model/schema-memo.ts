@@ -16,7 +16,7 @@
 // memo says which names it read again in a map otherwise the last one (raw-memo.ts
 // entriesReplacedSince), only those names are looked at.
 import { z } from 'zod';
-import { noteReplaced, recordOf } from '../ir/list-edits.js';
+import { noteReplaced, replacedSince } from '../ir/list-edits.js';
 import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
 import { entriesReplacedSince } from './raw-memo.js';
 import { Gateway, GatewayRoute, type GatewayRouteModel, Instance, type InstanceModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
@@ -56,9 +56,9 @@ function sameRaw(a: unknown, b: unknown, listKey: string): boolean {
   if (isPlainObject(a) && isPlainObject(b) && Array.isArray(a[listKey]) && Array.isArray(b[listKey])) {
     const ra = a[listKey];
     const rb = b[listKey];
-    const rec = recordOf(rb);
-    if (rec !== undefined && rec.base === ra) {
-      for (const i of rec.at) if (!deepEqual(ra[i], rb[i])) return false;
+    const at = replacedSince(ra, rb);
+    if (at !== undefined) {
+      for (const i of at) if (!deepEqual(ra[i], rb[i])) return false;
       return deepEqual({ ...a, [listKey]: null }, { ...b, [listKey]: null });
     }
   }
@@ -73,15 +73,15 @@ function sameRaw(a: unknown, b: unknown, listKey: string): boolean {
  * recorded the same way for the model diff (canonicalService, canonicalGateway).
  */
 function itemsOf<T extends object>(items: readonly unknown[], lastRaw: unknown, lastParsed: readonly T[] | undefined, item: (r: unknown) => T | undefined): T[] | undefined {
-  const rec = recordOf(items);
-  if (rec !== undefined && rec.base === lastRaw && lastParsed !== undefined && lastParsed.length === items.length) {
+  const at = Array.isArray(lastRaw) ? replacedSince(lastRaw, items) : undefined;
+  if (at !== undefined && lastParsed !== undefined && lastParsed.length === items.length) {
     const parsed = lastParsed.slice();
-    for (const i of rec.at) {
+    for (const i of at) {
       const p = item(items[i]);
       if (p === undefined) return undefined;
       parsed[i] = p;
     }
-    noteReplaced(parsed, lastParsed, rec.at);
+    noteReplaced(parsed, lastParsed, at);
     return parsed;
   }
   const parsed: T[] = new Array(items.length);

@@ -5,7 +5,7 @@
 // reads, and never read a text the whole-text reader gives up on.
 import { isDeepStrictEqual } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { recordOf } from '../../src/ir/list-edits.js';
+import { replacedSince } from '../../src/ir/list-edits.js';
 import { MODEL_YAML_LIMITS } from '../../src/model/load.js';
 import { RawModelMemo } from '../../src/model/raw-memo.js';
 import { commonEnds, isSection, shiftLayout, splitEntryList, splitModelText } from '../../src/model/text-split.js';
@@ -309,9 +309,9 @@ describe('RawModelMemo: edits inside a gateway\'s routes', () => {
         counts.read++;
         good = text;
         const routes = ((got['gateways'] as Record<string, Record<string, unknown>> | undefined)?.['edge']?.['routes'] ?? undefined) as unknown[] | undefined;
-        const rec = routes && Array.isArray(routes) ? recordOf(routes) : undefined;
-        if (rec && lastRoutes && rec.base === lastRoutes) {
-          for (let i = 0; i < routes!.length; i++) if (!rec.at.includes(i)) expect(routes![i], `step ${step}: place ${i} not recorded`).toBe(lastRoutes[i]);
+        const at = routes && Array.isArray(routes) && lastRoutes ? replacedSince(lastRoutes, routes) : undefined;
+        if (at) {
+          for (let i = 0; i < routes!.length; i++) if (!at.includes(i)) expect(routes![i], `step ${step}: place ${i} not recorded`).toBe(lastRoutes![i]);
         }
         lastRoutes = Array.isArray(routes) ? routes : undefined;
       }
