@@ -77,6 +77,9 @@ export const GRPC = {
 
 let nextStreamId = 1;
 
+/** Most requests one stream may have read but not yet handled (StreamDeps.defer) before it is ended. */
+export const MAX_REQUESTS_WAITING = 256;
+
 /** Longest LDS/RDS wait for new clusters' endpoints (see startWarming). */
 export const WARM_WAIT_MS = 5000;
 
@@ -104,6 +107,8 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
   private pendingWrites = 0;
   private stallTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** Requests read but not handled yet (StreamDeps.defer). */
+  private waiting = 0;
   private nonceCounter = 0;
   private readonly connectedAt = new Date();
   private readonly peer: string;
@@ -122,7 +127,19 @@ export abstract class XdsStreamBase implements CacheWatcher, StatusSource {
     deps.board.add(this);
     const defer = deps.defer;
     if (defer) {
-      call.on('data', (req: unknown) => defer(() => this.onData(req)));
+      call.on('data', (req: unknown) => {
+        if (this.closed) return;
+        // Bounded: a proxy sends one request per response (and a few subscription changes), so
+        // a stream with this many still waiting is not one; its requests would pile up unread.
+        if (++this.waiting > MAX_REQUESTS_WAITING) {
+          this.fail(new StreamError(GRPC.RESOURCE_EXHAUSTED, `more than ${MAX_REQUESTS_WAITING} requests waiting to be handled on one stream: a proxy sends one request per response`, 'too_many_requests'));
+          return;
+        }
+        defer(() => {
+          this.waiting--;
+          this.onData(req);
+        });
+      });
       call.on('end', () => defer(() => this.close(null)));
     } else {
       call.on('data', (req: unknown) => this.onData(req));

@@ -3,6 +3,7 @@
 // half-close is handled after the requests read before it.
 import { describe, expect, it } from 'vitest';
 import { SnapshotCache } from '../../src/xds/cache.js';
+import { MAX_REQUESTS_WAITING } from '../../src/xds/stream-base.js';
 import { SotwStream } from '../../src/xds/stream-sotw.js';
 import { TYPE } from '../../src/xds/type-urls.js';
 import { snapshotOf } from '../helpers/in-process.js';
@@ -55,5 +56,36 @@ describe('deferred requests', () => {
     cache.set(NODE.id, snapshotOf(['c0', 'c1'].map((c) => cla(c, 2))));
     run();
     expect(call.written).toHaveLength(1);
+  });
+
+  it('a stream with more requests waiting than any proxy would send is ended (RESOURCE_EXHAUSTED), and its queue is not grown further', () => {
+    const { call, jobs, run } = setup();
+    const errors: Array<{ code: number; details: string }> = [];
+    call.on('error', (e: { code: number; details: string }) => errors.push(e));
+    const req = { node: NODE, type_url: TYPE.ENDPOINT, resource_names: ['c0'] };
+    for (let i = 0; i < MAX_REQUESTS_WAITING; i++) call.emit('data', structuredClone(req));
+    expect(errors).toHaveLength(0);
+    call.emit('data', structuredClone(req));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.code).toBe(8);
+    expect(errors[0]!.details).toMatch(/requests waiting/);
+    call.emit('data', structuredClone(req));
+    expect(jobs).toHaveLength(MAX_REQUESTS_WAITING);
+    run();
+    expect(call.written).toHaveLength(0); // (ended: nothing is answered)
+  });
+
+  it('requests handled as they come never count as waiting', () => {
+    const { call, run } = setup();
+    const errors: unknown[] = [];
+    call.on('error', (e: unknown) => errors.push(e));
+    call.emit('data', { node: NODE, type_url: TYPE.ENDPOINT, resource_names: ['c0'] });
+    run();
+    for (let i = 0; i < MAX_REQUESTS_WAITING * 2; i++) {
+      const last = decodeSotwResponse(call.written.at(-1)!);
+      call.emit('data', { type_url: TYPE.ENDPOINT, resource_names: ['c0'], response_nonce: last.nonce, version_info: last.version_info });
+      run();
+    }
+    expect(errors).toHaveLength(0);
   });
 });
