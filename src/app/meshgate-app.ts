@@ -230,7 +230,7 @@ export class MeshgateApp {
     }
     this.reloading = true;
     let slices = 0;
-    // The build runs in the shared time slices, from the next turn: the load above was one piece of work already.
+    // The model's load (a phase per step) and then the build run in the shared time slices, from the next turn.
     this.slices.add((deadline) => {
       if (gen !== this.reloadGeneration) return false; // superseded by reload() or stop()
       slices++;
@@ -251,7 +251,6 @@ export class MeshgateApp {
       return false;
     });
   }
-
 
   private reloadGeneration = 0;
   private reloading = false;
