@@ -6,26 +6,15 @@
 // sequences start from every shipped model (examples, golden models) and the bench models, and
 // drift through valid models, models with warnings, semantic and schema errors and texts the
 // fast reader does not take, going back now and then to earlier texts.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shippedAndBenchModels } from '../helpers/models.js';
 import { gatewayMesh, setInstancePort, SMOKE_M1K } from '../../bench/models.js';
-import { loadModelTextFullPath, ModelLoader, type ModelLoad } from '../../src/model/load.js';
+import { loadModelTextFullPath, ModelLoader } from '../../src/model/load.js';
 import { rng } from '../helpers/rng.js';
 import { editModelText, pick } from './model-edits.js';
+import { expectSameLoad, muteParserWarnings } from './load-compare.js';
 
-// The full parser warns (process.emitWarning) about odd keys some edits produce.
-beforeAll(() => {
-  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-});
-
-/** The same load, compared whole (toStrictEqual ignores key order; JSON keeps it: it decides the order of services, routes' headers, ...). */
-function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
-  expect(got, what).toStrictEqual(want);
-  expect(JSON.stringify(got), what).toBe(JSON.stringify(want));
-}
+muteParserWarnings();
 
 describe('a reload = a load without memory = the full path', () => {
   it('thousands of random edit sequences from every shipped and bench model', () => {
@@ -53,8 +42,8 @@ describe('a reload = a load without memory = the full path', () => {
           history.push(text);
           const what = `${name} run ${run} step ${step}: ${JSON.stringify(text)}`;
           const want = loadModelTextFullPath(name, text);
-          expectSame(loader.load(name, text), want, what);
-          expectSame(new ModelLoader().load(name, text), want, what);
+          expectSameLoad(loader.load(name, text), want, what);
+          expectSameLoad(new ModelLoader().load(name, text), want, what);
           if (want.model === null) outcomes.invalid++;
           else if (want.diagnostics.length) outcomes.warnings++;
           else outcomes.valid++;
@@ -91,7 +80,7 @@ describe('a reload = a load without memory = the full path', () => {
         doc.touchGateways();
       }
       const text = doc.text();
-      expectSame(loader.load('m.yaml', text), loadModelTextFullPath('m.yaml', text), `step ${step}`);
+      expectSameLoad(loader.load('m.yaml', text), loadModelTextFullPath('m.yaml', text), `step ${step}`);
     }
     expect(loader.stats().checkedIncrementally).toBeGreaterThan(20);
   });

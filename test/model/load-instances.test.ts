@@ -6,23 +6,14 @@
 // ports, a broken line) must equal the full path's whole (model, diagnostics with file:line:column,
 // path, message and hint), and an instance equal to the last model's at its place must be the
 // very same object.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadModelTextFullPath, ModelLoader, type ModelLoad } from '../../src/model/load.js';
+import { describe, expect, it } from 'vitest';
+import { loadModelTextFullPath, ModelLoader } from '../../src/model/load.js';
 import type { Model } from '../../src/model/schema.js';
 import { rng } from '../helpers/rng.js';
 import { pick } from './model-edits.js';
+import { expectSameLoad, muteParserWarnings } from './load-compare.js';
 
-beforeAll(() => {
-  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-});
-
-function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
-  expect(got, what).toStrictEqual(want);
-  expect(JSON.stringify(got), what).toBe(JSON.stringify(want));
-}
+muteParserWarnings();
 
 /** A service's instances as lines: flow style (one line each) or block style (a few lines each). */
 interface Svc {
@@ -133,7 +124,7 @@ describe('instance edits = the full path', () => {
       const before = loader.stats().partsRead;
       const got = loader.load('m.yaml', text);
       if (step > 0) instancesRead += loader.stats().partsRead - before;
-      expectSame(got, loadModelTextFullPath('m.yaml', text), what);
+      expectSameLoad(got, loadModelTextFullPath('m.yaml', text), what);
       if (got.model) {
         outcomes.valid++;
         instances += svcs.reduce((n, s) => n + s.instances.length, 0);

@@ -6,25 +6,16 @@
 // random (changes inside one entry, across entries, at key lines, odd YAML), instance and route
 // edits of bench models, two files read and loaded in turns (each splice record is about the
 // other file's texts half the time), and loads abandoned part-way.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shippedAndBenchModels } from '../helpers/models.js';
 import { gatewayMesh, setInstancePort, setServiceProtocol, sidecarMesh, SMOKE_M1K, SMOKE_S2_MESH } from '../../bench/models.js';
 import { FileTextMemo } from '../../src/model/file-text.js';
 import { loadModelTextFullPath, ModelLoader, type ModelLoad } from '../../src/model/load.js';
 import { rng } from '../helpers/rng.js';
 import { editModelText, pick } from './model-edits.js';
+import { expectSameLoad, muteParserWarnings } from './load-compare.js';
 
-beforeAll(() => {
-  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-});
-
-function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
-  expect(got, what).toStrictEqual(want);
-  expect(JSON.stringify(got), what).toBe(JSON.stringify(want));
-}
+muteParserWarnings();
 
 /** A file as ModelSource reads it: its bytes through a FileTextMemo, then the loader. */
 class File {
@@ -56,7 +47,7 @@ describe('spliced texts = the full path', () => {
         spliced += file.loader.stats().splicedEdits - before;
         const what = `${name} step ${step} file ${k}: ${JSON.stringify(text)}`;
         expect(text, what).toBe(texts[k]);
-        expectSame(got, loadModelTextFullPath(name, text), what);
+        expectSameLoad(got, loadModelTextFullPath(name, text), what);
       }
     }
     expect(spliced).toBeGreaterThan(60);
@@ -92,8 +83,8 @@ describe('spliced texts = the full path', () => {
         const got = loader.load('m.yaml', read);
         spliced += loader.stats().splicedEdits - before;
         const what = `seed ${seed} step ${step}`;
-        expectSame(got, loadModelTextFullPath('m.yaml', text), what);
-        expectSame(got, new ModelLoader().load('m.yaml', text), what);
+        expectSameLoad(got, loadModelTextFullPath('m.yaml', text), what);
+        expectSameLoad(got, new ModelLoader().load('m.yaml', text), what);
       }
     }
     expect(spliced).toBeGreaterThan(150);

@@ -3,23 +3,14 @@
 // that the loads after it go the same way. A stepped load may be abandoned part-way (the file
 // changed again and a new load started): the memos must then still give every later load
 // exactly what a load without memory gives.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { shippedAndBenchModels } from '../helpers/models.js';
 import { loadModelTextFullPath, ModelLoader, type ModelLoad, type ModelLoadSteps } from '../../src/model/load.js';
 import { rng } from '../helpers/rng.js';
 import { editModelText, pick } from './model-edits.js';
+import { expectSameLoad, muteParserWarnings } from './load-compare.js';
 
-beforeAll(() => {
-  vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
-});
-afterAll(() => {
-  vi.restoreAllMocks();
-});
-
-function expectSame(got: ModelLoad, want: ModelLoad, what: string): void {
-  expect(got, what).toStrictEqual(want);
-  expect(JSON.stringify(got), what).toBe(JSON.stringify(want));
-}
+muteParserWarnings();
 
 /** Run `steps` to the end; how many steps it took, and the load. */
 function runSteps(steps: ModelLoadSteps): { load: ModelLoad; steps: number } {
@@ -56,7 +47,7 @@ describe('a load in steps', () => {
         const want = atOnce.load(name, text);
         const got = runSteps(stepped.loadInSteps(name, text));
         if (got.steps > 2) multiStep++;
-        expectSame(got.load, want, what);
+        expectSameLoad(got.load, want, what);
         // The same ways through the memos, so far: the same memory.
         expect(stepped.stats(), what).toEqual(atOnce.stats());
       });
@@ -80,7 +71,7 @@ describe('a load in steps', () => {
         }
         const what = `${name} step ${i}: ${JSON.stringify(text)}`;
         const want = loadModelTextFullPath(name, text);
-        expectSame(r() < 0.5 ? loader.load(name, text) : runSteps(loader.loadInSteps(name, text)).load, want, what);
+        expectSameLoad(r() < 0.5 ? loader.load(name, text) : runSteps(loader.loadInSteps(name, text)).load, want, what);
       });
     }
     expect(abandoned).toBeGreaterThan(100);
