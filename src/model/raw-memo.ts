@@ -16,7 +16,7 @@
 // accepts is exactly what fastParseYaml reads for that part in the whole text. The result is that
 // value, assembled in text order, or undefined whenever the splitter or the reader is unsure: the
 // caller then reads the whole text as before.
-import { fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
+import { detach, fastParseEntry, fastParseSeqItem, fastParseYaml, fastReaderTakesChars, fastReaderTakesSize } from '../util/yaml-fast.js';
 import type { YamlLimits } from '../util/yaml-source.js';
 import { noteReplaced, PrefixSums } from '../ir/list-edits.js';
 import { spliceOf, type TextSplice } from './file-text.js';
@@ -216,7 +216,7 @@ export class RawModelMemo {
     const d = text.length - last.text.length;
     if (a > old.text.length) return undefined;
     // (A copy of its own: the pieces joined would hold the texts they were cut from.)
-    const entryText = flatCopy(old.text.slice(0, p) + splice.mid + old.text.slice(a));
+    const entryText = detach(old.text.slice(0, p) + splice.mid + old.text.slice(a));
     // The lines the change touches, in both: inside the entry, and passed over by the scan.
     const line = p === 0 ? 0 : old.text.lastIndexOf('\n', p - 1) + 1;
     if (line === 0) return undefined; // (the entry's key line)
@@ -287,7 +287,7 @@ export class RawModelMemo {
         const value = read.value as Record<string, unknown>;
         const items = list ? value[listKey] : undefined;
         if (list && Array.isArray(items) && items.length === list.itemStarts.length) {
-          const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
+          const restText = detach(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
           // (What the rest reads as alone: the gateway with its list empty.)
           const rest: ReadPart = { text: restText, key, value: { ...value, [listKey]: null } };
           const parts = list.itemStarts.map((s, k) => ({ text: text.slice(s, k + 1 < list.itemStarts.length ? list.itemStarts[k + 1]! : list.listEnd), key: '', value: items[k] }));
@@ -351,7 +351,7 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
     if (!list) return whole(text, start, end, old);
     // The entry without its list's items: `listKey:` reads as null there. (A copy: the two
     // slices joined would hold this whole text for as long as the entry is not read again.)
-    const restText = flatCopy(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
+    const restText = detach(text.slice(start, list.listStart) + text.slice(list.listEnd, end));
     const oldRest = old?.list?.rest;
     let rest: ReadPart | undefined;
     if (oldRest !== undefined && oldRest.text === restText) {
@@ -370,7 +370,7 @@ function listEntryReader(indent: number, depth: number, listKey: string, limits:
       old?.list?.items ?? [],
       (t, s, e) => {
         // (A copy: an item kept while its entry is not edited again must not hold this whole text.)
-        const itemText = flatCopy(t.slice(s, e));
+        const itemText = detach(t.slice(s, e));
         const read = fastParseSeqItem(itemText, list.indent, itemDepth, limits);
         if (!read) return undefined;
         counts.read++;
@@ -481,7 +481,7 @@ function readItemsEdited(text: string, start: number, end: number, old: ReadPart
       continue;
     }
     // (A copy: the item must not keep this whole text alive once it is the last one no more.)
-    const own = flatCopy(itemText);
+    const own = detach(itemText);
     const item = fastParseSeqItem(own, layout.indent, itemDepth, limits);
     if (!item) return undefined;
     read++;
@@ -496,11 +496,6 @@ function readItemsEdited(text: string, start: number, end: number, old: ReadPart
   noteReplaced(values, oldValues, replaced);
   const value = { ...(list.rest.value as Record<string, unknown>), [listKey]: values };
   return { text: text.slice(start, end), key: list.rest.key, value, list: { rest: list.rest, items, layout: { listStart: layout.listStart, listEnd: layout.listEnd + d, indent: layout.indent, sums } } };
-}
-
-/** A copy of `s` that refers to no other string (a slice keeps the whole text it was cut from alive, and so do the parts of a concatenation). */
-function flatCopy(s: string): string {
-  return s.length < 16 ? s : (s + '\n').slice(0, -1);
 }
 
 /**

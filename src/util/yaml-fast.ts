@@ -728,7 +728,7 @@ function singleQuotedValue(s: string, start: number, end: number): string {
 }
 
 /**
- * `s` as a string that does not keep the text it was cut from alive. V8 makes a substring of 13
+ * `s` as a string that does not keep the text it was cut (or joined) from alive. V8 makes a substring of 13
  * characters or more a slice that holds its whole parent: a value kept from a model (an unchanged
  * service's `app: 127.0.0.1:8080`, kept across reloads by design) would hold that reload's whole
  * text, and a reload every few ms under endpoint churn held every earlier text (~1 MB each for
