@@ -8,7 +8,7 @@ export interface ConfigLoad {
   snapshots: Map<string, Snapshot>;
   errors: SourceError[];
   warnings: SourceError[];
-  /** Hash of the input; an unchanged hash is not reloaded. (May be a getter that works it out when first read.) */
+  /** Hash of the input (/status shows it; a load of the last applied content again changes nothing). May be a getter that works it out when first read. */
   readonly contentHash: string;
   /** The set of groups changed (some groups are not in `snapshots`: see ConfigSource.provider). */
   groupsChanged?: boolean;
