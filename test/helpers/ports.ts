@@ -7,41 +7,93 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (bound to 0, then released). */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen({ port: 0, host, exclusive: true }, () => {
+/**
+ * Where test ports come from: a block of ports outside the kernel's ephemeral range, one block
+ * per test worker. A port bound to 0 and released (the usual trick) is an ephemeral port, and the
+ * kernel hands the same range to every `listen(0)` (meshgate's own xDS and admin listeners in the
+ * tests) and to every outgoing connection's source port: a CI run once had meshgate's xDS server
+ * take the port picked a moment earlier for a sidecar's outbound listener, and that Envoy NACKed
+ * its listeners ("Address already in use"). Ports below the ephemeral range are only ever used by
+ * whoever asks for them by number.
+ */
+interface PortBlock {
+  lo: number;
+  hi: number; // exclusive
+  next: number;
+}
+
+let block: PortBlock | undefined;
+
+function ephemeralRange(): [number, number] {
+  try {
+    const [lo, hi] = fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (Number.isInteger(lo) && Number.isInteger(hi)) return [lo!, hi!];
+  } catch {
+    // not Linux: the IANA dynamic range
+  }
+  return [49152, 65535];
+}
+
+/** This worker's block, or undefined where the ephemeral range leaves no room below it. */
+function portBlock(): PortBlock | undefined {
+  if (block) return block;
+  const BLOCKS = 8;
+  const FIRST = 10_000;
+  const [ephLo] = ephemeralRange();
+  const size = Math.floor((ephLo - FIRST) / BLOCKS);
+  if (size < 200) return undefined;
+  const worker = Number(process.env['VITEST_POOL_ID'] ?? process.env['VITEST_WORKER_ID'] ?? process.pid) % BLOCKS;
+  const lo = FIRST + worker * size;
+  block = { lo, hi: lo + size, next: lo + Math.floor(Math.random() * size) };
+  return block;
+}
+
+function listenOn(srv: net.Server, port: number, host: string): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    const onError = (): void => resolve(undefined);
+    srv.once('error', onError);
+    srv.listen({ port, host, exclusive: true }, () => {
+      srv.off('error', onError);
       const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
+      resolve(typeof addr === 'object' && addr ? addr.port : undefined);
     });
   });
 }
 
+/** Bind the next free port of this worker's block (or, without a block, an ephemeral one). */
+async function holdPort(host: string): Promise<{ srv: net.Server; port: number }> {
+  const b = portBlock();
+  for (let tries = 0; b && tries < b.hi - b.lo; tries++) {
+    const port = b.next;
+    b.next = port + 1 >= b.hi ? b.lo : port + 1;
+    const srv = net.createServer();
+    const got = await listenOn(srv, port, host);
+    if (got !== undefined) return { srv, port: got };
+  }
+  const srv = net.createServer();
+  const got = await listenOn(srv, 0, host);
+  if (got === undefined) throw new Error(`no free port on ${host}`);
+  return { srv, port: got };
+}
+
+/** A TCP port on 127.0.0.1 that was free a moment ago (see PortBlock for where it comes from). */
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  return (await freePorts(1, host))[0]!;
+}
+
 /** n distinct free ports (all held until every one is known, so they differ). */
 export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
-  const servers: net.Server[] = [];
+  const held: net.Server[] = [];
   try {
     const ports: number[] = [];
     for (let i = 0; i < n; i++) {
-      const srv = net.createServer();
-      servers.push(srv);
-      ports.push(
-        await new Promise<number>((resolve, reject) => {
-          srv.once('error', reject);
-          srv.listen({ port: 0, host, exclusive: true }, () => {
-            const addr = srv.address();
-            resolve(typeof addr === 'object' && addr ? addr.port : 0);
-          });
-        }),
-      );
+      const { srv, port } = await holdPort(host);
+      held.push(srv);
+      ports.push(port);
     }
     return ports;
   } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    await Promise.all(held.map((s) => new Promise<void>((r) => s.close(() => r()))));
   }
 }
 
