@@ -185,9 +185,11 @@ export class MeshgateProcess {
    * given) is ACKed at the version sent with nothing pending. Returns its status.
    */
   async waitConverged(nodeId: string, types: string[] = ['CDS', 'EDS', 'LDS', 'RDS'], timeoutMs = 15_000): Promise<ProxyStatus> {
+    let last: ProxyStatus | undefined;
     return waitFor(
       async () => {
         const p = await this.proxy(nodeId);
+        last = p;
         if (!p) return undefined;
         for (const t of types) {
           const s = p.types[t];
@@ -196,7 +198,8 @@ export class MeshgateProcess {
         return p;
       },
       timeoutMs,
-      `proxy ${nodeId} to ACK ${types.join(',')} on meshgate`,
+      // What the proxy last showed (a NACK's message names the cause), and meshgate's log.
+      () => `proxy ${nodeId} to ACK ${types.join(',')} on meshgate; its status: ${last ? JSON.stringify(last.types) : 'not connected'}\n--- ${this.logPath}\n${this.logTail(15)}`,
     );
   }
 
