@@ -54,22 +54,101 @@ func sortedSet(set map[string]struct{}) []string {
 	return out
 }
 
-func summarize(list []*refs, isCDS bool) *refSummary {
-	names := map[string]struct{}{}
-	secrets := map[string]struct{}{}
-	for _, r := range list {
-		src := r.routes
-		if isCDS {
-			src = r.endpoints
-		}
-		for _, n := range src {
-			names[n] = struct{}{}
-		}
-		for _, n := range r.secrets {
-			secrets[n] = struct{}{}
+// refIndex: what a Delta proxy's held clusters (or listeners) refer to, counted per name, so a
+// response changing k resources costs O(k), as it does in Envoy: the sorted summary is rebuilt
+// only when a name is first referred to or no longer referred to. (Rebuilding it from every
+// held resource on each response cost S5's 10 000-cluster clients ~5 ms each before they ACKed,
+// which the change's time then charged to the server.)
+type refIndex struct {
+	isCDS   bool
+	held    map[string]*refs
+	names   map[string]int
+	secrets map[string]int
+	summary *refSummary
+	dirty   bool
+}
+
+func newRefIndex(isCDS bool) *refIndex {
+	return &refIndex{isCDS: isCDS, held: map[string]*refs{}, names: map[string]int{}, secrets: map[string]int{}, summary: noRefs}
+}
+
+func count(m map[string]int, keys []string, by int) bool {
+	changed := false
+	for _, k := range keys {
+		n := m[k] + by
+		if n <= 0 {
+			delete(m, k)
+			changed = true
+		} else {
+			if n == by {
+				changed = true
+			}
+			m[k] = n
 		}
 	}
-	return &refSummary{names: sortedSet(names), secrets: sortedSet(secrets)}
+	return changed
+}
+
+func (x *refIndex) count(r *refs, by int) {
+	src := r.routes
+	if x.isCDS {
+		src = r.endpoints
+	}
+	if count(x.names, src, by) {
+		x.dirty = true
+	}
+	if count(x.secrets, r.secrets, by) {
+		x.dirty = true
+	}
+}
+
+func (x *refIndex) put(name string, r *refs) {
+	old, had := x.held[name]
+	if had && old == r {
+		return
+	}
+	x.held[name] = r
+	// The new references first: a name both refer to never drops to zero (a changed cluster
+	// naming the same endpoints keeps the summary).
+	x.count(r, 1)
+	if had {
+		x.count(old, -1)
+	}
+}
+
+func (x *refIndex) remove(name string) {
+	if old, had := x.held[name]; had {
+		delete(x.held, name)
+		x.count(old, -1)
+	}
+}
+
+// current: the sorted summary (the same pointer until a name comes or goes).
+func (x *refIndex) current() *refSummary {
+	if x.dirty {
+		x.summary = &refSummary{names: sortedKeys(x.names), secrets: sortedKeys(x.secrets)}
+		x.dirty = false
+	}
+	return x.summary
+}
+
+// summarize: the references of a whole set (SotW).
+func summarize(list []*refs, isCDS bool) *refSummary {
+	x := newRefIndex(isCDS)
+	for _, r := range list {
+		x.count(r, 1)
+	}
+	x.dirty = true
+	return x.current()
+}
+
+func sortedKeys(m map[string]int) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Responses are shared by many simulated proxies (same resources, same content-hash
@@ -124,8 +203,8 @@ type simEnvoy struct {
 	lastNonce [5]string
 	cdsRefs   *refSummary
 	ldsRefs   *refSummary
-	clusters  map[string]*refs // Delta: what each held cluster / listener refers to
-	listeners map[string]*refs
+	clusters  *refIndex // Delta: what the held clusters / listeners refer to
+	listeners *refIndex
 	rounds    []int32 // markers (churn): last round seen per marked name
 
 	// figures
@@ -294,15 +373,15 @@ func (e *simEnvoy) onResponse(buf []byte) {
 	} else {
 		res = decodeDeltaResponse(buf, ti == cds || ti == lds || withMarkers)
 		if ti == cds || ti == lds {
-			var held map[string]*refs
+			var held *refIndex
 			if ti == cds {
 				if e.clusters == nil {
-					e.clusters = map[string]*refs{}
+					e.clusters = newRefIndex(true)
 				}
 				held = e.clusters
 			} else {
 				if e.listeners == nil {
-					e.listeners = map[string]*refs{}
+					e.listeners = newRefIndex(false)
 				}
 				held = e.listeners
 			}
@@ -327,19 +406,15 @@ func (e *simEnvoy) onResponse(buf []byte) {
 						deltaRefCache[key] = rf
 					}
 				}
-				held[r.name] = rf
+				held.put(r.name, rf)
 			}
 			for _, n := range res.removed {
-				delete(held, n)
-			}
-			list := make([]*refs, 0, len(held))
-			for _, r := range held {
-				list = append(list, r)
+				held.remove(n)
 			}
 			if ti == cds {
-				e.cdsRefs = summarize(list, true)
+				e.cdsRefs = held.current()
 			} else {
-				e.ldsRefs = summarize(list, false)
+				e.ldsRefs = held.current()
 			}
 		}
 	}

@@ -8,6 +8,7 @@
 //
 // Started by loadgen.ts with child_process.fork; speaks protocol.ts over IPC.
 import { clusterRefs, type DecodedResponse, decodeDeltaResponse, decodeSotwResponse, encodeDeltaRequest, encodeNode, encodeSotwRequest, listenerRefs, maxEndpointPort, type NodeSpec, type Refs } from '../lib/wire.js';
+import { NO_REFS, RefIndex, type RefSummary, summarize } from './ref-index.js';
 import { type AdsTransport, openTransport, type TransportKind } from './transport.js';
 import { CDS, type ClientReport, EDS, HIST_BUCKETS, histBucket, LDS, type MarkerReport, type MarkerSpec, type Mode, nowMs, type ParentMsg, RDS, SDS, TYPES, typeIndex, type WorkerMsg } from './protocol.js';
 
@@ -28,25 +29,6 @@ let lastActivity = 0;
 // --- the current measurement window and await -------------------------------------------
 let windowSince = Number.POSITIVE_INFINITY;
 let awaitState: { id: number; mask: number; satisfied: number } | null = null;
-
-/** What clusters (CDS) or listeners (LDS) refer to, as sorted name lists. */
-interface RefSummary {
-  /** EDS names (clusters) or RDS names (listeners). */
-  names: string[];
-  secrets: string[];
-}
-
-const NO_REFS: RefSummary = { names: [], secrets: [] };
-
-function summarize(refs: Iterable<Refs>, kind: 'cds' | 'lds'): RefSummary {
-  const names = new Set<string>();
-  const secrets = new Set<string>();
-  for (const r of refs) {
-    for (const n of kind === 'cds' ? r.endpoints : r.routes) names.add(n);
-    for (const n of r.secrets) secrets.add(n);
-  }
-  return { names: [...names].sort(), secrets: [...secrets].sort() };
-}
 
 /**
  * Responses are shared by many simulated proxies (same resources, same content-hash
@@ -86,8 +68,8 @@ class SimEnvoy {
   private cdsRefs: RefSummary = NO_REFS;
   private ldsRefs: RefSummary = NO_REFS;
   /** Delta: what each held cluster / listener refers to. */
-  private clusters: Map<string, Refs> | null = null;
-  private listeners: Map<string, Refs> | null = null;
+  private clusters: RefIndex | null = null;
+  private listeners: RefIndex | null = null;
   /** Markers (churn): last round seen per marked name. */
   private readonly rounds: Int32Array | null;
   // figures
@@ -176,7 +158,7 @@ class SimEnvoy {
     } else {
       res = decodeDeltaResponse(buf, ti === CDS || ti === LDS || withMarkers);
       if (ti === CDS || ti === LDS) {
-        const held = ti === CDS ? (this.clusters ??= new Map()) : (this.listeners ??= new Map());
+        const held = ti === CDS ? (this.clusters ??= new RefIndex('cds')) : (this.listeners ??= new RefIndex('lds'));
         for (const r of res.resources) {
           const key = `${ti}\0${r.name}\0${r.version}`;
           let refs = r.version ? deltaRefCache.get(key) : undefined;
@@ -184,11 +166,11 @@ class SimEnvoy {
             refs = ti === CDS ? clusterRefs(buf, r.any!.start, r.any!.end) : listenerRefs(buf, r.any!.start, r.any!.end);
             if (r.version) bounded(deltaRefCache, key, refs);
           }
-          held.set(r.name, refs);
+          held.put(r.name, refs);
         }
-        for (const n of res.removed) held.delete(n);
-        if (ti === CDS) this.cdsRefs = summarize(held.values(), 'cds');
-        else this.ldsRefs = summarize(held.values(), 'lds');
+        for (const n of res.removed) held.remove(n);
+        if (ti === CDS) this.cdsRefs = held.current();
+        else this.ldsRefs = held.current();
       }
     }
     this.bytes += buf.length;
