@@ -230,7 +230,7 @@ export class ModelSource implements ConfigSource {
         return { same: false, hash: () => hash };
       }
       // The text at the cost of what changed since the last read; the hash when asked for.
-      const read = this.fileText.read(fs.readFileSync(this.watchTarget));
+      const read = this.fileText.readFile(this.watchTarget);
       this.peeked = { text: read.text, hash: read.hash, sig: fileSignature(st) };
       return read;
     } catch {

@@ -4,6 +4,9 @@
 // middle, at the end, across the hash checkpoints, longer, shorter, or the same bytes again.
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FileTextMemo } from '../../src/model/file-text.js';
 import { rng } from '../helpers/rng.js';
@@ -75,5 +78,43 @@ describe('FileTextMemo', () => {
     expect({ text: got.text, hash: got.hash() }).toEqual(whole(next));
     expect(memo.counts.resumedHash).toBe(1);
     expect(memo.counts.splicedText).toBe(1);
+  });
+
+  it('readFile: each read and hash equal to the whole read, however late the hash is asked for, while the buffers are reused', () => {
+    // readFile reads into a kept buffer: one whose read still has its hash to work out must not
+    // be written over (a read's hash asked for after later reads must still be that read's).
+    const r = rng(77);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'meshgate-file-text-'));
+    const file = path.join(dir, 'mesh.yaml');
+    try {
+      let text = modelText(3000, r);
+      const memo = new FileTextMemo();
+      const pending: Array<{ hash: () => string; want: string }> = [];
+      for (let step = 0; step < 200; step++) {
+        const at = Math.floor(r() * text.length);
+        const kind = Math.floor(r() * 4);
+        if (kind === 0) text = `${text.slice(0, at)}x${text.slice(at)}`;
+        else if (kind === 1) text = `${text.slice(0, at)}${text.slice(at + 1 + Math.floor(r() * 30))}`;
+        else if (kind === 2) text = `${text}${'  s: {}\n'.repeat(1 + Math.floor(r() * 500))}`; // grows past the buffer's room now and then
+        // kind 3: the same bytes again
+        fs.writeFileSync(file, text);
+        const got = memo.readFile(file);
+        const want = whole(Buffer.from(text));
+        expect(got.text === want.text, `step ${step}`).toBe(true);
+        // Hashes asked for at once, later (after a few more reads), or never.
+        const when = r();
+        if (when < 0.4) expect(got.hash(), `step ${step}`).toBe(want.hash);
+        else if (when < 0.7) pending.push({ hash: got.hash, want: want.hash });
+        if (pending.length > 0 && r() < 0.3) {
+          const p = pending.splice(Math.floor(r() * pending.length), 1)[0]!;
+          expect(p.hash(), `step ${step}: a hash asked for late`).toBe(p.want);
+        }
+      }
+      for (const p of pending) expect(p.hash()).toBe(p.want);
+      expect(memo.counts.buffersReused).toBeGreaterThan(50);
+      expect(memo.counts.buffersNew).toBeGreaterThan(2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
