@@ -12,6 +12,8 @@ export interface ConfigLoad {
   readonly contentHash: string;
   /** The set of groups changed (some groups are not in `snapshots`: see ConfigSource.provider). */
   groupsChanged?: boolean;
+  /** Milliseconds spent reading and checking the model, and building snapshots (the log shows them). */
+  phaseMs?: { load: number; build: number };
 }
 
 /** What a source's peek found. */

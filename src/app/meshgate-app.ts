@@ -220,6 +220,7 @@ export class MeshgateApp {
     this.pacer.started();
     const t0 = performance.now();
     if (this.unchangedInput()) return;
+    const peekMs = performance.now() - t0;
     const gen = ++this.reloadGeneration;
     let job: LoadJob;
     try {
@@ -245,7 +246,7 @@ export class MeshgateApp {
       }
       if (!load) return true;
       this.reloading = false;
-      this.apply(load, t0, slices, true);
+      this.apply(load, t0, slices, true, peekMs);
       this.wakeInSlices();
       this.nextWantedReload();
       return false;
@@ -303,7 +304,8 @@ export class MeshgateApp {
   }
 
   /** Apply a complete load (or record why not); `deferWakes`: the caller wakes the proxies. */
-  private apply(load: ConfigLoad, t0: number, slices: number, deferWakes: boolean): LoadRecord {
+  private apply(load: ConfigLoad, t0: number, slices: number, deferWakes: boolean, peekMs?: number): LoadRecord {
+    const tApply = performance.now();
     const rec: LoadRecord = {
       at: new Date().toISOString(),
       ok: load.errors.length === 0,
@@ -341,7 +343,12 @@ export class MeshgateApp {
     this.startWarmup();
     this.reloads.inc({ result: 'applied' });
     // Bounded: at thousands of proxies the full list would make one log line tens of KB (/status has it).
-    this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: +(performance.now() - t0).toFixed(1), slices }, 'configuration applied');
+    const now = performance.now();
+    // Where the time went: reading the file (peek), reading and checking the model (load),
+    // building snapshots (build), handing them to the cache (apply); the rest of `ms` is time
+    // between slices, when other work ran.
+    const phases = load.phaseMs ? { peek: round1(peekMs ?? 0), load: round1(load.phaseMs.load), build: round1(load.phaseMs.build), apply: round1(now - tApply) } : undefined;
+    this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: round1(now - t0), slices, ...(phases ? { phases } : {}) }, 'configuration applied');
     return rec;
   }
 
@@ -427,3 +434,5 @@ export class MeshgateApp {
     await Promise.all([this.xds.close(500), this.admin.close()]);
   }
 }
+
+const round1 = (ms: number): number => Math.round(ms * 10) / 10;

@@ -345,14 +345,22 @@ export class ModelSource implements ConfigSource {
     // Without a peeked text (the file changed since, or was not peeked), read it now and load it at once.
     const loading: ModelLoadSteps = peeked ? loadModelTextInSteps(this.watchTarget, peeked.text) : { step: () => loadModelFile(this.watchTarget) };
     let built: LoadJob | null = null;
+    const phaseMs = { load: 0, build: 0 };
     return {
       step: (deadline) => {
+        let t = performance.now();
         while (!built) {
           const r = loading.step();
           if (r) built = this.afterLoad(r, peeked?.hash, live);
-          else if (performance.now() >= deadline) return null;
+          const now = performance.now();
+          phaseMs.load += now - t;
+          t = now;
+          if (!built && now >= deadline) return null;
         }
-        return built.step(deadline);
+        const load = built.step(deadline);
+        phaseMs.build += performance.now() - t;
+        if (load) load.phaseMs = phaseMs;
+        return load;
       },
     };
   }
