@@ -10,6 +10,7 @@
 import { byName, contentHash, type Resource, type ResourceRefs } from './resource.js';
 import { ADS_ORDER, shortName, TYPE, type TypeUrl } from './type-urls.js';
 import { lowerBound } from '../util/sorted.js';
+import { overlayDifference, patchedMap } from './patched-map.js';
 
 export interface SnapshotProblem {
   typeUrl: TypeUrl;
@@ -149,8 +150,8 @@ class TypeSet {
    * or re-joining every pair. The changed names are recorded for diffSnapshots.
    */
   patchedBy(input: readonly Resource[], replacements: readonly Resource[]): TypeSet {
-    const m = new Map(this.byName);
-    for (const r of replacements) m.set(r.name, r);
+    // Not a copy of the map: an overlay of the replacements on it (patched-map.ts).
+    const m = patchedMap(this.byName, replacements.map((r) => [r.name, r] as const));
     const { text, starts } = this.pairText();
     const names = this.sortedNames();
     const at = replacements.map((r) => lowerBound(names, r.name, (n) => n)).sort((a, b) => a - b);
@@ -510,6 +511,9 @@ export function changedBetween(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<
 function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, Resource>): Set<string> {
   const patched = PATCHES.get(a)?.get(b);
   if (patched) return patched;
+  // Two patches of the same map (a proxy that skipped reloads): only their replacements can differ.
+  const overlaid = overlayDifference(a, b, sameVersion);
+  if (overlaid) return overlaid;
   const memo = a.size + b.size >= DIFF_MEMO_MIN;
   let byNext = memo ? DIFFS.get(a) : undefined;
   const hit = byNext?.get(b);
@@ -523,3 +527,5 @@ function changedNames(a: ReadonlyMap<string, Resource>, b: ReadonlyMap<string, R
   }
   return names;
 }
+
+const sameVersion = (x: Resource, y: Resource): boolean => x.version === y.version;
