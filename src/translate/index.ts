@@ -133,13 +133,16 @@ export class ResourceEncoder {
 
   /** The clusters and assignments of `list`, in its order. */
   private encodeUpstreams(list: readonly UpstreamIR[]): { clusters: Resource[]; endpoints: Resource[] } {
-    const clusters: Resource[] = [];
-    const endpoints: Resource[] = [];
-    for (const u of list) {
-      const e = this.upstream(u);
-      clusters.push(e.cluster);
-      if (e.assignment) endpoints.push(e.assignment);
+    // Sized once (a gateway's 10 000 upstreams pushed one by one regrew both arrays: ~0.3 MB of garbage per build).
+    const clusters = new Array<Resource>(list.length);
+    const endpoints = new Array<Resource>(list.length);
+    let n = 0;
+    for (let i = 0; i < list.length; i++) {
+      const e = this.upstream(list[i]!);
+      clusters[i] = e.cluster;
+      if (e.assignment) endpoints[n++] = e.assignment;
     }
+    endpoints.length = n;
     return { clusters, endpoints };
   }
 
