@@ -10,6 +10,7 @@ import { protoRoot } from '../xds/protos.js';
 import { XdsServer } from '../xds/server.js';
 import type { StreamLimits } from '../xds/stream-base.js';
 import type { ConfigLoad, ConfigSource, LoadJob } from './config-source.js';
+import { LoopLateness } from './loop-lateness.js';
 import { ReloadPacer } from './reload-pacer.js';
 import { RootRotation } from './root-rotation.js';
 import type { MeshSecurity } from './security.js';
@@ -77,6 +78,8 @@ export class MeshgateApp {
   readonly rootRotation: RootRotation | null;
   private readonly log: Logger;
   private readonly reloads: client.Counter<'result'>;
+  /** meshgate_event_loop_lateness_seconds (loop-lateness.ts). */
+  private readonly lateness: LoopLateness;
   /** The turns of the event loop deferred work shares: builds, wake-ups, warm-up, requests. */
   private readonly slices: TimeSlices;
 
@@ -104,6 +107,7 @@ export class MeshgateApp {
     this.log.debug({ ms: Math.round(performance.now() - t0) }, 'proto registry loaded');
     this.metrics = new XdsMetrics();
     client.collectDefaultMetrics({ register: this.metrics.registry, prefix: 'meshgate_' });
+    this.lateness = new LoopLateness(this.metrics.registry);
     this.reloads = new client.Counter({
       name: 'meshgate_config_reloads_total',
       help: 'Configuration loads by result (applied, unchanged, rejected).',
@@ -425,6 +429,7 @@ export class MeshgateApp {
   }
 
   async stop(): Promise<void> {
+    this.lateness.stop();
     if (this.rotationTimer) clearTimeout(this.rotationTimer);
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = null;

@@ -56,4 +56,33 @@ describe('admin API', () => {
       await app.stop();
     }
   });
+
+  it('meshgate_event_loop_lateness_seconds counts how late the loop ran, cumulatively', async () => {
+    const file = path.join(dir, 'lateness.yaml');
+    fs.copyFileSync(path.resolve(import.meta.dirname, '../../examples/mesh.yaml'), file);
+    const app = new MeshgateApp({ ...withSecurity(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger() });
+    const { adminPort } = await app.start();
+    const buckets = async (): Promise<Map<string, number>> => {
+      const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+      const out = new Map<string, number>();
+      for (const m of text.matchAll(/^meshgate_event_loop_lateness_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)) out.set(m[1]!, Number(m[2]));
+      return out;
+    };
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      const before = await buckets();
+      expect(before.get('+Inf')).toBeGreaterThan(3); // ~10 ticks in 100 ms
+      // Hold the loop for 120 ms: one tick at least 100 ms late.
+      const until = performance.now() + 120;
+      while (performance.now() < until);
+      await new Promise((r) => setTimeout(r, 50));
+      const after = await buckets();
+      const late = (b: Map<string, number>): number => b.get('+Inf')! - b.get('0.1')!;
+      expect(late(after) - late(before)).toBeGreaterThanOrEqual(1);
+      // Cumulative: no scrape resets it.
+      for (const [le, n] of before) expect(after.get(le)!).toBeGreaterThanOrEqual(n);
+    } finally {
+      await app.stop();
+    }
+  });
 });
