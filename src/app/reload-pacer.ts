@@ -12,7 +12,14 @@
 // together: what would have been many small pushes to every proxy is one. CPU time rather
 // than event-loop busy time: on a machine shared with other work, a loop that waits for the
 // CPU looks busy without using any.
+//
+// Only a reload that began within HORIZON_MS counts: the CPU used since one that began longer
+// ago is not its cost but whatever came later (a connect storm of 2000 proxies after startup
+// held S3's first edit for the whole maximum delay: 2 s of CPU since the startup load).
 import { performance } from 'node:perf_hooks';
+
+/** A reload that began longer ago than this holds up nothing (its pushes and ACKs are long done). */
+export const HORIZON_MS = 1000;
 
 export interface PacerClock {
   /** Wall-clock milliseconds. */
@@ -49,6 +56,7 @@ export class ReloadPacer {
   delay(waitedMs = 0): number {
     if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
     const elapsed = this.clock.now() - this.startedAt;
+    if (elapsed >= HORIZON_MS) return 0;
     const busy = this.clock.cpu() - this.cpuAtStart;
     return Math.max(0, Math.min(this.maxDelayMs - waitedMs, busy / this.target - elapsed));
   }

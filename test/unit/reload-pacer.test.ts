@@ -2,7 +2,7 @@
 // a stream of edits the next waits until the CPU time used since the last reload began
 // is at most the target share of the time elapsed, and never longer than the maximum delay.
 import { describe, expect, it } from 'vitest';
-import { type PacerClock, ReloadPacer } from '../../src/app/reload-pacer.js';
+import { HORIZON_MS, type PacerClock, ReloadPacer } from '../../src/app/reload-pacer.js';
 
 /** A clock whose time and CPU time the test moves by hand. */
 function fakeClock(): PacerClock & { advance(ms: number, cpuMs: number): void } {
@@ -27,6 +27,20 @@ describe('reload pacer', () => {
     c.advance(40, 30); // a reload and its pushes: 30 ms busy
     c.advance(1000, 0); // quiet
     expect(p.delay()).toBe(0);
+  });
+
+  it('CPU used long after the last reload began (a connect storm) does not hold up the next one', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 500, c);
+    p.started(); // the startup load
+    c.advance(200, 200);
+    c.advance(2300, 2000); // 2000 proxies connect: 2 s of CPU
+    c.advance(HORIZON_MS, 50); // quiet enough to edit
+    expect(p.delay()).toBe(0);
+    // A reload within the horizon still paces the next one.
+    p.started();
+    c.advance(100, 100);
+    expect(p.delay()).toBeCloseTo(100);
   });
 
   it('under a stream of edits, waits until the busy share falls to the target', () => {
