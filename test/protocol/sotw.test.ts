@@ -353,6 +353,34 @@ describe('SotW: names that select the whole type', () => {
   });
 });
 
+describe('SotW: names that select the whole type, from one snapshot to the next', () => {
+  it('a change of a resource keeps the whole type; a resource not asked for makes it an answer by name; asked for, the whole type again', async () => {
+    // (The stream remembers whether its names cover the last map and carries that from map to
+    // map by their difference: each of these steps takes another branch of it.)
+    const srv = await h.start();
+    srv.set('node-1', WORLD);
+    const s = h.client(srv.address).sotw();
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
+    await nextAndAck(s);
+    let snap = srv.set('node-1', WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9501) : r)));
+    const changed = await nextAndAck(s);
+    expect(changed.version_info).toBe(snap.typeVersion(TYPE.ENDPOINT));
+    snap = srv.set('node-1', [...WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9501) : r)), cla('Z', 9502)]);
+    await s.expectNoResponse(); // Z is not asked for: what the names select did not change
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], changed.nonce); // (the same names again)
+    await s.expectNoResponse();
+    snap = srv.set('node-1', [...WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9503) : r)), cla('Z', 9502)]);
+    const byName = await nextAndAck(s);
+    expect(byName.names).toEqual(['X']);
+    expect(byName.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']));
+    expect(byName.version_info).not.toBe(snap.typeVersion(TYPE.ENDPOINT));
+    s.subscribe(TYPE.ENDPOINT, ['X', 'Y', 'Z'], byName.nonce);
+    const all = await nextAndAck(s);
+    expect(all.names).toEqual(['Z']);
+    expect(all.version_info).toBe(snap.typeVersion(TYPE.ENDPOINT));
+  });
+});
+
 describe('SotW: EDS responses carry what the proxy does not hold (EDS is not the full state)', () => {
   const withPort = (name: string, port: number): Json[] => WORLD.map((r) => (r['cluster_name'] === name ? cla(name, port) : r));
 
