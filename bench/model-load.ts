@@ -1,6 +1,6 @@
 // Model loading cost.
 //
-//   node --expose-gc --max-old-space-size=8192 --import tsx bench/model-load.ts [s7|s5] [--reloads N] [--profile FILE]
+//   node --expose-gc --max-old-space-size=8192 --import tsx bench/model-load.ts [s7|s5|s4] [--reloads N] [--profile FILE]
 //   npx tsx bench/model-load.ts phases [--m10k] [--reps N] [--only NAME] [--gc]
 //
 // s7, s5 (default s7): reloads of a model file through ModelSource, as a running server makes
@@ -18,6 +18,8 @@
 //       moves instance 0 of all 50 services to another port and changes s0's route timeout;
 //   s5  the S5 pattern: gatewayMesh(M10K) (10 000 services × 10 instances, a gateway of
 //       10 000 routes, ~9 MB); each reload flips s0's protocol between http and http2.
+//   s4  the S4 pattern at 1000/s paced to ~10 reloads a second: gatewayMesh(M1K); each reload
+//       moves instance 0 of the next 100 services (in file order, wrapping) to another port.
 //
 // phases: whole loads, phase by phase. --gc (with node --expose-gc --import tsx) runs a full GC
 // before each timing. That makes the figures less noisy but slower than in a running server: a
@@ -50,7 +52,7 @@ import { locate, parseYaml, toJs } from '../src/util/yaml-source.js';
 import { editRouteTimeout, gatewayMesh, M10K, M1K, type ModelDoc, S2_MESH, setInstancePort, setServiceProtocol, sidecarMesh } from './models.js';
 
 const args = process.argv.slice(2);
-const mode = args[0] === 's7' || args[0] === 's5' || args[0] === 'phases' ? args[0] : 's7';
+const mode = args[0] === 's7' || args[0] === 's5' || args[0] === 's4' || args[0] === 'phases' ? args[0] : 's7';
 const withM10k = args.includes('--m10k');
 const repsArg = args.indexOf('--reps');
 const reps = repsArg >= 0 ? Number(args[repsArg + 1]) : 5;
@@ -204,7 +206,22 @@ interface Pattern {
   edit: (k: number) => void;
 }
 
-function pattern(name: 's7' | 's5'): Pattern {
+function pattern(name: 's7' | 's5' | 's4'): Pattern {
+  if (name === 's4') {
+    const doc = gatewayMesh(M1K);
+    const services = [...doc.services.keys()];
+    const PER_RELOAD = 100;
+    return {
+      doc,
+      live: ['gateway/edge'],
+      edit: (k) => {
+        for (let i = 0; i < PER_RELOAD; i++) {
+          const n = k * PER_RELOAD + i;
+          setInstancePort(doc, services[n % services.length]!, 0, 20000 + Math.floor(n / services.length));
+        }
+      },
+    };
+  }
   if (name === 's7') {
     const doc = sidecarMesh(S2_MESH);
     const services = [...doc.services.keys()];
@@ -223,7 +240,7 @@ function pattern(name: 's7' | 's5'): Pattern {
 
 const WARM_RELOADS = 5;
 
-async function reloads(name: 's7' | 's5'): Promise<void> {
+async function reloads(name: 's7' | 's5' | 's4'): Promise<void> {
   const n = argValue('--reloads', 30);
   const profileFile = args.includes('--profile') ? args[args.indexOf('--profile') + 1] : undefined;
   const p = pattern(name);

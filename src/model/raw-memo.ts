@@ -116,7 +116,9 @@ export class RawModelMemo {
     let changed: { part: number; entry: number } | undefined;
     let ends: { prefix: number; suffix: number } | undefined;
     if (last !== null) {
-      ends = commonEnds(last.text, text);
+      // The file reader's splice says where the texts differ (its prefix and suffix are the
+      // longest, as commonEnds finds them): a change over several entries need not compare them.
+      ends = splice !== undefined ? { prefix: splice.prefix, suffix: splice.suffix } : commonEnds(last.text, text);
       if (ends.prefix === text.length && ends.prefix === last.text.length) {
         this.counts.reused += this.top.length + this.services.length + this.gateways.length;
         return last.raw;

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { FileTextMemo } from '../../src/model/file-text.js';
+import { FileTextMemo, spliceOf } from '../../src/model/file-text.js';
+import { commonEnds } from '../../src/model/text-split.js';
 import { rng } from '../helpers/rng.js';
 
 function whole(bytes: Buffer): { text: string; hash: string } {
@@ -33,6 +34,7 @@ describe('FileTextMemo', () => {
     // Big enough for several hash checkpoints (256 KiB).
     let bytes: Buffer = Buffer.from(modelText(seed % 2 ? 9000 : 300, r));
     const memo = new FileTextMemo();
+    let splices = 0;
     const first = memo.read(bytes);
     expect({ text: first.text, hash: first.hash() }).toEqual(whole(bytes));
     for (let step = 0; step < 300; step++) {
@@ -52,8 +54,15 @@ describe('FileTextMemo', () => {
         // Valid again: drop anything that is not ASCII now and then (back to the fast path).
         next = r() < 0.5 ? Buffer.from(whole(bytes).text.replace(/[^\x00-\x7f]/g, '?')) : Buffer.from(bytes);
       }
+      const lastText = memo.read(bytes).text; // (the same bytes again: the last text)
       const got = memo.read(next);
       const want = whole(next);
+      // A recorded splice says exactly where the texts differ (the raw memo takes it for commonEnds).
+      const sp = spliceOf(got.text, lastText);
+      if (sp) {
+        splices++;
+        expect({ prefix: sp.prefix, suffix: sp.suffix }, `step ${step} kind ${kind}`).toEqual(commonEnds(lastText, got.text));
+      }
       // (The memo keeps no last read of bytes that are not valid UTF-8: those are never "the same".)
       expect(got.same, `step ${step} kind ${kind}`).toBe(next.equals(bytes) && isUtf8(bytes));
       // The hash is worked out when asked for: most reads ask, some never do (the next read
@@ -65,6 +74,7 @@ describe('FileTextMemo', () => {
     // The shortcuts were taken (not everything read whole).
     expect(memo.counts.same).toBeGreaterThan(0);
     expect(memo.counts.splicedText).toBeGreaterThan(20);
+    expect(splices).toBeGreaterThan(20);
     if (seed % 2) expect(memo.counts.resumedHash).toBeGreaterThan(20);
   });
 
