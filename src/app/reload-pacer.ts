@@ -2,13 +2,15 @@
 // each one sets off, use at most a target share of a core.
 //
 // A single edit after a quiet spell is loaded at once. Under a stream of edits (endpoint churn:
-// the model rewritten every few ms), each reload's cost (load, build, waking and answering
-// every proxy, reading their ACKs) is measured as the CPU time the process used since that
-// reload began; the next one starts once that is at most `target` of the time elapsed, and
-// never later than `maxDelayMs` after it was wanted. The share is asked again when a wait
-// ends: the acknowledgements of a big push keep arriving after the next reload is wanted,
-// and a wait worked out before they were read would start the next reload too early (the
-// process then stays at 100 % of its core under steady churn). Changes made meanwhile are loaded
+// the model rewritten every few ms), the cost of reloads (load, build, waking and answering
+// every proxy, reading their ACKs) is the CPU time the process uses: what it used beyond
+// `target` of the time elapsed is a debt, and the next reload waits until the debt is paid
+// (the process idle meanwhile), never longer than `maxDelayMs`. What a reload could not wait for
+// is carried to the next ones (up to debtMaxMs), so the share holds over a run of reloads while
+// no change waits long behind one costly cycle (a full garbage collection inside one: before,
+// each reload paid for the cycle before it alone, up to 500 ms in one wait, and S4's staleness
+// p99 was that wait). The share is asked again when a wait ends: the acknowledgements of a big
+// push keep arriving after the next reload is wanted. Changes made meanwhile are loaded
 // together: what would have been many small pushes to every proxy is one. CPU time rather
 // than event-loop busy time: on a machine shared with other work, a loop that waits for the
 // CPU looks busy without using any.
@@ -38,7 +40,15 @@ const SYSTEM: PacerClock = {
 
 export class ReloadPacer {
   private startedAt = Number.NEGATIVE_INFINITY;
-  private cpuAtStart = 0;
+  /**
+   * CPU milliseconds used beyond the target share, carried from reload to reload (never below
+   * 0: a quiet spell earns no credit; at most debtMaxMs). One reload's wait is capped at
+   * maxDelayMs, so a costly cycle (a full garbage collection in it) is paid back over the next
+   * few instead of in one long wait that every change made meanwhile would sit through.
+   */
+  private debt = 0;
+  private accountedAt: number | null = null;
+  private cpuAt = 0;
 
   constructor(
     /** Share of a core reloads and what they set off may use under a stream of edits. */
@@ -46,6 +56,8 @@ export class ReloadPacer {
     /** Longest a wanted reload waits. */
     readonly maxDelayMs = 100,
     private readonly clock: PacerClock = SYSTEM,
+    /** Most debt carried (CPU ms): beyond it, a run of costly cycles goes over the target share rather than waiting ever longer. */
+    readonly debtMaxMs = 2 * maxDelayMs,
   ) {}
 
   /**
@@ -55,15 +67,26 @@ export class ReloadPacer {
    */
   delay(waitedMs = 0): number {
     if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
-    const elapsed = this.clock.now() - this.startedAt;
-    if (elapsed >= HORIZON_MS) return 0;
-    const busy = this.clock.cpu() - this.cpuAtStart;
-    return Math.max(0, Math.min(this.maxDelayMs - waitedMs, busy / this.target - elapsed));
+    this.account();
+    if (this.clock.now() - this.startedAt >= HORIZON_MS) {
+      this.debt = 0;
+      return 0;
+    }
+    return Math.max(0, Math.min(this.maxDelayMs - waitedMs, this.debt / this.target));
   }
 
   /** A reload starts now. */
   started(): void {
+    this.account();
     this.startedAt = this.clock.now();
-    this.cpuAtStart = this.clock.cpu();
+  }
+
+  /** What was used since the last look, less the target share of the time elapsed. */
+  private account(): void {
+    const now = this.clock.now();
+    const cpu = this.clock.cpu();
+    if (this.accountedAt !== null) this.debt = Math.min(this.debtMaxMs, Math.max(0, this.debt + (cpu - this.cpuAt) - this.target * (now - this.accountedAt)));
+    this.accountedAt = now;
+    this.cpuAt = cpu;
   }
 }

@@ -71,6 +71,34 @@ describe('reload pacer', () => {
     expect(p.delay()).toBe(0);
   });
 
+  it('what one reload could not wait for is carried to the next ones (bounded), not lost and not paid in one wait', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 100, c);
+    p.started();
+    c.advance(200, 200); // a costly cycle (a full GC in it): 100 ms over the share, 200 ms to wait
+    expect(p.delay()).toBe(100); // at most the maximum now
+    c.advance(100, 0);
+    p.started();
+    c.advance(10, 10); // a cheap cycle: alone it would wait 10 ms; the carried 50 ms make it 100
+    expect(p.delay()).toBeCloseTo(100);
+    c.advance(100, 0);
+    p.started();
+    c.advance(10, 10);
+    expect(p.delay()).toBeCloseTo(20); // paid off: as a cheap cycle alone
+    // Bounded: a run of costly cycles carries at most debtMaxMs.
+    for (let i = 0; i < 10; i++) {
+      p.started();
+      c.advance(400, 400);
+    }
+    c.advance(0, 0);
+    expect(p.delay()).toBe(100);
+    // 2 s over the share, but only debtMaxMs (200) carried: 400 ms idle pays it all.
+    c.advance(2 * p.debtMaxMs - 1, 0);
+    expect(p.delay()).toBeGreaterThan(0);
+    c.advance(1, 0);
+    expect(p.delay()).toBe(0);
+  });
+
   it('asked again when a wait ends, waits on for what arrived meanwhile, within the maximum in all', () => {
     const c = fakeClock();
     const p = new ReloadPacer(0.5, 100, c);
