@@ -24,7 +24,7 @@ const SLICE_MS = 2;
 /** Under a stream of edits, reloads and what they set off keep the event loop busy at most this share of the time… */
 const RELOAD_BUSY_SHARE = 0.5;
 /** …and a wanted reload waits at most this long (ms) for it. */
-const RELOAD_MAX_PACE_MS = 150;
+const RELOAD_MAX_PACE_MS = 500;
 /** The warm-up takes at most this long (ms) of a turn of the event loop. */
 const WARMUP_SLICE_MS = 2;
 /** The warm-up (work done ahead while idle) starts this long (ms) after a load. */

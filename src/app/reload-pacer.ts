@@ -5,7 +5,8 @@
 // the model rewritten every few ms), the cost of reloads (load, build, waking and answering
 // every proxy, reading their ACKs) is the CPU time the process uses: what it used beyond
 // `target` of the time elapsed is a debt, and the next reload waits until the debt is paid
-// (the process idle meanwhile), never longer than `maxDelayMs`. What a reload could not wait for
+// (the process idle meanwhile), never longer than cap() (twice what a typical recent cycle
+// earns, within [minCapMs, maxDelayMs]). What a reload could not wait for
 // is carried to the next ones (up to debtMaxMs), so the share holds over a run of reloads while
 // no change waits long behind one costly cycle (a full garbage collection inside one: before,
 // each reload paid for the cycle before it alone, up to 500 ms in one wait, and S4's staleness
@@ -42,13 +43,16 @@ export class ReloadPacer {
   private startedAt = Number.NEGATIVE_INFINITY;
   /**
    * CPU milliseconds used beyond the target share, carried from reload to reload (never below
-   * 0: a quiet spell earns no credit; at most debtMaxMs). One reload's wait is capped at
-   * maxDelayMs, so a costly cycle (a full garbage collection in it) is paid back over the next
-   * few instead of in one long wait that every change made meanwhile would sit through.
+   * 0: a quiet spell earns no credit; at most debtMaxMs). One reload's wait is capped (see cap()),
+   * so a costly cycle (a full garbage collection in it) is paid back over the next few instead
+   * of in one long wait that every change made meanwhile would sit through.
    */
   private debt = 0;
   private accountedAt: number | null = null;
   private cpuAt = 0;
+  /** CPU per cycle (reload start to reload start), averaged (exponentially) over recent cycles. */
+  private cycleCpu = 0;
+  private cpuAtStart = 0;
 
   constructor(
     /** Share of a core reloads and what they set off may use under a stream of edits. */
@@ -56,14 +60,16 @@ export class ReloadPacer {
     /** Longest a wanted reload waits. */
     readonly maxDelayMs = 100,
     private readonly clock: PacerClock = SYSTEM,
+    /** One reload waits at least up to this long if the debt asks for it (then the cap grows with the typical cycle's fair wait). */
+    readonly minCapMs = Math.min(150, maxDelayMs),
     /** Most debt carried (CPU ms): beyond it, a run of costly cycles goes over the target share rather than waiting ever longer. */
-    readonly debtMaxMs = 2 * maxDelayMs,
+    readonly debtMaxMs = 2 * minCapMs,
   ) {}
 
   /**
    * Milliseconds to wait before starting the next reload (0: start now). `waitedMs`: how long
    * this reload has waited already (ask again when a wait ends, with the time waited so far:
-   * the total never exceeds maxDelayMs).
+   * the total never exceeds the cap).
    */
   delay(waitedMs = 0): number {
     if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
@@ -72,13 +78,28 @@ export class ReloadPacer {
       this.debt = 0;
       return 0;
     }
-    return Math.max(0, Math.min(this.maxDelayMs - waitedMs, this.debt / this.target));
+    return Math.max(0, Math.min(this.cap() - waitedMs, this.debt / this.target));
+  }
+
+  /**
+   * The longest one reload waits: twice the wait a typical recent cycle earns (so steady cycles
+   * of any cost hold the share, and a spike is spread), at least minCapMs, at most maxDelayMs.
+   */
+  cap(): number {
+    const fairWait = this.cycleCpu / this.target - this.cycleCpu;
+    return Math.min(this.maxDelayMs, Math.max(this.minCapMs, 2 * fairWait));
   }
 
   /** A reload starts now. */
   started(): void {
     this.account();
-    this.startedAt = this.clock.now();
+    const now = this.clock.now();
+    const cpu = this.clock.cpu();
+    // A cycle's cost: what was used since the last reload began (within the horizon: after a
+    // quiet spell the last start is not this cycle's).
+    if (now - this.startedAt < HORIZON_MS) this.cycleCpu += 0.25 * (cpu - this.cpuAtStart - this.cycleCpu);
+    this.startedAt = now;
+    this.cpuAtStart = cpu;
   }
 
   /** What was used since the last look, less the target share of the time elapsed. */

@@ -99,6 +99,36 @@ describe('reload pacer', () => {
     expect(p.delay()).toBe(0);
   });
 
+  it('steady costly cycles still get half a core: the cap grows with the typical cycle (up to the maximum), a lone spike does not make it', () => {
+    const c = fakeClock();
+    const p = new ReloadPacer(0.5, 500, c);
+    expect(p.cap()).toBe(150);
+    let busy = 0;
+    let total = 0;
+    const cycle = (cost: number): void => {
+      p.started();
+      c.advance(cost, cost);
+      let waited = 0;
+      for (let d = p.delay(); d > 0; d = p.delay(waited)) {
+        c.advance(d, 0);
+        waited += d;
+      }
+      busy += cost;
+      total += cost + waited;
+    };
+    for (let i = 0; i < 10; i++) cycle(300); // 2000 sidecars pushed to at every reload (S7)
+    busy = total = 0;
+    for (let i = 0; i < 20; i++) cycle(300);
+    expect(busy / total).toBeCloseTo(0.5, 1); // a fixed 150 ms cap would give 300 / 450 = 0.67
+    // Cheap cycles (S4's 500 gateways: ~45 ms): the cap comes back down to its minimum...
+    for (let i = 0; i < 30; i++) cycle(45);
+    expect(p.cap()).toBe(150);
+    // ...and one spike among them waits at most that, the rest carried to the next cycles.
+    p.started();
+    c.advance(250, 250);
+    expect(p.delay()).toBe(150);
+  });
+
   it('asked again when a wait ends, waits on for what arrived meanwhile, within the maximum in all', () => {
     const c = fakeClock();
     const p = new ReloadPacer(0.5, 100, c);
