@@ -5,7 +5,7 @@
 // the model rewritten every few ms), the cost of reloads (load, build, waking and answering
 // every proxy, reading their ACKs) is the CPU time the process uses: what it used beyond
 // `target` of the time elapsed is a debt, and the next reload waits until the debt is paid
-// (the process idle meanwhile), never longer than cap() (twice what a typical recent cycle
+// (the process idle meanwhile), never longer than cap() (a quarter more than a typical recent cycle
 // earns, within [minCapMs, maxDelayMs]). What a reload could not wait for
 // is carried to the next ones (up to debtMaxMs), so the share holds over a run of reloads while
 // no change waits long behind one costly cycle (a full garbage collection inside one: before,
@@ -82,12 +82,12 @@ export class ReloadPacer {
   }
 
   /**
-   * The longest one reload waits: twice the wait a typical recent cycle earns (so steady cycles
+   * The longest one reload waits: a quarter more than the wait a typical recent cycle earns (so steady cycles
    * of any cost hold the share, and a spike is spread), at least minCapMs, at most maxDelayMs.
    */
   cap(): number {
     const fairWait = this.cycleCpu / this.target - this.cycleCpu;
-    return Math.min(this.maxDelayMs, Math.max(this.minCapMs, 2 * fairWait));
+    return Math.min(this.maxDelayMs, Math.max(this.minCapMs, 1.25 * fairWait));
   }
 
   /** A reload starts now. */
