@@ -5,8 +5,8 @@
 // the model rewritten every few ms), the cost of reloads (load, build, waking and answering
 // every proxy, reading their ACKs) is the CPU time the process uses: what it used beyond
 // `target` of the time elapsed is a debt, and the next reload waits until the debt is paid
-// (the process idle meanwhile), never longer than cap() (a quarter more than a typical recent cycle
-// earns, within [minCapMs, maxDelayMs]). What a reload could not wait for
+// (the process idle meanwhile), never longer than cap() (a quarter more than the period a typical
+// recent cycle needs at that share, within [minCapMs, maxDelayMs]). What a reload could not wait for
 // is carried to the next ones (up to debtMaxMs), so the share holds over a run of reloads while
 // no change waits long behind one costly cycle (a full garbage collection inside one: before,
 // each reload paid for the cycle before it alone, up to 500 ms in one wait, and S4's staleness
@@ -82,12 +82,13 @@ export class ReloadPacer {
   }
 
   /**
-   * The longest one reload waits: a quarter more than the wait a typical recent cycle earns (so steady cycles
-   * of any cost hold the share, and a spike is spread), at least minCapMs, at most maxDelayMs.
+   * The longest one reload waits: a quarter more than the period a typical recent cycle needs at
+   * the target share (its CPU / target: the CPU is not all spent before the wait, the ACKs of its
+   * pushes arrive during it), at least minCapMs, at most maxDelayMs. So steady cycles of any cost
+   * hold the share (S7: 2000 sidecars pushed to at every reload), and a lone spike is spread.
    */
   cap(): number {
-    const fairWait = this.cycleCpu / this.target - this.cycleCpu;
-    return Math.min(this.maxDelayMs, Math.max(this.minCapMs, 1.25 * fairWait));
+    return Math.min(this.maxDelayMs, Math.max(this.minCapMs, (1.25 * this.cycleCpu) / this.target));
   }
 
   /** A reload starts now. */

@@ -120,6 +120,24 @@ describe('reload pacer', () => {
     busy = total = 0;
     for (let i = 0; i < 20; i++) cycle(300);
     expect(busy / total).toBeCloseTo(0.5, 1); // a fixed 150 ms cap would give 300 / 450 = 0.67
+    // The same CPU spread over the cycle (the ACKs of its pushes arrive while it waits): still half.
+    const spread = (cost: number): void => {
+      p.started();
+      c.advance(cost, cost / 2);
+      let waited = 0;
+      for (let d = p.delay(); d > 0; d = p.delay(waited)) {
+        const step = Math.min(d, 20);
+        c.advance(step, step * 0.6); // busy with ACKs at 60 % while it waits
+        busy += step * 0.6;
+        waited += step;
+      }
+      busy += cost / 2;
+      total += cost + waited;
+    };
+    for (let i = 0; i < 10; i++) spread(200);
+    busy = total = 0;
+    for (let i = 0; i < 20; i++) spread(200);
+    expect(busy / total).toBeLessThan(0.56);
     // Cheap cycles (S4's 500 gateways: ~45 ms): the cap comes back down to its minimum...
     for (let i = 0; i < 30; i++) cycle(45);
     expect(p.cap()).toBe(150);
