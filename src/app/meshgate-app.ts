@@ -167,6 +167,7 @@ export class MeshgateApp {
     this.reloading = false;
     const t0 = performance.now();
     if (this.unchangedInput()) return this.lastAttempt!;
+    const peekMs = performance.now() - t0;
     let load: ConfigLoad;
     try {
       // Rebuilt: every group built so far (a proxy of it connected, or it was dumped) that still exists.
@@ -174,7 +175,7 @@ export class MeshgateApp {
     } catch (err) {
       return this.loadBug(err);
     }
-    return this.apply(load, t0, 1, false);
+    return this.apply(load, t0, 1, false, peekMs);
   }
 
   /**
@@ -308,7 +309,7 @@ export class MeshgateApp {
   }
 
   /** Apply a complete load (or record why not); `deferWakes`: the caller wakes the proxies. */
-  private apply(load: ConfigLoad, t0: number, slices: number, deferWakes: boolean, peekMs?: number): LoadRecord {
+  private apply(load: ConfigLoad, t0: number, slices: number, deferWakes: boolean, peekMs: number): LoadRecord {
     const tApply = performance.now();
     const rec: LoadRecord = {
       at: new Date().toISOString(),
@@ -351,7 +352,7 @@ export class MeshgateApp {
     // Where the time went: reading the file (peek), reading and checking the model (load),
     // building snapshots (build), handing them to the cache (apply); the rest of `ms` is time
     // between slices, when other work ran.
-    const phases = load.phaseMs ? { peek: round1(peekMs ?? 0), load: round1(load.phaseMs.load), build: round1(load.phaseMs.build), apply: round1(now - tApply) } : undefined;
+    const phases = load.phaseMs ? { peek: round1(peekMs), load: round1(load.phaseMs.load), build: round1(load.phaseMs.build), apply: round1(now - tApply) } : undefined;
     this.log.info({ groups: load.snapshots.size, changedCount: rec.changedGroups.length, changed: rec.changedGroups.slice(0, 20), ms: round1(now - t0), slices, ...(phases ? { phases } : {}) }, 'configuration applied');
     return rec;
   }

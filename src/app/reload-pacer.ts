@@ -60,7 +60,7 @@ export class ReloadPacer {
     /** Longest a wanted reload waits. */
     readonly maxDelayMs = 100,
     private readonly clock: PacerClock = SYSTEM,
-    /** One reload waits at least up to this long if the debt asks for it (then the cap grows with the typical cycle's fair wait). */
+    /** One reload may wait at least this long if the debt asks for it (the cap grows with the period a typical cycle needs: cap()). */
     readonly minCapMs = Math.min(150, maxDelayMs),
     /** Most debt carried (CPU ms): beyond it, a run of costly cycles goes over the target share rather than waiting ever longer. */
     readonly debtMaxMs = 2 * minCapMs,

@@ -353,12 +353,6 @@ function sotwPartOf(cache: ResponseCache, t: TypeUrl, version: string, d: PairDi
 }
 
 /**
- * Whether every name of `a` is in `b`, memoised per pair: both are immutable and shared (a sent
- * or ACKed set is a cached response's map, `b` a snapshot's), so thousands of streams holding
- * the same response against the same snapshot ask once.
- */
-const WITHIN = new WeakMap<ReadonlyMap<string, unknown>, WeakMap<ReadonlyMap<string, unknown>, boolean>>();
-/**
  * namesCover(s.names, map), from the last answer for this subscription when there is one: a map
  * that only changed resources the last one had, or removed some, is still covered if the last
  * was; one that added names needs only those looked up. The difference of the two maps is
@@ -373,10 +367,20 @@ function covers(s: SotwTypeState, map: ReadonlyMap<string, Resource>): boolean {
     const d = pairDiff(memo.map, map);
     value = d.added.every((n) => s.names.has(n));
   } else value = namesCover(s.names, map);
-  s.covers = { names: s.names, map, value };
+  if (memo) {
+    memo.names = s.names;
+    memo.map = map;
+    memo.value = value;
+  } else s.covers = { names: s.names, map, value };
   return value;
 }
 
+/**
+ * Whether every name of `a` is in `b`, memoised per pair: both are immutable and shared (a sent
+ * or ACKed set is a cached response's map, `b` a snapshot's), so thousands of streams holding
+ * the same response against the same snapshot ask once.
+ */
+const WITHIN = new WeakMap<ReadonlyMap<string, unknown>, WeakMap<ReadonlyMap<string, unknown>, boolean>>();
 function namesWithin(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
   if (a.size === 0) return true;
   let memo = WITHIN.get(a);
