@@ -353,6 +353,9 @@ describe('SotW: names that select the whole type', () => {
   });
 });
 
+/** WORLD with cluster `name`'s assignment on another port. */
+const withPort = (name: string, port: number): Json[] => WORLD.map((r) => (r['cluster_name'] === name ? cla(name, port) : r));
+
 describe('SotW: names that select the whole type, from one snapshot to the next', () => {
   it('a change of a resource keeps the whole type; a resource not asked for makes it an answer by name; asked for, the whole type again', async () => {
     // (The stream remembers whether its names cover the last map and carries that from map to
@@ -362,14 +365,14 @@ describe('SotW: names that select the whole type, from one snapshot to the next'
     const s = h.client(srv.address).sotw();
     s.subscribe(TYPE.ENDPOINT, ['X', 'Y']);
     await nextAndAck(s);
-    let snap = srv.set('node-1', WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9501) : r)));
+    let snap = srv.set('node-1', withPort('X', 9501));
     const changed = await nextAndAck(s);
     expect(changed.version_info).toBe(snap.typeVersion(TYPE.ENDPOINT));
-    snap = srv.set('node-1', [...WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9501) : r)), cla('Z', 9502)]);
+    snap = srv.set('node-1', [...withPort('X', 9501), cla('Z', 9502)]);
     await s.expectNoResponse(); // Z is not asked for: what the names select did not change
     s.subscribe(TYPE.ENDPOINT, ['X', 'Y'], changed.nonce); // (the same names again)
     await s.expectNoResponse();
-    snap = srv.set('node-1', [...WORLD.map((r) => (r['cluster_name'] === 'X' ? cla('X', 9503) : r)), cla('Z', 9502)]);
+    snap = srv.set('node-1', [...withPort('X', 9503), cla('Z', 9502)]);
     const byName = await nextAndAck(s);
     expect(byName.names).toEqual(['X']);
     expect(byName.version_info).toBe(versionFor(snap, TYPE.ENDPOINT, ['X', 'Y']));
@@ -382,7 +385,6 @@ describe('SotW: names that select the whole type, from one snapshot to the next'
 });
 
 describe('SotW: EDS responses carry what the proxy does not hold (EDS is not the full state)', () => {
-  const withPort = (name: string, port: number): Json[] => WORLD.map((r) => (r['cluster_name'] === name ? cla(name, port) : r));
 
   it('one assignment changed: only it is sent, with the version of the whole set; a new stream gets them all', async () => {
     const srv = await h.start();
