@@ -78,12 +78,13 @@ export class ModelLoader {
   private readonly counts = { wholeText: 0, fullPath: 0 };
 
   /** Which ways the loads went so far (for tests and benchmarks). */
-  stats(): { partsReused: number; partsRead: number; itemEdits: number; splicedEdits: number; wholeText: number; fullPath: number; checkedIncrementally: number; checkedFully: number; routesReplaced: number } {
+  stats(): { partsReused: number; partsRead: number; itemEdits: number; splicedEdits: number; replacedInPlace: number; wholeText: number; fullPath: number; checkedIncrementally: number; checkedFully: number; routesReplaced: number } {
     return {
       partsReused: this.raw.counts.reused,
       partsRead: this.raw.counts.read,
       itemEdits: this.raw.counts.itemEdits,
       splicedEdits: this.raw.counts.splicedEdits,
+      replacedInPlace: this.raw.counts.replacedInPlace,
       routesReplaced: this.semantic.counts.routesReplaced,
       wholeText: this.counts.wholeText,
       fullPath: this.counts.fullPath,

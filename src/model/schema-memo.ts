@@ -18,7 +18,7 @@
 import { z } from 'zod';
 import { noteReplaced, replacedSince } from '../ir/list-edits.js';
 import { canonicalGateway, canonicalService, deepEqual, notePartChanges } from '../ir/model-diff.js';
-import { entriesReplacedSince } from './raw-memo.js';
+import { entriesReplacedSince, namesReplacedSince, replacementCount } from './raw-memo.js';
 import { Gateway, GatewayRoute, type GatewayRouteModel, Instance, type InstanceModel, LIMITS, type Model, ModelSchema, Name, Service } from './schema.js';
 
 const TOP_KEYS = new Set(['version', 'mesh', 'services', 'gateways']);
@@ -125,6 +125,8 @@ class PartMap<T extends object> {
   /** Each name's part (a cache: a load that fails part-way leaves correct entries of its own). */
   private readonly byName = new Map<string, Part<T>>();
   private raw: unknown = undefined;
+  /** The raw map's replacementCount when it was kept: the raw memo may replace its entries in place since. */
+  private rawCount = 0;
   private keys: string[] = [];
   private out: Record<string, T> | null = null;
 
@@ -142,14 +144,19 @@ class PartMap<T extends object> {
    */
   parts(raw: unknown): { parsed: Record<string, T>; commit: () => void } | undefined {
     const prevOut = this.out;
-    if (raw === this.raw && prevOut !== null) return { parsed: prevOut, commit: NOTHING };
+    if (raw === this.raw && prevOut !== null) {
+      // The same map: the same entries, but for those the raw memo replaced in it since.
+      const replaced = isPlainObject(raw) ? namesReplacedSince(raw, this.rawCount) : NO_NAMES;
+      if (replaced !== undefined && replaced.length === 0) return { parsed: prevOut, commit: NOTHING };
+      if (replaced !== undefined && isPlainObject(raw)) return this.partsEdited(raw, replaced, prevOut);
+    }
     if (raw === undefined) {
       const empty = Object.create(null) as Record<string, T>;
       return { parsed: empty, commit: () => this.keep(raw, [], empty, null) };
     }
     if (!isPlainObject(raw)) return undefined;
     // The raw memo made this map from the last one, the same names in the same order: only the names it read again are looked at.
-    const edited = prevOut !== null && isPlainObject(this.raw) ? entriesReplacedSince(this.raw, raw) : undefined;
+    const edited = prevOut !== null && isPlainObject(this.raw) && raw !== this.raw ? editedSinceKept(this.raw, this.rawCount, raw) : undefined;
     if (edited !== undefined && prevOut !== null) return this.partsEdited(raw, edited, prevOut);
     const keys = Object.keys(raw);
     if (keys.length > this.limit) return undefined;
@@ -233,9 +240,25 @@ class PartMap<T extends object> {
     if (gone === null) this.byName.clear();
     else for (const k of gone) this.byName.delete(k);
     this.raw = raw;
+    this.rawCount = isPlainObject(raw) ? replacementCount(raw) : 0;
     this.keys = keys;
     this.out = out;
   }
+}
+
+/**
+ * The names whose values may differ between the map kept (`base`, as it was when its
+ * replacementCount was `count`) and `map`, which the raw memo made from `base` as it was then:
+ * those it read again, those it had replaced in `base` in place before, and those it has
+ * replaced in `map` in place since. Undefined if not known.
+ */
+function editedSinceKept(base: Record<string, unknown>, count: number, map: object): readonly string[] | undefined {
+  const edited = entriesReplacedSince(base, map);
+  if (edited === undefined) return undefined;
+  const before = namesReplacedSince(base, count);
+  const after = namesReplacedSince(map, 0);
+  if (before === undefined || after === undefined) return undefined;
+  return before.length === 0 && after.length === 0 ? edited : [...new Set([...edited, ...before, ...after])];
 }
 
 const NOTHING = (): void => {};

@@ -103,4 +103,70 @@ describe('spliced texts = the full path', () => {
     for (const name of Object.keys(first.services)) if (name !== 's5') expect(second.services[name], name).toBe(first.services[name]);
     expect(second.gateways['edge']).toBe(first.gateways['edge']);
   });
+
+  // The raw memo replaces an entry edited alone in the last value's map itself, and the schema
+  // memo asks which names were replaced since it last kept that map. Loads that fail leave
+  // replacements it has not looked at; all of them must be looked at by the next load.
+  it('entries replaced in place while loads failed are all looked at by the next good load', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const file = new File();
+    expect(file.load('m.yaml', doc.text()).got.model).not.toBeNull();
+    const check = (what: string): ModelLoad => {
+      const text = doc.text();
+      const { got } = file.load('m.yaml', text);
+      expectSameLoad(got, loadModelTextFullPath('m.yaml', text), what);
+      return got;
+    };
+    const before = file.loader.stats().replacedInPlace;
+    setInstancePort(doc, 's1', 0, 70000);
+    expect(check('s1 broken').model).toBeNull();
+    setServiceProtocol(doc, 's2', 'http2');
+    expect(check('s2 edited while s1 is broken').model).toBeNull();
+    setInstancePort(doc, 's1', 0, 15001);
+    const fixed = check('s1 fixed').model!;
+    expect(fixed.services['s2']!.protocol).toBe('http2');
+    expect(fixed.services['s1']!.instances[0]!.port).toBe(15001);
+    expect(file.loader.stats().replacedInPlace - before).toBe(3);
+  });
+
+  it('hundreds of replacements while loads fail, some in a map the other path made: the next good load sees every one', () => {
+    const doc = gatewayMesh(SMOKE_M1K);
+    const file = new File();
+    file.load('m.yaml', doc.text());
+    const before = file.loader.stats().replacedInPlace;
+    setInstancePort(doc, 's1', 0, 70000);
+    // 300 edits of other services, each load failing on s1 (the log keeps at most 128 names).
+    for (let k = 0; k < 300; k++) {
+      setServiceProtocol(doc, `s${2 + (k % 15)}`, k % 2 === 0 ? 'http2' : 'http');
+      expect(file.load('m.yaml', doc.text()).got.model, `edit ${k}`).toBeNull();
+    }
+    setInstancePort(doc, 's1', 0, 15001);
+    const text = doc.text();
+    const { got } = file.load('m.yaml', text);
+    expectSameLoad(got, loadModelTextFullPath('m.yaml', text), 'after 300 failed loads');
+    // (s2 was last edited by edit 285, to http; s3 by edit 286, to http2.)
+    expect(got.model!.services['s2']!.protocol).toBe('http');
+    expect(got.model!.services['s3']!.protocol).toBe('http2');
+    // (Most edits are replaced in place; one that also touches a key line is read the other way.)
+    expect(file.loader.stats().replacedInPlace - before).toBeGreaterThan(250);
+  });
+
+  it('more names replaced than the log keeps while loads fail: the next good load walks every name', () => {
+    const doc = gatewayMesh({ name: 'wide', services: 140, instancesPerService: 1, subsets: 1 });
+    const file = new File();
+    file.load('m.yaml', doc.text());
+    const before = file.loader.stats().replacedInPlace;
+    setInstancePort(doc, 's0', 0, 70000);
+    // 139 other services edited once each, every load failing on s0: the log keeps the last 64–128 names.
+    for (let k = 1; k < 140; k++) {
+      setServiceProtocol(doc, `s${k}`, 'http2');
+      expect(file.load('m.yaml', doc.text()).got.model, `edit ${k}`).toBeNull();
+    }
+    setInstancePort(doc, 's0', 0, 15001);
+    const text = doc.text();
+    const { got } = file.load('m.yaml', text);
+    expectSameLoad(got, loadModelTextFullPath('m.yaml', text), 'after 139 failed loads');
+    for (let k = 1; k < 140; k++) expect(got.model!.services[`s${k}`]!.protocol, `s${k}`).toBe('http2');
+    expect(file.loader.stats().replacedInPlace - before).toBeGreaterThan(120);
+  });
 });
