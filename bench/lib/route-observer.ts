@@ -103,7 +103,7 @@ export class RouteObserver {
     return ms === null ? null : ms - this.o.base;
   }
 
-  /** Route change k was written at time t (call right after the rename). */
+  /** Route change k was written at time t (writeModel's T0: just before the rename). */
   written(k: number, t: number): void {
     this.writes[k] = t;
   }

@@ -72,7 +72,7 @@ export function e1Defaults(smoke: boolean): E1Options {
 
 interface Iteration {
   k: number;
-  /** Writing the temp file and renaming it (ms): T0 is taken after the rename, so a hiccup here (a descheduled runner) hides that much from every figure. */
+  /** Writing the temp file (ms); T0 is taken just after, before the rename (bench/lib/harness.ts writeModel). */
   writeMs: number;
   /** Rename → first 200 through Envoy (ms); NaN if it never came. */
   firstOkMs: number;
@@ -236,7 +236,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
       const nApplied = appliedRecords(mg.logFile).length;
       const wallOffset = wallMs() - nowMs();
       const pre = nowMs();
-      const m0 = writeModel(file, text); // the monotonic time right after the rename
+      const m0 = writeModel(file, text); // the monotonic time just before the rename
       const wall0 = m0 + wallOffset;
       let polls = 0;
       let firstOk = Number.NaN;
@@ -269,7 +269,7 @@ export async function runE1(o: E1Options): Promise<LongRunResults> {
         body,
       };
       if (body && body !== svc) throw new Error(`${urlPath} was answered by ${body}, not ${svc}`);
-      log(`  ${k === 0 ? 'warm-up' : `#${k}`.padStart(7)}: first 200 after ${it.firstOkMs.toFixed(1)} ms (${polls} requests); meshgate applied ${it.appliedMs.toFixed(0)} ms (reload ${it.reloadMs} ms); Envoy RDS ${it.envoyRdsMs.toFixed(1)} ms; write+rename ${it.writeMs.toFixed(1)} ms`);
+      log(`  ${k === 0 ? 'warm-up' : `#${k}`.padStart(7)}: first 200 after ${it.firstOkMs.toFixed(1)} ms (${polls} requests); meshgate applied ${it.appliedMs.toFixed(0)} ms (reload ${it.reloadMs} ms); Envoy RDS ${it.envoyRdsMs.toFixed(1)} ms; write ${it.writeMs.toFixed(1)} ms`);
       if (k > 0) iterations.push(it);
     }
 
