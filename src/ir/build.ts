@@ -864,9 +864,20 @@ export class IrBuilder {
     }
     st.dirty.clear();
     let list = st.upstreamList;
-    if (added.length || removed.size) list = mergeUpstreams(list, removed, added.map((k) => ups.get(k)!.ir));
-    else if (replaced.length) list = list.slice();
-    for (const key of replaced) list[lowerBound(list, key, (u) => u.key)] = ups.get(key)!.ir;
+    if (added.length || removed.size) {
+      list = mergeUpstreams(list, removed, added.map((k) => ups.get(k)!.ir));
+      for (const key of replaced) list[lowerBound(list, key, (u) => u.key)] = ups.get(key)!.ir;
+    } else if (replaced.length) {
+      // The same upstreams but a few: the encoder then looks at those places alone (list-edits.ts).
+      list = list.slice();
+      const at: number[] = [];
+      for (const key of replaced) {
+        const i = lowerBound(list, key, (u) => u.key);
+        list[i] = ups.get(key)!.ir;
+        at.push(i);
+      }
+      noteReplaced(list, st.upstreamList, [...new Set(at)].sort((a, b) => a - b));
+    }
     // Listeners: each http one again when a route memo changed (the same memos: the same object).
     let listeners = st.listeners;
     if (memos !== st.memos) {

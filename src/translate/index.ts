@@ -10,6 +10,7 @@
 // assignments array, the sidecars of a service the same route configurations array, and a
 // proxy whose resources of a type did not change the same array as last build. Snapshots
 // intern a type's sorted, hashed and checked set on that array's identity (xds/snapshot.ts).
+import { replacedSince } from '../ir/list-edits.js';
 import type { AuthzIR, HttpListenerIR, ListenerIR, ProxyIR, UpstreamIR, VirtualHostIR } from '../ir/types.js';
 import type { Resource } from '../xds/resource.js';
 import { type SplicedTemplate, splicedResource, spliceTemplate } from '../xds/splice.js';
@@ -39,6 +40,19 @@ interface SharedUpstreams {
   endpointsWithOwn: WeakMap<Resource, readonly Resource[]>;
 }
 
+/** A proxy's clusters and assignments, in its upstream list's order. */
+interface EncodedUpstreams {
+  readonly clusters: readonly Resource[];
+  readonly endpoints: readonly Resource[];
+  /** For a long list (PATCH_LIST_MIN or more): each upstream's assignment's place in `endpoints`, -1 if it has none. */
+  readonly endpointAt: Int32Array | null;
+}
+
+/** Upstream lists this long or longer are patched from the list they were made from (patchedUpstreams). */
+const PATCH_LIST_MIN = 256;
+/** Long lists remembered to patch from (about one per gateway). */
+const RECENT_LONG_MAX = 16;
+
 interface UpstreamResources {
   readonly cluster: Resource;
   /** null: not an EDS cluster (its endpoints are inline). */
@@ -51,7 +65,15 @@ export class ResourceEncoder {
   /** Each upstream's cluster, and its assignment if it uses EDS (one lookup for both). */
   private readonly upstreamResources = new WeakMap<UpstreamIR, UpstreamResources>();
   /** A proxy's clusters and assignments by its upstreams array (a gateway's: the same array while its upstreams are unchanged). */
-  private readonly upstreamLists = new WeakMap<readonly UpstreamIR[], { clusters: readonly Resource[]; endpoints: readonly Resource[] }>();
+  private readonly upstreamLists = new WeakMap<readonly UpstreamIR[], EncodedUpstreams>();
+  /**
+   * The long upstream lists encoded last (a gateway's), each replaced by the list patched from it:
+   * a list the IR made from one of these with a few upstreams replaced (list-edits.ts) is patched,
+   * not walked (M10k: 10 000 lookups, ~1.3 ms per reload for one changed service). Bounded.
+   */
+  private recentLong: Array<{ list: readonly UpstreamIR[]; encoded: EncodedUpstreams }> = [];
+  /** Long upstream lists patched from an earlier one, and encoded whole (for tests and benchmarks). */
+  readonly upstreamListCounts = { patched: 0, encoded: 0 };
   private readonly proxies = new WeakMap<ProxyIR, Resource[]>();
   private readonly grouped = new WeakMap<ProxyIR, ProxyResources>();
   private readonly shared = new WeakMap<readonly UpstreamIR[], SharedUpstreams>();
@@ -131,19 +153,64 @@ export class ResourceEncoder {
     return splicedResource(t, loadAssignmentBytes(u));
   }
 
-  /** The clusters and assignments of `list`, in its order. */
-  private encodeUpstreams(list: readonly UpstreamIR[]): { clusters: Resource[]; endpoints: Resource[] } {
+  /** The clusters and assignments of `list`, in its order (and, with `places`, where each assignment is, for a long list). */
+  private encodeUpstreams(list: readonly UpstreamIR[], places = false): { clusters: Resource[]; endpoints: Resource[]; endpointAt: Int32Array | null } {
     // Sized once (a gateway's 10 000 upstreams pushed one by one regrew both arrays: ~0.3 MB of garbage per build).
     const clusters = new Array<Resource>(list.length);
     const endpoints = new Array<Resource>(list.length);
+    const endpointAt = places && list.length >= PATCH_LIST_MIN ? new Int32Array(list.length) : null;
     let n = 0;
     for (let i = 0; i < list.length; i++) {
       const e = this.upstream(list[i]!);
       clusters[i] = e.cluster;
+      if (endpointAt) endpointAt[i] = e.assignment ? n : -1;
       if (e.assignment) endpoints[n++] = e.assignment;
     }
     endpoints.length = n;
-    return { clusters, endpoints };
+    return { clusters, endpoints, endpointAt };
+  }
+
+  /** A proxy's own list encoded whole (and remembered if long, for patchedUpstreams). */
+  private encodedUpstreams(list: readonly UpstreamIR[]): EncodedUpstreams {
+    const e = this.encodeUpstreams(list, true);
+    const encoded: EncodedUpstreams = { clusters: this.lists.intern(e.clusters), endpoints: this.lists.intern(e.endpoints), endpointAt: e.endpointAt };
+    if (e.endpointAt) {
+      this.upstreamListCounts.encoded++;
+      this.recentLong.push({ list, encoded });
+      if (this.recentLong.length > RECENT_LONG_MAX) this.recentLong.shift();
+    }
+    return encoded;
+  }
+
+  /**
+   * `list` encoded from a recent long list it was made from (list-edits.ts: the same upstreams
+   * but at a few places): its arrays copied with those places replaced. Undefined if it was not
+   * made so, or if a replaced upstream gained or lost its assignment (EDS to DNS: the
+   * assignments' places shift), which is then encoded whole.
+   */
+  private patchedUpstreams(list: readonly UpstreamIR[]): EncodedUpstreams | undefined {
+    if (list.length < PATCH_LIST_MIN) return undefined;
+    for (let k = 0; k < this.recentLong.length; k++) {
+      const base = this.recentLong[k]!;
+      const at = replacedSince(base.list, list);
+      if (at === undefined) continue;
+      const endpointAt = base.encoded.endpointAt!;
+      const clusters = base.encoded.clusters.slice();
+      let endpoints: Resource[] | null = null;
+      for (const i of at) {
+        const e = this.upstream(list[i]!);
+        const j = endpointAt[i]!;
+        if ((j >= 0) !== (e.assignment !== null)) return undefined;
+        clusters[i] = e.cluster;
+        if (e.assignment) (endpoints ??= base.encoded.endpoints.slice())[j] = e.assignment;
+      }
+      const encoded: EncodedUpstreams = { clusters, endpoints: endpoints ?? base.encoded.endpoints, endpointAt };
+      // The new list takes its base's place: the next edit is made from it.
+      this.recentLong[k] = { list, encoded };
+      this.upstreamListCounts.patched++;
+      return encoded;
+    }
+    return undefined;
   }
 
   listener(l: ListenerIR): Resource {
@@ -195,10 +262,7 @@ export class ResourceEncoder {
       ({ clusters, endpoints } = this.withOwn(this.sharedUpstreams(p.upstreamParts.shared), p.upstreamParts.own));
     } else {
       let g = this.upstreamLists.get(p.upstreams);
-      if (!g) {
-        const e = this.encodeUpstreams(p.upstreams);
-        this.upstreamLists.set(p.upstreams, (g = { clusters: this.lists.intern(e.clusters), endpoints: this.lists.intern(e.endpoints) }));
-      }
+      if (!g) this.upstreamLists.set(p.upstreams, (g = this.patchedUpstreams(p.upstreams) ?? this.encodedUpstreams(p.upstreams)));
       ({ clusters, endpoints } = g);
     }
     const listeners: Resource[] = [];

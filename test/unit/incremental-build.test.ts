@@ -18,6 +18,7 @@ import { type Resource, resourceFromJson } from '../../src/xds/resource.js';
 import { Snapshot } from '../../src/xds/snapshot.js';
 import { TYPE } from '../../src/xds/type-urls.js';
 import { rng } from '../helpers/rng.js';
+import { gatewayMesh, setInstancePort, setServiceProtocol } from '../../bench/models.js';
 
 const GOLDEN = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'golden');
 
@@ -706,5 +707,57 @@ describe('incremental gateway IR equals a build from scratch, and keeps what did
     b.update(loader.load('m.yaml', yamlOf(raw)).model!);
     expect(b.memoCounts()['proxies']).toBe(after['proxies']! - 1);
     expect(b.memoCounts()['sidecarRefs']).toBe(after['sidecarRefs']! - 1);
+  });
+});
+
+// A gateway's upstream list of 256 or more is patched from the list it was made from (the IR
+// records the places a changed service's upstreams took, list-edits.ts) instead of being walked
+// upstream by upstream; an upstream that gains or loses its assignment (EDS to DNS) makes the
+// list be encoded whole. Either way the snapshot must be a fresh build's.
+describe('a long gateway upstream list patched from the last one', () => {
+  it('300 services, 80 one-service edits (ports, protocols, EDS to DNS and back): every gateway snapshot equals a fresh build', () => {
+    const doc = gatewayMesh({ name: 'long', services: 300, instancesPerService: 2, subsets: 1 });
+    const loader = new ModelLoader();
+    const live = new MeshBuilder();
+    const secrets = secretSource();
+    const r = rng(314);
+    const model = (): Model => {
+      const res = loader.load('mesh.yaml', doc.text());
+      expect(res.diagnostics.filter((d) => d.severity === 'error')).toEqual([]);
+      return res.model!;
+    };
+    buildSnapshots(model(), live, 'mesh.yaml', secrets, []);
+    const counts = live.encoder.upstreamListCounts;
+    const encodedBefore = counts.encoded;
+    const kinds = new Set<string>();
+    for (let step = 0; step < 80; step++) {
+      const svc = `s${Math.floor(r() * 300)}`;
+      const x = r();
+      if (x < 0.4) {
+        setInstancePort(doc, svc, 0, 20000 + step);
+        kinds.add('port');
+      } else if (x < 0.8) {
+        setServiceProtocol(doc, svc, r() < 0.5 ? 'http2' : 'http');
+        kinds.add('protocol');
+      } else {
+        // A host name makes the service's cluster STRICT_DNS (no assignment); an address makes it EDS again.
+        const inst = doc.services.get(svc)!.instances[0]!;
+        inst.address = inst.address.endsWith('.internal') ? `10.77.${step}.1` : `${svc}.example.internal`;
+        doc.touchService(svc);
+        kinds.add('dns');
+      }
+      const m = model();
+      const inc = buildSnapshots(m, live, 'mesh.yaml', secrets, []);
+      const fresh = buildSnapshots(structuredClone(m), new MeshBuilder(), 'mesh.yaml', secrets, []);
+      expect(inc.errors).toEqual([]);
+      expect(versions(inc.built.snapshots), `step ${step}`).toEqual(versions(fresh.built.snapshots));
+      const snap = inc.built.snapshots.get('gateway/edge')!;
+      const want = fresh.built.snapshots.get('gateway/edge')!;
+      for (const t of [TYPE.CLUSTER, TYPE.ENDPOINT]) expect([...snap.resources(t).values()].map((x) => `${x.name} ${x.version}`), `step ${step}`).toEqual([...want.resources(t).values()].map((x) => `${x.name} ${x.version}`));
+    }
+    expect(kinds.size).toBe(3);
+    // Most edits patched the list; those that moved an upstream between EDS and DNS encoded it whole.
+    expect(counts.patched).toBeGreaterThan(30);
+    expect(counts.encoded - encodedBefore).toBeGreaterThan(0);
   });
 });
