@@ -71,7 +71,10 @@ describe('spliced texts = the full path', () => {
           const routes = doc.gateways.get('edge')!.routes;
           routes[Math.floor(r() * routes.length)]!.match = { pathPrefix: pick(r, ['/a/', '/b/', `/${svc}/`]) };
           doc.touchGateways();
-        } else doc.services.get(svc)!.instances[0]!.address = pick(r, ['10.0.0.1', '10.9.9.9', 'bad address!']);
+        } else {
+          doc.services.get(svc)!.instances[0]!.address = pick(r, ['10.0.0.1', '10.9.9.9', 'bad address!']);
+          doc.touchService(svc); // (the text is emitted per service and cached until touched)
+        }
         const text = doc.text();
         const read = file.memo.read(Buffer.from(text, 'utf8')).text;
         // Now and then the load is abandoned after a step or two, and started again.
