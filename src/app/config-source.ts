@@ -26,6 +26,12 @@ export interface PeekedContent {
 
 export interface LoadJob {
   step(deadline: number): ConfigLoad | null;
+  /**
+   * Only read and check the input, until `deadline`; true once that part is done (step() then
+   * goes on with the rest). Reading and checking changes nothing anything is served from, so it
+   * may be done before it is known whether the load will be wanted (MeshgateApp's early load).
+   */
+  loadOnly?(deadline: number): boolean;
 }
 
 export interface ConfigSource {

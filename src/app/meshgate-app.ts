@@ -153,7 +153,12 @@ export class MeshgateApp {
     const adminPort = await this.admin.listen(this.opts.adminListen);
     const xdsPort = await this.xds.listen(this.opts.xdsListen);
     if (this.opts.watch !== false) {
-      this.watcher = watchPath(this.opts.source.watchTarget, () => this.reloadInSlices());
+      this.watcher = watchPath(
+        this.opts.source.watchTarget,
+        () => this.changeQuiet(),
+        undefined,
+        () => this.changeSeen(),
+      );
     }
     return { xdsPort, adminPort };
   }
@@ -177,6 +182,71 @@ export class MeshgateApp {
     }
     return this.apply(load, t0, 1, false, peekMs);
   }
+
+  /**
+   * The watcher saw an event. The hold-off that follows (the file may still be being written) is
+   * not waited out idle: the file is read and checked now (an early load), which changes nothing
+   * anything is served from. If no other event comes after this read, the load goes on to build
+   * and apply when the hold-off ends (changeQuiet); otherwise it is dropped and the file read
+   * again then. Nothing of an early load is applied or logged before the hold-off ends. One
+   * early load per burst of events, and only when a reload could start now (none running, the
+   * pacer not holding reloads back).
+   */
+  changeSeen(): void {
+    this.eventCount++;
+    const src = this.opts.source;
+    if (this.early || !src.loadInSlices || this.reloading || this.paceTimer || this.pacer.delay() > 0) return;
+    const t0 = performance.now();
+    const peek = src.peekContent?.();
+    // The content already handled: nothing to read early (the hold-off's reload says so).
+    if (peek?.same && this.lastAttempt && peek.hash() === this.lastAttempt.contentHash) return;
+    const peekMs = performance.now() - t0;
+    let job: LoadJob;
+    try {
+      job = src.loadInSlices(() => this.cache.groups());
+    } catch {
+      return; // (the hold-off's reload reads it again, and reports what is wrong)
+    }
+    const loadOnly = job.loadOnly?.bind(job);
+    if (!loadOnly) return;
+    this.pacer.started();
+    this.earlyLoads.started++;
+    const e: EarlyLoad = { job, count: this.eventCount, gen: this.reloadGeneration, t0, peekMs, slices: 0 };
+    this.early = e;
+    this.slices.add((deadline) => {
+      if (this.early !== e || e.gen !== this.reloadGeneration) return false;
+      e.slices++;
+      try {
+        return !loadOnly(deadline);
+      } catch {
+        if (this.early === e) this.early = null;
+        return false;
+      }
+    });
+  }
+
+  /**
+   * The watcher's hold-off ended: the early load goes on if nothing changed after its read (it
+   * read what the file holds now), else the file is read again (reloadInSlices).
+   */
+  changeQuiet(): void {
+    const e = this.early;
+    this.early = null;
+    if (e && e.count === this.eventCount && e.gen === this.reloadGeneration && !this.reloading && !this.paceTimer) {
+      this.earlyLoads.used++;
+      this.runLoad(e.job, e.t0, e.peekMs, e.slices);
+      return;
+    }
+    if (e) this.earlyLoads.dropped++;
+    this.reloadInSlices();
+  }
+
+  /** Watcher events seen: an early load is used only if none came after its read. */
+  private eventCount = 0;
+  /** The load started at a watcher event, before the hold-off ended (changeSeen). */
+  private early: EarlyLoad | null = null;
+  /** Early loads started, used at the end of their hold-off, and dropped there (the file changed again after their read, or a reload superseded them). */
+  readonly earlyLoads = { started: 0, used: 0, dropped: 0 };
 
   /**
    * The watcher's reload: the model is read and checked at once, its snapshots are built in
@@ -226,16 +296,22 @@ export class MeshgateApp {
     const t0 = performance.now();
     if (this.unchangedInput()) return;
     const peekMs = performance.now() - t0;
-    const gen = ++this.reloadGeneration;
     let job: LoadJob;
     try {
       job = src.loadInSlices(() => this.cache.groups());
     } catch (err) {
+      this.reloadGeneration++;
       this.loadBug(err);
       return;
     }
+    this.runLoad(job, t0, peekMs, 0);
+  }
+
+  /** Go on with `job` (read, checked, built) in the shared slices, then apply it and wake the proxies. */
+  private runLoad(job: LoadJob, t0: number, peekMs: number, slicesSoFar: number): void {
+    const gen = ++this.reloadGeneration;
     this.reloading = true;
-    let slices = 0;
+    let slices = slicesSoFar;
     // The model's load (a phase per step) and then the build run in the shared time slices, from the next turn.
     this.slices.add((deadline) => {
       if (gen !== this.reloadGeneration) return false; // superseded by reload() or stop()
@@ -435,6 +511,7 @@ export class MeshgateApp {
     if (this.paceTimer) clearTimeout(this.paceTimer);
     this.paceTimer = null;
     this.reloadGeneration++;
+    this.early = null;
     this.warmupGeneration++;
     this.watcher?.close();
     await Promise.all([this.xds.close(500), this.admin.close()]);
@@ -442,3 +519,15 @@ export class MeshgateApp {
 }
 
 const round1 = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** A load started at a watcher event (MeshgateApp.changeSeen). */
+interface EarlyLoad {
+  job: LoadJob;
+  /** The watcher events seen when it read the file. */
+  count: number;
+  /** The reload generation then: a reload started since supersedes it. */
+  gen: number;
+  t0: number;
+  peekMs: number;
+  slices: number;
+}

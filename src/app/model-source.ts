@@ -344,19 +344,32 @@ export class ModelSource implements ConfigSource {
     const peeked = this.takePeeked();
     // Without a peeked text (the file changed since, or was not peeked), read it now and load it at once.
     const loading: ModelLoadSteps = peeked ? loadModelTextInSteps(this.watchTarget, peeked.text) : { step: () => loadModelFile(this.watchTarget) };
+    let loaded: ModelLoad | null = null;
     let built: LoadJob | null = null;
     const phaseMs = { load: 0, build: 0 };
+    /** The model read and checked (phase by phase until `deadline`): nothing is built or kept from it yet. */
+    const loadOnly = (deadline: number): boolean => {
+      let t = performance.now();
+      while (!loaded) {
+        loaded = loading.step();
+        const now = performance.now();
+        phaseMs.load += now - t;
+        t = now;
+        if (!loaded && now >= deadline) return false;
+      }
+      return true;
+    };
     return {
+      loadOnly,
       step: (deadline) => {
-        let t = performance.now();
-        while (!built) {
-          const r = loading.step();
-          if (r) built = this.afterLoad(r, peeked?.hash, live);
-          const now = performance.now();
-          phaseMs.load += now - t;
-          t = now;
-          if (!built && now >= deadline) return null;
+        if (!built) {
+          if (!loadOnly(deadline)) return null;
+          const t = performance.now();
+          built = this.afterLoad(loaded!, peeked?.hash, live);
+          phaseMs.load += performance.now() - t;
+          if (performance.now() >= deadline) return null;
         }
+        const t = performance.now();
         const load = built.step(deadline);
         phaseMs.build += performance.now() - t;
         if (load) load.phaseMs = phaseMs;

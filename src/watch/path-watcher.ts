@@ -20,7 +20,12 @@ export interface Watcher {
   close(): void;
 }
 
-export function watchPath(target: string, onChange: () => void, opts: WatchOptions = DEFAULT_WATCH): Watcher {
+/**
+ * Call `onChange` once the target has been quiet for the hold-off after a change; `onEvent` (if
+ * given) at every event, at once (the app starts reading the file then, and uses what it read if
+ * no event came after its read).
+ */
+export function watchPath(target: string, onChange: () => void, opts: WatchOptions = DEFAULT_WATCH, onEvent?: () => void): Watcher {
   let holdTimer: NodeJS.Timeout | null = null;
   let firstEventAt = 0;
   let closed = false;
@@ -35,6 +40,7 @@ export function watchPath(target: string, onChange: () => void, opts: WatchOptio
   };
   const poke = (): void => {
     if (closed) return;
+    onEvent?.();
     const now = Date.now();
     if (firstEventAt === 0) firstEventAt = now;
     if (holdTimer) clearTimeout(holdTimer);

@@ -169,6 +169,91 @@ describe('sliced reload', () => {
   });
 });
 
+// The watcher's events start an early load (read and check the file at once); the end of the
+// hold-off (changeQuiet) lets it go on to build and apply only if no event came after its read.
+describe('early load at the watcher event', () => {
+  /** Every snapshot set in the cache from now on: (group, version). */
+  function recordSets(): Array<[string, string]> {
+    const sets: Array<[string, string]> = [];
+    app.cache.onSet((g, snap) => sets.push([g, snap.version]));
+    return sets;
+  }
+
+  it('read at the event, applied at the end of the hold-off, exactly what a load after it builds', async () => {
+    editRouteTimeout(doc, 's0', '31s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.changeSeen();
+    // Read and checked meanwhile; nothing applied before the hold-off ends.
+    for (let i = 0; i < 50; i++) await turn();
+    expect(app.lastAttempt!.contentHash).not.toBe(hash(text));
+    app.changeQuiet();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    expect(app.earlyLoads).toEqual({ started: 1, used: 1, dropped: 0 });
+    expect(current(sidecars())).toEqual(fresh(text, sidecars()));
+  });
+
+  it('a file still being written when the event came: what the early load read is never applied nor reported', async () => {
+    const sets = recordSets();
+    // The first event finds the file half written: a model without its last service (valid) ...
+    const full = doc.text();
+    const cut = full.slice(0, full.lastIndexOf('\n  s11:') + 1);
+    fs.writeFileSync(file, cut);
+    app.changeSeen();
+    for (let i = 0; i < 50; i++) await turn();
+    // ... then the rest is written (another event), and the hold-off ends.
+    editRouteTimeout(doc, 's0', '32s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.changeSeen();
+    app.changeQuiet();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    await turnsUntil(() => app.cache.pendingWakes === 0);
+    expect(app.earlyLoads).toEqual({ started: 1, used: 0, dropped: 1 });
+    expect(current(sidecars())).toEqual(fresh(text, sidecars()));
+    // Nothing of the cut model was ever in the cache (its sidecars of s11 would have had no snapshot; the others other versions).
+    const cutVersions = fresh(cut, sidecars().filter((g) => !g.startsWith('sidecar/s11/')));
+    expect(sets.filter(([g, v]) => cutVersions[g] === v)).toEqual([]);
+    expect(app.lastAttempt!.ok).toBe(true);
+  });
+
+  async function reloadsCounted(result: string): Promise<number> {
+    const m = await app.metrics.registry.getSingleMetric('meshgate_config_reloads_total')!.get();
+    return m.values.find((v) => v.labels['result'] === result)?.value ?? 0;
+  }
+
+  it('an invalid half-written file seen at the event is not reported when the complete file follows', async () => {
+    const applied = await reloadsCounted('applied');
+    fs.writeFileSync(file, `${doc.text()}  broken: [\n`);
+    app.changeSeen();
+    for (let i = 0; i < 50; i++) await turn();
+    editRouteTimeout(doc, 's0', '33s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.changeSeen();
+    app.changeQuiet();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    // The only attempt after the hold-off is the complete file's: none was rejected.
+    expect(app.lastAttempt!.ok).toBe(true);
+    expect(await reloadsCounted('rejected')).toBe(0);
+    expect(await reloadsCounted('applied')).toBe(applied + 1);
+    expect(app.earlyLoads).toEqual({ started: 1, used: 0, dropped: 1 });
+  });
+
+  it('reload() supersedes an early load: it is dropped at the end of the hold-off', async () => {
+    editRouteTimeout(doc, 's0', '34s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.changeSeen();
+    expect(app.reload().contentHash).toBe(hash(text));
+    app.changeQuiet();
+    for (let i = 0; i < sidecars().length * 3; i++) await turn();
+    expect(app.earlyLoads).toEqual({ started: 1, used: 0, dropped: 1 });
+    expect(app.lastApplied!.contentHash).toBe(hash(text));
+    expect(current(sidecars())).toEqual(fresh(text, sidecars()));
+  });
+});
+
 describe('ModelSource: the text peekContentHash read is what the following load uses, only while the file is the same', () => {
   it('peek then load: the load is of the peeked content; a file replaced in between is read again', () => {
     const src = new ModelSource(file);

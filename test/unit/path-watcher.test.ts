@@ -182,3 +182,23 @@ describe('watchPath on a directory', () => {
     await waitFor(() => c.n > before, 'a callback for a removed subfolder');
   });
 });
+
+describe('watchPath: the per-event callback', () => {
+  it('is called at once at each event, before the hold-off ends; the change callback follows once, after the events', async () => {
+    const file = path.join(dir, 'mesh.yaml');
+    fs.writeFileSync(file, 'v: 1\n');
+    const order: string[] = [];
+    // A long hold-off: the events of three writes come well inside it.
+    watchers.push(watchPath(file, () => order.push('quiet'), { holdOffMs: 400, maxDelayMs: 2000, pollMs: 60_000 }, () => order.push('event')));
+    await sleep(100);
+    for (const v of [2, 3, 4]) fs.writeFileSync(file, `v: ${v}\n`);
+    await waitFor(() => order.includes('event'), 'an event');
+    // Seen at once: no change callback yet.
+    expect(order.includes('quiet')).toBe(false);
+    await waitFor(() => order.includes('quiet'), 'the change callback');
+    await sleep(500);
+    expect(order.filter((x) => x === 'quiet')).toHaveLength(1);
+    expect(order.at(-1)).toBe('quiet');
+    expect(order.indexOf('event')).toBe(0);
+  });
+});
