@@ -189,13 +189,16 @@ export class MeshgateApp {
    * anything is served from. If no other event comes after this read, the load goes on to build
    * and apply when the hold-off ends (changeQuiet); otherwise it is dropped and the file read
    * again then. Nothing of an early load is applied or logged before the hold-off ends. One
-   * early load per burst of events, and only when a reload could start now (none running, the
-   * pacer not holding reloads back).
+   * early load per burst of events, and only when meshgate is idle (no reload running, no push
+   * or its ACKs in progress, the pacer not holding reloads back): under a stream of edits the
+   * reloads keep their pace as before.
    */
   changeSeen(): void {
     this.eventCount++;
     const src = this.opts.source;
-    if (this.early || !src.loadInSlices || this.reloading || this.paceTimer || this.pacer.delay() > 0) return;
+    // Only while idle: not while a reload runs, its proxies are still being woken, or their
+    // requests (the ACKs of a push) wait to be handled, so that it never slows a push in progress.
+    if (this.early || !src.loadInSlices || this.reloading || this.waking || this.slices.pending > 0 || this.paceTimer || this.pacer.delay() > 0) return;
     const t0 = performance.now();
     const peek = src.peekContent?.();
     // The content already handled: nothing to read early (the hold-off's reload says so).

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { addSidecarService, editRouteTimeout, type ModelDoc, sidecarMesh } from '../../bench/models.js';
 import { MeshgateApp } from '../../src/app/meshgate-app.js';
 import { ModelSource } from '../../src/app/model-source.js';
+import { ReloadPacer } from '../../src/app/reload-pacer.js';
 import { silentLogger } from '../../src/util/log.js';
 import type { CacheWatcher, NodeInfo, SnapshotUpdate } from '../../src/xds/cache.js';
 
@@ -238,6 +239,32 @@ describe('early load at the watcher event', () => {
     expect(await reloadsCounted('rejected')).toBe(0);
     expect(await reloadsCounted('applied')).toBe(applied + 1);
     expect(app.earlyLoads).toEqual({ started: 1, used: 0, dropped: 1 });
+  });
+
+  it('no early load while a push is in progress: under a stream of edits reloads keep their pace', async () => {
+    // A pacer that never holds a reload back (its clock sees no CPU used): only the push in progress can.
+    await app.stop();
+    app = new MeshgateApp({ source: new ModelSource(file), xdsListen: '127.0.0.1:0', adminListen: '127.0.0.1:0', log: silentLogger(), watch: false, sliceMs: 0, reloadPacer: new ReloadPacer(0.5, 500, { now: () => performance.now(), cpu: () => 0 }) });
+    await app.start();
+    const ws = sidecars().map((g) => new Watcher(g));
+    for (const w of ws) app.cache.watch(w);
+    editRouteTimeout(doc, 's0', '35s');
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.reloadInSlices();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    // Applied; the proxies are still being woken (one group per slice here).
+    expect(app.cache.pendingWakes).toBeGreaterThan(0);
+    editRouteTimeout(doc, 's0', '36s');
+    fs.writeFileSync(file, doc.text());
+    app.changeSeen();
+    expect(app.earlyLoads.started).toBe(0);
+    // Once idle again (the wake-ups, and what they set off, done), an event starts one.
+    await turnsUntil(() => {
+      app.changeSeen();
+      return app.earlyLoads.started === 1;
+    });
+    expect(app.cache.pendingWakes).toBe(0);
   });
 
   it('reload() supersedes an early load: it is dropped at the end of the hold-off', async () => {
