@@ -198,7 +198,7 @@ export class MeshgateApp {
     const src = this.opts.source;
     // Only while idle: not while a reload runs, its proxies are still being woken, or their
     // requests (the ACKs of a push) wait to be handled, so that it never slows a push in progress.
-    if (this.early || !src.loadInSlices || this.reloading || this.waking || this.slices.pending > 0 || this.paceTimer || this.pacer.delay() > 0) return;
+    if (this.early || !src.loadInSlices || this.reloading || this.waking || this.slices.pending > 0 || this.paceTimer || this.pacer.wouldDelay() > 0) return;
     const t0 = performance.now();
     const peek = src.peekContent?.();
     // The content already handled: nothing to read early (the hold-off's reload says so).

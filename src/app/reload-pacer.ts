@@ -82,6 +82,19 @@ export class ReloadPacer {
   }
 
   /**
+   * What delay() would say now, without accounting (accounting more often than reloads start
+   * would change the debt: it never goes below 0, so a look during a quiet spell forgets CPU
+   * used before it). For a check made at every watcher event (MeshgateApp.changeSeen).
+   */
+  wouldDelay(): number {
+    if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
+    const now = this.clock.now();
+    if (now - this.startedAt >= HORIZON_MS) return 0;
+    const debt = this.accountedAt === null ? this.debt : Math.min(this.debtMaxMs, Math.max(0, this.debt + (this.clock.cpu() - this.cpuAt) - this.target * (now - this.accountedAt)));
+    return Math.max(0, Math.min(this.cap(), debt / this.target));
+  }
+
+  /**
    * The longest one reload waits: a quarter more than the period a typical recent cycle needs at
    * the target share (its CPU / target: the CPU is not all spent before the wait, the ACKs of its
    * pushes arrive during it), at least minCapMs, at most maxDelayMs. So steady cycles of any cost

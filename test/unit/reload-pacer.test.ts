@@ -55,6 +55,30 @@ describe('reload pacer', () => {
     expect(p.delay()).toBe(0);
   });
 
+  it('wouldDelay answers as delay would, and looking changes nothing (delay() at every event would forget the quiet spell before a burst)', () => {
+    const c = fakeClock();
+    const plain = new ReloadPacer(0.5, 500, c);
+    const looked = new ReloadPacer(0.5, 500, c);
+    const accounted = new ReloadPacer(0.5, 500, c);
+    for (const p of [plain, looked, accounted]) p.started();
+    // A quiet spell looked at every 20 ms (a watcher event each), then a burst of 60 ms.
+    for (let k = 0; k < 5; k++) {
+      c.advance(20, 0);
+      expect(looked.wouldDelay()).toBe(0);
+      accounted.delay();
+    }
+    c.advance(60, 60);
+    // 60 ms of CPU in 160 ms: under half; the quiet spell counts.
+    expect(plain.delay()).toBe(0);
+    expect(looked.wouldDelay()).toBe(0);
+    expect(looked.delay()).toBe(0);
+    // Accounting at each look clamps the debt at 0 during the quiet spell and then counts the burst alone.
+    expect(accounted.delay()).toBeCloseTo(60);
+    // And it answers as delay() does when there is debt.
+    c.advance(20, 20);
+    expect(looked.wouldDelay()).toBeCloseTo(plain.delay());
+  });
+
   it('never waits longer than the maximum delay', () => {
     const c = fakeClock();
     const p = new ReloadPacer(0.5, 100, c);
