@@ -200,9 +200,8 @@ export class MeshgateApp {
     // requests (the ACKs of a push) wait to be handled, so that it never slows a push in progress.
     if (this.early || !src.loadInSlices || this.reloading || this.waking || this.slices.pending > 0 || this.paceTimer || this.pacer.wouldDelay() > 0) return;
     const t0 = performance.now();
-    const peek = src.peekContent?.();
-    // The content already handled: nothing to read early (the hold-off's reload says so).
-    if (peek?.same && this.lastAttempt && peek.hash() === this.lastAttempt.contentHash) return;
+    // The content already handled: nothing to read early (the hold-off's reload says so, and counts it).
+    if (this.unchangedInput(false)) return;
     const peekMs = performance.now() - t0;
     let job: LoadJob;
     try {
@@ -370,10 +369,10 @@ export class MeshgateApp {
    * the very bytes the last peek read can be (other bytes are new, or an earlier content again,
    * which a load then finds unchanged), so a changed file is not hashed here.
    */
-  private unchangedInput(): boolean {
+  private unchangedInput(count = true): boolean {
     const peek = this.opts.source.peekContent?.();
     if (peek?.same && this.lastAttempt && peek.hash() === this.lastAttempt.contentHash) {
-      this.reloads.inc({ result: 'unchanged' });
+      if (count) this.reloads.inc({ result: 'unchanged' });
       return true;
     }
     return false;

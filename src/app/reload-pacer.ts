@@ -78,7 +78,7 @@ export class ReloadPacer {
       this.debt = 0;
       return 0;
     }
-    return Math.max(0, Math.min(this.cap() - waitedMs, this.debt / this.target));
+    return this.waitFor(this.debt, waitedMs);
   }
 
   /**
@@ -90,8 +90,12 @@ export class ReloadPacer {
     if (this.startedAt === Number.NEGATIVE_INFINITY) return 0;
     const now = this.clock.now();
     if (now - this.startedAt >= HORIZON_MS) return 0;
-    const debt = this.accountedAt === null ? this.debt : Math.min(this.debtMaxMs, Math.max(0, this.debt + (this.clock.cpu() - this.cpuAt) - this.target * (now - this.accountedAt)));
-    return Math.max(0, Math.min(this.cap(), debt / this.target));
+    return this.waitFor(this.debtAt(now, this.clock.cpu()), 0);
+  }
+
+  /** The wait that pays `debt` at the target share, within the cap less what was waited already. */
+  private waitFor(debt: number, waitedMs: number): number {
+    return Math.max(0, Math.min(this.cap() - waitedMs, debt / this.target));
   }
 
   /**
@@ -120,8 +124,14 @@ export class ReloadPacer {
   private account(): void {
     const now = this.clock.now();
     const cpu = this.clock.cpu();
-    if (this.accountedAt !== null) this.debt = Math.min(this.debtMaxMs, Math.max(0, this.debt + (cpu - this.cpuAt) - this.target * (now - this.accountedAt)));
+    this.debt = this.debtAt(now, cpu);
     this.accountedAt = now;
     this.cpuAt = cpu;
+  }
+
+  /** The debt at `now` with `cpu` used so far: the last accounted one, plus what was used since beyond the share (within [0, debtMaxMs]). */
+  private debtAt(now: number, cpu: number): number {
+    if (this.accountedAt === null) return this.debt;
+    return Math.min(this.debtMaxMs, Math.max(0, this.debt + (cpu - this.cpuAt) - this.target * (now - this.accountedAt)));
   }
 }

@@ -283,13 +283,13 @@ export class RawModelMemo {
     const hint: ChangeHint = { lastText: old.text, prefix: p, suffix: old.text.length - a, index: i };
     const part = readEntry(entryText, 0, entryText.length, old, hint);
     if (part === undefined || part.key !== old.key) return undefined;
-    const lastMap = section.key === 'services' ? this.servicesValue : this.gatewaysValue;
+    const lastMap = (section.key === 'services' ? this.servicesValue : this.gatewaysValue) as Record<string, unknown> | undefined;
     let raw: Record<string, unknown>;
-    if (typeof lastMap === 'object' && lastMap !== null && last.raw[section.key] === lastMap && (lastMap as Record<string, unknown>)[part.key] === old.value) {
+    if (typeof lastMap === 'object' && lastMap !== null && last.raw[section.key] === lastMap && lastMap[part.key] === old.value) {
       // The entry replaced in the last value itself (the contract of read(): a value is good
       // until the next read), and the replacement logged for the schema memo.
       parts[i] = part;
-      replaceInPlace(lastMap as Record<string, unknown>, part.key, part.value);
+      replaceInPlace(lastMap, part.key, part.value);
       raw = last.raw;
       this.counts.replacedInPlace++;
     } else {

@@ -147,8 +147,8 @@ class PartMap<T extends object> {
     if (raw === this.raw && prevOut !== null) {
       // The same map: the same entries, but for those the raw memo replaced in it since.
       const replaced = isPlainObject(raw) ? namesReplacedSince(raw, this.rawCount) : NO_NAMES;
-      if (replaced !== undefined && replaced.length === 0) return { parsed: prevOut, commit: NOTHING };
-      if (replaced !== undefined && isPlainObject(raw)) return this.partsEdited(raw, replaced, prevOut);
+      if (replaced?.length === 0) return { parsed: prevOut, commit: NOTHING };
+      if (replaced !== undefined) return this.partsEdited(raw as Record<string, unknown>, replaced, prevOut);
     }
     if (raw === undefined) {
       const empty = Object.create(null) as Record<string, T>;

@@ -199,16 +199,8 @@ describe('early load at the watcher event', () => {
     // The first event finds the file half written: a model without its last service (valid) ...
     const full = doc.text();
     const cut = full.slice(0, full.lastIndexOf('\n  s11:') + 1);
-    fs.writeFileSync(file, cut);
-    app.changeSeen();
-    for (let i = 0; i < 50; i++) await turn();
     // ... then the rest is written (another event), and the hold-off ends.
-    editRouteTimeout(doc, 's0', '32s');
-    const text = doc.text();
-    fs.writeFileSync(file, text);
-    app.changeSeen();
-    app.changeQuiet();
-    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    const text = await seenThenCompleted(cut, '32s');
     await turnsUntil(() => app.cache.pendingWakes === 0);
     expect(app.earlyLoads).toEqual({ started: 1, used: 0, dropped: 1 });
     expect(current(sidecars())).toEqual(fresh(text, sidecars()));
@@ -218,6 +210,24 @@ describe('early load at the watcher event', () => {
     expect(app.lastAttempt!.ok).toBe(true);
   });
 
+  /**
+   * The file holds `first` at the first event and its early load reads it; then the complete
+   * model (s0's route timeout `timeout`) is written, another event comes, and the hold-off ends.
+   * Resolves with the complete text once it is applied.
+   */
+  async function seenThenCompleted(first: string, timeout: string): Promise<string> {
+    fs.writeFileSync(file, first);
+    app.changeSeen();
+    for (let i = 0; i < 50; i++) await turn();
+    editRouteTimeout(doc, 's0', timeout);
+    const text = doc.text();
+    fs.writeFileSync(file, text);
+    app.changeSeen();
+    app.changeQuiet();
+    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    return text;
+  }
+
   async function reloadsCounted(result: string): Promise<number> {
     const m = await app.metrics.registry.getSingleMetric('meshgate_config_reloads_total')!.get();
     return m.values.find((v) => v.labels['result'] === result)?.value ?? 0;
@@ -225,15 +235,7 @@ describe('early load at the watcher event', () => {
 
   it('an invalid half-written file seen at the event is not reported when the complete file follows', async () => {
     const applied = await reloadsCounted('applied');
-    fs.writeFileSync(file, `${doc.text()}  broken: [\n`);
-    app.changeSeen();
-    for (let i = 0; i < 50; i++) await turn();
-    editRouteTimeout(doc, 's0', '33s');
-    const text = doc.text();
-    fs.writeFileSync(file, text);
-    app.changeSeen();
-    app.changeQuiet();
-    await turnsUntil(() => app.lastApplied!.contentHash === hash(text));
+    await seenThenCompleted(`${doc.text()}  broken: [\n`, '33s');
     // The only attempt after the hold-off is the complete file's: none was rejected.
     expect(app.lastAttempt!.ok).toBe(true);
     expect(await reloadsCounted('rejected')).toBe(0);
