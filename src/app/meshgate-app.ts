@@ -114,7 +114,7 @@ export class MeshgateApp {
       labelNames: ['result'],
       registers: [this.metrics.registry],
     });
-    this.cache.onSet(() => this.metrics.snapshotsSet.inc());
+    this.cache.onSet(() => this.metrics.countSnapshotSet());
     opts.security?.registerMetrics(this.metrics.registry);
     this.xds = new XdsServer({
       cache: this.cache,
@@ -357,11 +357,12 @@ export class MeshgateApp {
   private wakeInSlices(): void {
     if (this.waking) return;
     this.waking = true;
+    // First in every turn: the requests read meanwhile (their ACKs, mostly) wait for the last push.
     this.slices.add((deadline) => {
       if (this.cache.wakeQueued(deadline)) return true;
       this.waking = false;
       return false;
-    });
+    }, true);
   }
 
   /**

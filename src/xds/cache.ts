@@ -126,7 +126,7 @@ export class SnapshotCache {
   /** Set one group's snapshot. Returns false if it was identical to the current one. */
   set(group: string, snapshot: Snapshot): boolean {
     const prev = this.entries.get(group);
-    if (prev && prev.snapshot.version === snapshot.version) return false;
+    if (prev?.snapshot.sameContent(snapshot)) return false;
     const setAt = performance.now();
     this.entries.set(group, { snapshot, setAt });
     for (const fn of this.listeners) fn(group, snapshot);
@@ -162,7 +162,7 @@ export class SnapshotCache {
     }
     for (const [g, snap] of next) {
       const prev = this.entries.get(g);
-      if (prev && prev.snapshot.version === snap.version) continue;
+      if (prev?.snapshot.sameContent(snap)) continue;
       changedGroups.push(g);
       const entry = { snapshot: snap, setAt: performance.now() };
       this.entries.set(g, entry);

@@ -34,6 +34,14 @@ export class XdsMetrics {
   /** Per variant, per type (no key to build per response). */
   private readonly tallies = { sotw: new Map<string, Tally>(), delta: new Map<string, Tally>() };
 
+  /** Snapshots set since the last read (a reload sets thousands). */
+  private snapshotsSetCount = 0;
+
+  /** One snapshot set in the cache (counted when the metrics are read). */
+  countSnapshotSet(): void {
+    this.snapshotsSetCount++;
+  }
+
   /** One response of `bytes` bytes written (type: short name, e.g. CDS). */
   countPush(type: string, variant: 'sotw' | 'delta', bytes: number): void {
     const t = this.tally(type, variant);
@@ -65,6 +73,8 @@ export class XdsMetrics {
 
   /** Add what was counted since the last read to the Prometheus metrics (called when they are read). */
   private flush(): void {
+    if (this.snapshotsSetCount) this.snapshotsSet.inc(this.snapshotsSetCount);
+    this.snapshotsSetCount = 0;
     for (const t of [...this.tallies.sotw.values(), ...this.tallies.delta.values()]) {
       if (t.pushes) this.pushes.inc(t.labels, t.pushes);
       if (t.bytes) this.bytesSent.inc(t.labels, t.bytes);
@@ -123,6 +133,7 @@ export class XdsMetrics {
       name: 'meshgate_snapshots_set_total',
       help: 'Snapshots published to the cache (unchanged groups are not counted).',
       registers: [registry],
+      collect: flush,
     });
     this.authzDenials = new client.Counter({
       name: 'meshgate_authz_denials_total',

@@ -332,8 +332,7 @@ export class Snapshot {
   private readonly checkedInBase: number;
   /** problems() found none (set once it ran). */
   private clean = false;
-  /** Identity of the whole snapshot: a hash over every type version. */
-  readonly version: string;
+  private wholeVersion: string | null = null;
 
   /**
    * `resources`: the resources in any order, or grouped per type (ResourcesByType, a plain
@@ -370,7 +369,23 @@ export class Snapshot {
     if (base?.clean) for (let i = 0; i < sets.length; i++) if (sets[i] === base.sets[i]) checked |= 1 << i;
     this.sets = sets;
     this.checkedInBase = checked;
-    this.version = contentHash(sets[0]!.version + sets[1]!.version + sets[2]!.version + sets[3]!.version + sets[4]!.version);
+  }
+
+  /**
+   * Identity of the whole snapshot: a hash over every type version, worked out when first
+   * asked for (a reload builds thousands of sidecar snapshots; sameContent() compares them
+   * without it).
+   */
+  get version(): string {
+    const s = this.sets;
+    return (this.wholeVersion ??= contentHash(s[0]!.version + s[1]!.version + s[2]!.version + s[3]!.version + s[4]!.version));
+  }
+
+  /** Whether `other` has the very same content: every type's version equal. */
+  sameContent(other: Snapshot): boolean {
+    if (other === this) return true;
+    for (let i = 0; i < this.sets.length; i++) if (this.sets[i]!.version !== other.sets[i]!.version) return false;
+    return true;
   }
 
   private set(typeUrl: TypeUrl): TypeSet | undefined {

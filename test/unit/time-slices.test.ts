@@ -1,6 +1,7 @@
 // Deferred work in shared slices (src/util/time-slices.ts): every kind of deferred work shares one
 // budget per turn of the event loop, kinds not reached in a turn go first in the next, deferred
-// jobs run in order (those deferred by a job too), and a job's bug leaves the queue working.
+// jobs run in order (those deferred by a job too), a task added first takes each turn's budget
+// before the others, and a job's bug leaves the queue working.
 import { describe, expect, it } from 'vitest';
 import { TimeSlices } from '../../src/util/time-slices.js';
 
@@ -59,6 +60,48 @@ describe('time slices', () => {
     expect(order.slice(0, 3)).toEqual(['a', 'a', 'b']);
     expect(order.filter((x) => x === 'b')).toHaveLength(3);
     expect(order.filter((x) => x === 'a')).toHaveLength(3);
+  });
+
+  it('a task added first takes the budget before the other tasks and the jobs, which run once it is done', async () => {
+    const slices = new TimeSlices(3);
+    const order: string[] = [];
+    let wakes = 12;
+    // Jobs and a task queued before it: still, every turn starts with the first task.
+    for (let i = 0; i < 4; i++) slices.defer(() => order.push(`job${i}`));
+    slices.add(() => {
+      order.push('task');
+      return false;
+    });
+    slices.add((deadline) => {
+      do {
+        spin(1);
+        order.push('wake');
+      } while (--wakes > 0 && performance.now() < deadline);
+      return wakes > 0;
+    }, true);
+    let turns = 0;
+    while (slices.pending > 0) {
+      await turn();
+      turns++;
+    }
+    // Every wake before any job or task: the first task used each turn's budget while it had more to do.
+    expect(order.slice(0, 12)).toEqual(Array(12).fill('wake'));
+    expect(order.slice(12).sort()).toEqual(['job0', 'job1', 'job2', 'job3', 'task']);
+    expect(turns).toBeGreaterThanOrEqual(4); // 12 ms of wakes in 3 ms turns
+  });
+
+  it('what is left of a turn after the first task goes to the others', async () => {
+    const slices = new TimeSlices(20);
+    const order: string[] = [];
+    slices.defer(() => order.push('job'));
+    slices.add(() => {
+      order.push('wake');
+      return false;
+    }, true);
+    await turn();
+    // One turn: the first task was quick, the job ran in the same turn.
+    expect(order).toEqual(['wake', 'job']);
+    expect(slices.pending).toBe(0);
   });
 
   it('deferred jobs run in order, with those they defer after them, none at once', async () => {

@@ -178,6 +178,20 @@ describe('Snapshot', () => {
     }
   });
 
+  it('sameContent: snapshots built apart from the same resources are the same; one changed resource makes them differ, as the version says', () => {
+    const base = new Snapshot(completeSet());
+    const again = new Snapshot(shuffled(completeSet(), 3));
+    expect(again).not.toBe(base);
+    expect(again.sameContent(base)).toBe(true);
+    expect(base.sameContent(base)).toBe(true);
+    const cluster = new Snapshot(completeSet().map((r) => (r.typeUrl === TYPE.CLUSTER && r.name === 'api' ? resourceFromJson(TYPE.CLUSTER, edsCluster('api', { connect_timeout: '7s' })) : r)));
+    expect(cluster.sameContent(base)).toBe(false);
+    expect(cluster.version).not.toBe(base.version);
+    const other = new Snapshot(completeSet().map((r) => (r.typeUrl === TYPE.ENDPOINT && r.name === 'web' ? resourceFromJson(TYPE.ENDPOINT, cla('web', 9191)) : r)));
+    expect(other.sameContent(base)).toBe(false);
+    expect(base.sameContent(other)).toBe(false);
+  });
+
   it('adding or removing a resource changes that type version', () => {
     const base = new Snapshot(completeSet());
     const added = new Snapshot([...completeSet(), resourceFromJson(TYPE.SECRET, secret('extra'))]);
