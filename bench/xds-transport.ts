@@ -3,7 +3,8 @@
 // child process. Measures this process's CPU (the server's) and the wall time of
 //   storm:  N proxies connect at once; each asks CDS, EDS (every cluster), LDS, RDS and ACKs
 //           every answer, as Envoy does (~105 resources each, like S2);
-//   churn:  R rounds of one changed endpoint assignment, each pushed to and ACKed by all N;
+//   churn:  R rounds of one changed endpoint assignment (--churn rds: of the route configuration
+//           "outbound", as S3's edit; cds: of one padding cluster), each pushed to and ACKed by all N;
 //   decode: a typical first request and a typical ACK decoded 200 000 times each, with the
 //           hand-written decoder and with protobufjs decode + toObject (skipped when the
 //           server has no hand-written decoder, i.e. before it).
@@ -11,7 +12,7 @@
 // The server is pinned to core 0 and the proxies to core 1 when taskset is there.
 //
 //   node --import tsx bench/xds-transport.ts [--proxies 1000] [--rounds 20] [--runs 3]
-//        [--write-mode auto|pieces|concat] [--no-decode]
+//        [--write-mode auto|pieces|concat] [--no-decode] [--delta] [--churn eds|rds|cds]
 import { fork } from 'node:child_process';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
@@ -20,6 +21,7 @@ import { messageType } from '../src/xds/protos.js';
 import { pinSelf } from './lib/servers.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
+const ADS_DELTA = '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources';
 const T = {
   CDS: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
   EDS: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
@@ -40,12 +42,15 @@ const { values } = parseArgs({
     'no-decode': { type: 'boolean', default: false },
     /** Extra clusters (not asked for by EDS) making every CDS response large. */
     'cds-padding': { type: 'string', default: '0' },
-    /** What a churn round changes: one endpoint assignment (eds) or one of those clusters (cds: a whole CDS push). */
+    /** What a churn round changes: one endpoint assignment (eds), the route configuration "outbound" (rds) or one of the padding clusters (cds: a whole CDS push). */
     churn: { type: 'string', default: 'eds' },
+    /** Delta ADS streams instead of SotW. */
+    delta: { type: 'boolean', default: false },
   },
 });
 
 const REQ = messageType('envoy.service.discovery.v3.DiscoveryRequest');
+const DELTA_REQ = messageType('envoy.service.discovery.v3.DeltaDiscoveryRequest');
 
 /** An Envoy-like node: id, cluster, metadata with an identity token, build version. */
 function node(i: number): Record<string, unknown> {
@@ -66,8 +71,8 @@ function node(i: number): Record<string, unknown> {
   };
 }
 
-function encodeRequest(r: Record<string, unknown>): Buffer {
-  const body = REQ.encode(REQ.fromObject(r)).finish();
+function encodeRequest(r: Record<string, unknown>, type = REQ): Buffer {
+  const body = type.encode(type.fromObject(r)).finish();
   const out = Buffer.allocUnsafe(5 + body.length);
   out[0] = 0;
   out.writeUInt32BE(body.length, 1);
@@ -85,7 +90,7 @@ interface ClientMsg {
   error?: string;
 }
 
-async function runClient(port: number, proxies: number): Promise<void> {
+async function runClient(port: number, proxies: number, delta: boolean): Promise<void> {
   const send = (m: ClientMsg): void => void process.send!(m);
   let synced = 0;
   const edsPushes: number[] = [];
@@ -94,7 +99,7 @@ async function runClient(port: number, proxies: number): Promise<void> {
     const session = http2.connect(`http://127.0.0.1:${port}`, { settings: { initialWindowSize: 16 * 1024 * 1024 } });
     session.on('error', (err) => send({ kind: 'failed', error: String(err) }));
     session.on('connect', () => session.setLocalWindowSize(16 * 1024 * 1024));
-    const stream = session.request({ ':method': 'POST', ':path': ADS, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({ ':method': 'POST', ':path': delta ? ADS_DELTA : ADS, 'content-type': 'application/grpc', te: 'trailers' });
     stream.on('error', (err) => send({ kind: 'failed', error: String(err) }));
     const n = node(i);
     let first = true;
@@ -105,33 +110,38 @@ async function runClient(port: number, proxies: number): Promise<void> {
         r['node'] = n;
         first = false;
       }
-      stream.write(encodeRequest(r));
+      stream.write(encodeRequest(r, delta ? DELTA_REQ : REQ));
     };
+    // Delta: a subscription names what it adds (wildcard for CDS and LDS: none), an ACK only the nonce.
+    const subscribe = (typeUrl: string, names?: string[]): void =>
+      request(delta ? { type_url: typeUrl, ...(names ? { resource_names_subscribe: names } : {}) } : { type_url: typeUrl, ...(names ? { resource_names: names } : {}) });
     const onResponse = (msg: Buffer): void => {
+      // A DeltaDiscoveryResponse has system_version_info (1), type_url (4) and nonce (5) where a DiscoveryResponse has its version, type and nonce.
       const { version, typeUrl, nonce } = responseHeader(msg);
-      const ack = { type_url: typeUrl, version_info: version, response_nonce: nonce };
+      const ack: Record<string, unknown> = delta ? { type_url: typeUrl, response_nonce: nonce } : { type_url: typeUrl, version_info: version, response_nonce: nonce };
+      const names = (list: string[]): Record<string, unknown> => (delta ? {} : { resource_names: list });
       const pushed = (): void => {
         pushes++;
         edsPushes[pushes] = (edsPushes[pushes] ?? 0) + 1;
         if (edsPushes[pushes] === proxies) send({ kind: 'round', round: pushes });
       };
       if (typeUrl === T.CDS) {
-        if (!done) request({ type_url: T.EDS, resource_names: clusterNames });
+        if (!done) subscribe(T.EDS, clusterNames);
         request({ ...ack });
         if (done) pushed();
       } else if (typeUrl === T.EDS) {
-        request({ ...ack, resource_names: clusterNames });
-        if (!done) request({ type_url: T.LDS });
+        request({ ...ack, ...names(clusterNames) });
+        if (!done) subscribe(T.LDS);
         else pushed();
       } else if (typeUrl === T.LDS) {
-        if (!done) request({ type_url: T.RDS, resource_names: ROUTES });
+        if (!done) subscribe(T.RDS, ROUTES);
         request({ ...ack });
       } else if (typeUrl === T.RDS) {
-        request({ ...ack, resource_names: ROUTES });
+        request({ ...ack, ...names(ROUTES) });
         if (!done) {
           done = true;
           if (++synced === proxies) send({ kind: 'synced', ms: performance.now() - t0 });
-        }
+        } else pushed();
       }
     };
     // Chunks are gathered until a whole message is there (no concatenation per chunk).
@@ -157,7 +167,7 @@ async function runClient(port: number, proxies: number): Promise<void> {
         need = -1;
       }
     });
-    request({ type_url: T.CDS });
+    subscribe(T.CDS);
   }
 }
 
@@ -235,17 +245,23 @@ async function runServer(): Promise<void> {
         },
       ],
     });
-  const routeConfig = (name: string) =>
+  // Round r of an rds churn gives the first service's route a timeout of r seconds (as S3's edit).
+  const routeConfig = (name: string, r = 0) =>
     resourceFromJson(T.RDS, {
       name,
-      virtual_hosts: clusterNames.slice(0, SERVICES).map((c) => ({ name: c, domains: [c, `${c}.mesh`], routes: [{ match: { prefix: '/' }, route: { cluster: c } }] })),
+      virtual_hosts: clusterNames.slice(0, SERVICES).map((c, i) => ({
+        name: c,
+        domains: [c, `${c}.mesh`],
+        routes: [{ match: { prefix: '/' }, route: { cluster: c, ...(i === 0 && r > 0 ? { timeout: `${r}s` } : {}) } }],
+      })),
     });
   const clusters = clusterNames.map(cluster);
   const padding = Array.from({ length: Number(values['cds-padding']) }, (_, i) => `pad-${String(i).padStart(6, '0')}-${'p'.repeat(100)}`);
   const padCluster = (name: string, r: number) =>
     resourceFromJson(T.CDS, { name, type: 'EDS', connect_timeout: `${1 + r}s`, eds_cluster_config: { eds_config: ads, service_name: name } });
-  const fixed = [...clusters, listener('outbound', 'outbound', 15001), listener('inbound', 'inbound', 15006), ...ROUTES.map(routeConfig)];
-  // Round r changes one assignment's endpoints (and round r + 1 puts it back). Every snapshot
+  const rdsChurn = values.churn === 'rds';
+  const fixed = [...clusters, listener('outbound', 'outbound', 15001), listener('inbound', 'inbound', 15006), routeConfig('inbound')];
+  // Round r changes one assignment's endpoints (or the outbound routes, or a padding cluster). Every snapshot
   // is built before anything is measured, each on the previous one (as meshgate's builder
   // does), so a round costs the server what a real one-assignment change costs it.
   const worlds: InstanceType<typeof Snapshot>[] = [];
@@ -253,8 +269,9 @@ async function runServer(): Promise<void> {
     const cdsChurn = values.churn === 'cds' && padding.length > 0;
     const res = [
       ...fixed,
+      routeConfig('outbound', rdsChurn ? r : 0),
       ...padding.map((p, i) => padCluster(p, cdsChurn && r > 0 && i === r % padding.length ? r : 0)),
-      ...clusterNames.map((c, i) => cla(c, i, !cdsChurn && r > 0 && i === r % clusterNames.length ? 9000 + r : 8080)),
+      ...clusterNames.map((c, i) => cla(c, i, !cdsChurn && !rdsChurn && r > 0 && i === r % clusterNames.length ? 9000 + r : 8080)),
     ];
     worlds.push(r === 0 ? new Snapshot(res) : new Snapshot(res, worlds[r - 1]));
   }
@@ -267,7 +284,7 @@ async function runServer(): Promise<void> {
     const port = await server.listen('127.0.0.1:0');
     cache.set('mesh', world(0));
     global.gc?.();
-    const child = fork(fileURLToPath(import.meta.url), ['--client', String(port), '--proxies', String(proxies)], { execArgv: process.execArgv, stdio: 'inherit' });
+    const child = fork(fileURLToPath(import.meta.url), ['--client', String(port), '--proxies', String(proxies), ...(values.delta ? ['--delta'] : [])], { execArgv: process.execArgv, stdio: 'inherit' });
     const waiters = new Map<string, (m: ClientMsg) => void>();
     child.on('message', (m: ClientMsg) => {
       if (m.kind === 'failed') {
@@ -300,7 +317,7 @@ async function runServer(): Promise<void> {
     results.push({ run, stormMs: Math.round(stormMs), stormCpuMs: Math.round(stormCpuMs), churnMs: Math.round(churnMs), churnCpuMs: Math.round(churnCpuMs) });
     process.stdout.write(
       `run ${run}: storm ${proxies} proxies synced in ${Math.round(stormMs)} ms (client view ${Math.round(synced.ms ?? 0)} ms), server CPU ${Math.round(stormCpuMs)} ms; ` +
-        `churn ${rounds} rounds × ${proxies} ${values.churn === 'cds' ? 'CDS' : 'EDS'} pushes+ACKs in ${Math.round(churnMs)} ms, server CPU ${Math.round(churnCpuMs)} ms (${((churnCpuMs * 1000) / (rounds * proxies)).toFixed(1)} µs per push+ACK)\n`,
+        `churn ${rounds} rounds × ${proxies} ${values.delta ? 'Delta ' : ''}${values.churn === 'cds' ? 'CDS' : values.churn === 'rds' ? 'RDS' : 'EDS'} pushes+ACKs in ${Math.round(churnMs)} ms, server CPU ${Math.round(churnCpuMs)} ms (${((churnCpuMs * 1000) / (rounds * proxies)).toFixed(1)} µs per push+ACK)\n`,
     );
     child.kill();
     server.forceClose();
@@ -350,7 +367,7 @@ async function decodeBench(): Promise<void> {
 // The server on core 0, the proxies on core 1 (as bench/run.ts does), when taskset exists.
 pinSelf(values.client ? '1' : '0');
 if (values.client) {
-  process.once('message', () => void runClient(Number(values.client), Number(values.proxies)));
+  process.once('message', () => void runClient(Number(values.client), Number(values.proxies), values.delta === true));
   process.send!({ kind: 'ready' } satisfies ClientMsg);
 }
 else await runServer();
