@@ -155,7 +155,10 @@ export class DeltaStream extends XdsStreamBase {
     if (this.fixedType) return;
     for (const d of DEPENDENTS[acked] ?? []) {
       const ds = this.types.get(d);
-      if (ds?.requested && ds.shadow.size + ds.holds.heldSize > 0) ds.due = true;
+      // Only resources gone from the snapshot are retained (`missing` names them): with none,
+      // there is nothing to release and no response to work out (an RDS ACK from each of 2000
+      // sidecars would otherwise look at their CDS for nothing).
+      if (ds?.requested && ds.missing) ds.due = true;
     }
   }
 
