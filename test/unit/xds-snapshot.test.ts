@@ -392,6 +392,17 @@ describe('snapshots of grouped resources (type sets interned by array identity)'
     expect(ok.problems()).toEqual([]);
   });
 
+  it('a list extended with a resource that makes a kind of reference the list does not is checked for it', () => {
+    // Static clusters refer to nothing; the one added is an EDS cluster, whose assignment is missing.
+    const statics = ['s1', 's2', 's3'].map((n) => resourceFromJson(TYPE.CLUSTER, { name: n, type: 'STATIC', connect_timeout: '1s' }));
+    const clean = new Snapshot({ [TYPE.CLUSTER]: statics });
+    expect(clean.problems()).toEqual([]);
+    const extended = new Snapshot({ [TYPE.CLUSTER]: extendList(statics, resourceFromJson(TYPE.CLUSTER, edsCluster('eds'))) });
+    expect(extended.problems().map((p) => p.message)).toEqual(['is an EDS cluster but ClusterLoadAssignment "eds" is not defined']);
+    const served = new Snapshot({ [TYPE.CLUSTER]: extendList(statics, resourceFromJson(TYPE.CLUSTER, edsCluster('eds'))), [TYPE.ENDPOINT]: [resourceFromJson(TYPE.ENDPOINT, cla('eds'))] });
+    expect(served.problems()).toEqual([]);
+  });
+
   it('a shared type naming many resources is checked per set it is held with (memoised on the pair)', () => {
     const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6'];
     const routes = [rl('main', names)];
