@@ -3,12 +3,23 @@
 // jobs run in order (those deferred by a job too), a task added first takes each turn's budget
 // before the others, and a job's bug leaves the queue working.
 import { describe, expect, it } from 'vitest';
-import { TimeSlices } from '../../src/util/time-slices.js';
+import { type SliceTask, TimeSlices } from '../../src/util/time-slices.js';
 
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 const spin = (ms: number): void => {
   const end = performance.now() + ms;
   while (performance.now() < end);
+};
+/** A task of `steps` steps of 1 ms, each recorded as `label` in `order`, as many per turn as the deadline allows (at least one). */
+const spinning = (label: string, steps: number, order: string[]): SliceTask => {
+  let left = steps;
+  return (deadline) => {
+    do {
+      spin(1);
+      order.push(label);
+    } while (--left > 0 && performance.now() < deadline);
+    return left > 0;
+  };
 };
 
 describe('time slices', () => {
@@ -42,15 +53,8 @@ describe('time slices', () => {
   it('a kind not reached in a turn goes first in the next', async () => {
     const slices = new TimeSlices(2);
     const order: string[] = [];
-    let a = 3;
     let b = 3;
-    slices.add((deadline) => {
-      do {
-        spin(1);
-        order.push('a');
-      } while (--a > 0 && performance.now() < deadline);
-      return a > 0;
-    });
+    slices.add(spinning('a', 3, order));
     slices.add(() => {
       order.push('b');
       return --b > 0;
@@ -65,20 +69,13 @@ describe('time slices', () => {
   it('a task added first takes the budget before the other tasks and the jobs, which run once it is done', async () => {
     const slices = new TimeSlices(3);
     const order: string[] = [];
-    let wakes = 12;
     // Jobs and a task queued before it: still, every turn starts with the first task.
     for (let i = 0; i < 4; i++) slices.defer(() => order.push(`job${i}`));
     slices.add(() => {
       order.push('task');
       return false;
     });
-    slices.add((deadline) => {
-      do {
-        spin(1);
-        order.push('wake');
-      } while (--wakes > 0 && performance.now() < deadline);
-      return wakes > 0;
-    }, true);
+    slices.add(spinning('wake', 12, order), true);
     let turns = 0;
     while (slices.pending > 0) {
       await turn();
