@@ -65,7 +65,13 @@ import {
 
 type At = (path: ModelPath, key?: boolean) => SourcePosition;
 
-/** Past this many changed parts, and a quarter of the model, the full check is cheaper. */
+/**
+ * Past this many changed parts, and three quarters of the model, the full check is as cheap.
+ * M1k with the instance ports of K services changed, median load in process: 4.9 ms at K = 250,
+ * ~10 ms at 500, 23 ms at 1000 checked incrementally; 24 ms with the full check at any K. The
+ * cut was at a quarter: under S4's churn a reload of 300 changes then took 5× one of 250, so a
+ * slow reload (a major GC) made the next ones slower still.
+ */
 const MAX_CHANGED = 64;
 
 /**
@@ -308,7 +314,7 @@ class Baseline {
     const services = changes(prev.services, this.serviceCount, next.services);
     const gateways = changes(prev.gateways, this.gatewayCount, next.gateways);
     const changedCount = services.changed.length + services.removed.length + gateways.changed.length + gateways.removed.length;
-    if (changedCount > MAX_CHANGED && changedCount * 4 > services.total + gateways.total) return false;
+    if (changedCount > MAX_CHANGED && changedCount * 4 > 3 * (services.total + gateways.total)) return false;
 
     // The changed parts' own checks, recording what they read.
     const facts = new ModelFacts(next, memory);

@@ -84,6 +84,28 @@ describe('a reload = a load without memory = the full path', () => {
     }
     expect(loader.stats().checkedIncrementally).toBeGreaterThan(20);
   });
+
+  it('a batch of changes to most services is still checked incrementally; to nearly all of them, fully', () => {
+    // Under endpoint churn a slow reload gathers more changes for the next one: the incremental
+    // check must not give way to the full one (5× the time of the batch that just missed it) while
+    // it is still cheaper, or one slow reload makes the next ones slower.
+    const doc = gatewayMesh({ name: 'batch', services: 100, instancesPerService: 2, subsets: 1 });
+    const loader = new ModelLoader();
+    loader.load('m.yaml', doc.text());
+    const batch = (count: number, port: number): { incremental: number; full: number } => {
+      for (let s = 0; s < count; s++) setInstancePort(doc, `s${s}`, 0, port);
+      const text = doc.text();
+      const before = loader.stats();
+      expectSameLoad(loader.load('m.yaml', text), loadModelTextFullPath('m.yaml', text), `${count} services changed`);
+      const after = loader.stats();
+      return { incremental: after.checkedIncrementally - before.checkedIncrementally, full: after.checkedFully - before.checkedFully };
+    };
+    // 70 of 100: past 64 and a quarter (the full check before), within three quarters.
+    expect(batch(70, 15010)).toEqual({ incremental: 1, full: 0 });
+    expect(batch(75, 15011)).toEqual({ incremental: 1, full: 0 });
+    // 80 of 100: past three quarters.
+    expect(batch(80, 15012)).toEqual({ incremental: 0, full: 1 });
+  });
 });
 
 describe('unchanged parts are the same objects', () => {
