@@ -98,7 +98,7 @@ describe('reload pacer', () => {
   it('what one reload could not wait for is carried to the next ones, up to a typical cycle: a lone spike is forgiven beyond it', () => {
     const c = fakeClock();
     const p = new ReloadPacer(0.5, 100, c);
-    // Cheap cycles (S4: a reload and its pushes, ~20 ms of CPU every ~40 ms).
+    // Cheap cycles: a reload and its pushes, 20 ms of CPU, then the wait the pacer asks for.
     const cheap = (): number => {
       p.started();
       c.advance(20, 20);
