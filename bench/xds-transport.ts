@@ -13,6 +13,7 @@
 //
 //   node --import tsx bench/xds-transport.ts [--proxies 1000] [--rounds 20] [--runs 3]
 //        [--write-mode auto|pieces|concat] [--no-decode] [--delta] [--churn eds|rds|cds]
+//        [--transport meshgate|node]   (the server's HTTP/2: its own framing, or node:http2)
 import { fork } from 'node:child_process';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
@@ -46,6 +47,8 @@ const { values } = parseArgs({
     churn: { type: 'string', default: 'eds' },
     /** Delta ADS streams instead of SotW. */
     delta: { type: 'boolean', default: false },
+    /** The server's HTTP/2: meshgate's own framing (default) or node:http2. */
+    transport: { type: 'string', default: 'meshgate' },
   },
 });
 
@@ -280,7 +283,7 @@ async function runServer(): Promise<void> {
   const results: Array<{ run: number; stormMs: number; stormCpuMs: number; churnMs: number; churnCpuMs: number }> = [];
   for (let run = 1; run <= Number(values.runs); run++) {
     const cache = new SnapshotCache(() => 'mesh');
-    const server = new XdsServer({ cache, log: silentLogger() });
+    const server = new XdsServer({ cache, log: silentLogger(), transport: values.transport as 'meshgate' | 'node' });
     const port = await server.listen('127.0.0.1:0');
     cache.set('mesh', world(0));
     global.gc?.();

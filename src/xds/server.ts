@@ -49,6 +49,8 @@ export interface XdsServerOptions {
   responseCache?: ResponseCacheOptions;
   /** Requests are handled through this (the app's time slices) instead of as they are read (StreamDeps.defer). */
   defer?: StreamDeps['defer'];
+  /** HTTP/2 framed by meshgate (default) or by node:http2 (for comparison). */
+  transport?: 'meshgate' | 'node';
 }
 
 /** Default accept backlog: a connect storm of thousands of proxies fits in the queue. */
@@ -83,6 +85,7 @@ export class XdsServer {
       keepaliveTimeMs: opts.keepaliveTimeMs ?? 30_000,
       keepaliveTimeoutMs: opts.keepaliveTimeoutMs ?? 10_000,
       ...(opts.credentials ? { tls: opts.credentials } : {}),
+      ...(opts.transport ? { transport: opts.transport } : {}),
     });
     for (const svc of DISCOVERY_SERVICES) {
       const label = svc.typeUrl ? shortName(svc.typeUrl).toLowerCase() : 'ads';

@@ -6,7 +6,7 @@
 // pending), emit('error', {code, details}) ends the call with that status, and the events are
 // data, end (the peer half-closed), error, cancelled (the peer reset the stream or the
 // connection went away), close and drain.
-import { constants, type ServerHttp2Stream } from 'node:http2';
+import { constants } from 'node:http2';
 import { Deframer, type FrameError, frameHeader } from './framing.js';
 import { type CallStatus, encodeGrpcMessage, Status } from './status.js';
 
@@ -31,6 +31,32 @@ export interface CallOptions {
 }
 
 const EMPTY: Listener[] = [];
+
+type Done = (err?: Error | null) => void;
+
+/**
+ * The HTTP/2 stream under a call: node:http2's ServerHttp2Stream or meshgate's own
+ * (../h2/connection.ts), which also takes a message in parts (writeMessage) and frames it
+ * with one copy of the body.
+ */
+export interface CallStream {
+  on(event: 'data', fn: (chunk: Buffer) => void): unknown;
+  on(event: 'end' | 'drain' | 'wantTrailers' | 'close', fn: () => void): unknown;
+  on(event: 'error', fn: (err: Error) => void): unknown;
+  once(event: 'close', fn: () => void): unknown;
+  write(chunk: Buffer, done?: Done): boolean;
+  cork(): void;
+  uncork(): void;
+  respond(headers: Record<string, string | number>, options: { endStream?: boolean; waitForTrailers?: boolean }): void;
+  sendTrailers(headers: Record<string, string | number>): void;
+  end(): void;
+  close(code?: number): void;
+  resume(): unknown;
+  readonly destroyed: boolean;
+  readonly closed: boolean;
+  readonly readableEnded: boolean;
+  writeMessage?(body: Buffer, tail: Buffer, length: number, done?: Done): boolean;
+}
 
 /**
  * How a response goes to the HTTP/2 stream: copied with its 5-byte header into one buffer
@@ -58,7 +84,7 @@ export class GrpcCall {
   private status: CallStatus = { code: Status.OK, details: '' };
 
   constructor(
-    readonly stream: ServerHttp2Stream,
+    readonly stream: CallStream,
     private readonly opts: CallOptions,
   ) {
     this.deframer = new Deframer(opts.maxReceiveBytes);
@@ -112,6 +138,7 @@ export class GrpcCall {
     }
     this.respond();
     const { body, nonceField } = msg;
+    if (s.writeMessage && writeMode === 'auto') return s.writeMessage(body, nonceField, msg.length, done);
     if (writeMode === 'concat' || (writeMode === 'auto' && msg.length < COPY_BELOW)) {
       const all = Buffer.allocUnsafe(5 + msg.length);
       all[0] = 0;

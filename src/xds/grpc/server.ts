@@ -13,9 +13,11 @@
 // and their ACKs) cost the server 1.82 s of CPU with grpc-js and 1.56 s with this one, an EDS
 // push and its ACK 69 and 63 µs (medians of 3 pinned runs on a shared 2-core machine; the rest
 // is mostly node:http2 itself). More in the README's "How meshgate serves xDS".
-import http2, { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import http2, { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';
-import { GrpcCall } from './call.js';
+import tls from 'node:tls';
+import { H2Connection } from '../h2/connection.js';
+import { type CallStream, GrpcCall } from './call.js';
 import { encodeGrpcMessage, Status } from './status.js';
 
 export interface GrpcServerOptions {
@@ -26,6 +28,11 @@ export interface GrpcServerOptions {
   keepaliveTimeoutMs: number;
   /** Serve TLS (ALPN h2) with this key and certificate chain (PEM); plaintext HTTP/2 if absent. */
   tls?: TlsKeyCert;
+  /**
+   * HTTP/2 framed by meshgate on the socket (../h2/, the default) or by node:http2 (for
+   * comparison: bench/xds-transport.ts --transport node).
+   */
+  transport?: 'meshgate' | 'node';
 }
 
 export interface TlsKeyCert {
@@ -49,6 +56,17 @@ const STREAM_WINDOW = 8 * 1024 * 1024;
 const SESSION_WINDOW = 16 * 1024 * 1024;
 /** Node rejects new streams on a session whose buffered data exceeds this (MB); a big push is megabytes. */
 const MAX_SESSION_MEMORY_MB = 512;
+/** Streams open at once on one connection (an Envoy opens one ADS stream, or one per xDS type). */
+const MAX_CONCURRENT_STREAMS = 1000;
+
+/** What the server needs of a connection, from node:http2 or meshgate's own. */
+interface Session {
+  close(): void;
+  destroy(): void;
+  readonly closed: boolean;
+  readonly destroyed: boolean;
+  ping(cb: (err: Error | null, duration: number, payload: Buffer) => void): boolean;
+}
 
 interface SessionState {
   peer: string;
@@ -58,8 +76,9 @@ interface SessionState {
 
 export class GrpcServer {
   private readonly methods = new Map<string, GrpcMethod>();
-  private readonly h2: Http2Server | Http2SecureServer;
-  private readonly sessions = new Map<ServerHttp2Session, SessionState>();
+  private readonly h2: Http2Server | Http2SecureServer | null = null;
+  private readonly secureContext: tls.SecureContext | null = null;
+  private readonly sessions = new Map<Session, SessionState>();
   private readonly calls = new Set<GrpcCall>();
   /** Accepted sockets (a session closed gracefully waits for its peer to close the socket). */
   private readonly sockets = new Set<Socket>();
@@ -67,6 +86,10 @@ export class GrpcServer {
   private readonly sessionsGone: Array<() => void> = [];
 
   constructor(private readonly opts: GrpcServerOptions) {
+    if (opts.transport !== 'node') {
+      if (opts.tls) this.secureContext = tls.createSecureContext({ key: opts.tls.keyPem, cert: opts.tls.certPem });
+      return;
+    }
     const options = {
       settings: { initialWindowSize: STREAM_WINDOW, enablePush: false },
       maxSessionMemory: MAX_SESSION_MEMORY_MB,
@@ -75,7 +98,7 @@ export class GrpcServer {
       ? http2.createSecureServer({ ...options, key: opts.tls.keyPem, cert: opts.tls.certPem, ALPNProtocols: ['h2'], allowHTTP1: false })
       : http2.createServer(options);
     this.h2.on('session', (session: ServerHttp2Session) => this.onSession(session));
-    this.h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers));
+    this.h2.on('stream', (stream: http2.ServerHttp2Stream, headers: IncomingHttpHeaders) => this.onStream(stream, headers, this.sessions.get(stream.session as ServerHttp2Session)?.peer ?? ''));
     // Failed handshakes, protocol errors and clients without ALPN h2 cost their connection only.
     this.h2.on('sessionError', () => undefined);
     this.h2.on('tlsClientError', () => undefined);
@@ -96,7 +119,34 @@ export class GrpcServer {
     socket.on('error', () => undefined);
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
-    this.h2.emit('connection', socket);
+    if (this.h2) {
+      this.h2.emit('connection', socket);
+      return;
+    }
+    if (!this.secureContext) {
+      this.startConnection(socket);
+      return;
+    }
+    const secure = new tls.TLSSocket(socket, { isServer: true, secureContext: this.secureContext, ALPNProtocols: ['h2'] });
+    secure.on('error', () => secure.destroy());
+    secure.once('secure', () => {
+      // Clients without ALPN h2 get no service (as node:http2's server refuses them).
+      if (secure.alpnProtocol !== 'h2' || this.closing) secure.destroy();
+      else this.startConnection(secure);
+    });
+  }
+
+  /** meshgate's own HTTP/2 on an accepted (and, with TLS, negotiated) socket. */
+  private startConnection(socket: Socket): void {
+    const conn = new H2Connection(socket, { streamWindow: STREAM_WINDOW, connectionWindow: SESSION_WINDOW, maxConcurrentStreams: MAX_CONCURRENT_STREAMS });
+    const state = this.addSession(conn, socket);
+    conn.on('stream', (stream: CallStream, headers: Record<string, string>) => this.onStream(stream, headers, state.peer));
+    conn.once('close', () => this.sessionGone(conn, state));
+    if (this.closing) {
+      conn.close();
+      return;
+    }
+    this.schedulePing(conn, state);
   }
 
   /** Open calls (for tests and diagnostics). */
@@ -140,8 +190,7 @@ export class GrpcServer {
     for (const socket of [...this.sockets]) socket.destroy();
   }
 
-  private onSession(session: ServerHttp2Session): void {
-    const socket = session.socket;
+  private addSession(session: Session, socket: Socket | undefined): SessionState {
     const addr = socket?.remoteAddress ?? '';
     const state: SessionState = {
       peer: addr.includes(':') ? `[${addr}]:${socket?.remotePort ?? 0}` : `${addr}:${socket?.remotePort ?? 0}`,
@@ -149,13 +198,20 @@ export class GrpcServer {
       pongTimer: null,
     };
     this.sessions.set(session, state);
+    return state;
+  }
+
+  private sessionGone(session: Session, state: SessionState): void {
+    if (state.pingTimer) clearTimeout(state.pingTimer);
+    if (state.pongTimer) clearTimeout(state.pongTimer);
+    this.sessions.delete(session);
+    if (this.sessions.size === 0) for (const f of this.sessionsGone.splice(0)) f();
+  }
+
+  private onSession(session: ServerHttp2Session): void {
+    const state = this.addSession(session, session.socket);
     session.on('error', () => undefined);
-    session.once('close', () => {
-      if (state.pingTimer) clearTimeout(state.pingTimer);
-      if (state.pongTimer) clearTimeout(state.pongTimer);
-      this.sessions.delete(session);
-      if (this.sessions.size === 0) for (const f of this.sessionsGone.splice(0)) f();
-    });
+    session.once('close', () => this.sessionGone(session, state));
     try {
       session.setLocalWindowSize(SESSION_WINDOW);
     } catch {
@@ -169,7 +225,7 @@ export class GrpcServer {
   }
 
   /** Keepalive: a ping every keepaliveTimeMs; no answer within keepaliveTimeoutMs closes the connection. */
-  private schedulePing(session: ServerHttp2Session, state: SessionState): void {
+  private schedulePing(session: Session, state: SessionState): void {
     if (this.opts.keepaliveTimeMs <= 0) return;
     state.pingTimer = setTimeout(() => {
       state.pingTimer = null;
@@ -193,7 +249,7 @@ export class GrpcServer {
     state.pingTimer.unref();
   }
 
-  private onStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  private onStream(stream: CallStream, headers: IncomingHttpHeaders | Record<string, string>, peer: string): void {
     stream.on('error', () => undefined);
     const contentType = headers[constants.HTTP2_HEADER_CONTENT_TYPE];
     if (headers[constants.HTTP2_HEADER_METHOD] !== 'POST' || typeof contentType !== 'string' || !contentType.startsWith('application/grpc')) {
@@ -218,7 +274,7 @@ export class GrpcServer {
     const call = new GrpcCall(stream, {
       maxReceiveBytes: this.opts.maxReceiveBytes,
       decode: method.decoder(),
-      peer: this.sessions.get(stream.session as ServerHttp2Session)?.peer ?? '',
+      peer,
       encoding: typeof encoding === 'string' ? encoding : undefined,
     });
     this.calls.add(call);
