@@ -11,69 +11,43 @@
 // from the shared body) written to the socket, and a request's DATA payload is handed on as a
 // view of what the socket read.
 //
-// Streams (H2Stream) offer the small part of Http2Stream's surface that the gRPC call
-// (../grpc/call.ts) uses: 'data', 'end', 'drain', 'wantTrailers', 'close' events; write() with
-// backpressure, respond(), sendTrailers(), end(), close(code).
+// Its streams are ./stream.ts; frames and their constants ./frames.ts; header blocks ./hpack.ts.
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
+import {
+  DEFAULT_MAX_FRAME,
+  DEFAULT_WINDOW,
+  type Done,
+  FLAG_ACK,
+  FLAG_END_HEADERS,
+  FLAG_END_STREAM,
+  FLAG_PADDED,
+  FLAG_PRIORITY,
+  FrameType,
+  frame,
+  H2Error,
+  MAX_WINDOW,
+  PREFACE,
+  SETTINGS_ENABLE_PUSH,
+  SETTINGS_INITIAL_WINDOW_SIZE,
+  SETTINGS_MAX_CONCURRENT_STREAMS,
+  SETTINGS_MAX_FRAME_SIZE,
+  SETTINGS_MAX_HEADER_LIST_SIZE,
+  writeFrameHead,
+} from './frames.js';
 import { encodeHeaderBlock, HpackDecoder, HpackError } from './hpack.js';
+import { H2Stream, STREAM_HIGH_WATER, type StreamOwner } from './stream.js';
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+export { H2Error } from './frames.js';
+export type { H2Stream } from './stream.js';
 
-const enum FrameType {
-  DATA = 0,
-  HEADERS = 1,
-  PRIORITY = 2,
-  RST_STREAM = 3,
-  SETTINGS = 4,
-  PUSH_PROMISE = 5,
-  PING = 6,
-  GOAWAY = 7,
-  WINDOW_UPDATE = 8,
-  CONTINUATION = 9,
-}
-
-const FLAG_END_STREAM = 0x1;
-const FLAG_ACK = 0x1;
-const FLAG_END_HEADERS = 0x4;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
-
-export const H2Error = {
-  NO_ERROR: 0,
-  PROTOCOL_ERROR: 1,
-  INTERNAL_ERROR: 2,
-  FLOW_CONTROL_ERROR: 3,
-  STREAM_CLOSED: 5,
-  FRAME_SIZE_ERROR: 6,
-  REFUSED_STREAM: 7,
-  CANCEL: 8,
-  COMPRESSION_ERROR: 9,
-  ENHANCE_YOUR_CALM: 11,
-} as const;
-
-const SETTINGS_HEADER_TABLE_SIZE = 1;
-const SETTINGS_ENABLE_PUSH = 2;
-const SETTINGS_MAX_CONCURRENT_STREAMS = 3;
-const SETTINGS_INITIAL_WINDOW_SIZE = 4;
-const SETTINGS_MAX_FRAME_SIZE = 5;
-const SETTINGS_MAX_HEADER_LIST_SIZE = 6;
-
-const DEFAULT_WINDOW = 65_535;
-const DEFAULT_MAX_FRAME = 16_384;
-const MAX_WINDOW = 2 ** 31 - 1;
 /** Largest header block accepted (HEADERS and its CONTINUATIONs): a request's headers are a few hundred bytes. */
 const MAX_HEADER_BLOCK = 64 * 1024;
-/** A stream's write() returns false once this many bytes wait for its flow-control window or the socket. */
-const STREAM_HIGH_WATER = 16 * 1024;
 /**
  * Data waits in the streams' queues (not in the socket's buffer) once the socket holds this much
  * unsent: a big push goes out a few frames ahead of the kernel, not all at once into memory.
  */
 const SOCKET_HIGH_WATER = 256 * 1024;
-/** Messages up to this size go out as one buffer (frame header and message copied together). */
-const COPY_MAX = DEFAULT_MAX_FRAME;
-
 export interface H2ConnectionOptions {
   /** Receive window of each stream, and of the connection. */
   streamWindow: number;
@@ -84,50 +58,6 @@ export interface H2ConnectionOptions {
 
 export type H2Headers = Record<string, string>;
 
-/** One write waiting for flow-control window or for the socket: bytes from `off`, `done` once they are all handed to the socket. */
-interface Pending {
-  buf: Buffer;
-  off: number;
-  done: ((err?: Error | null) => void) | undefined;
-}
-
-type Done = (err?: Error | null) => void;
-
-/**
- * Buffers for outgoing frames, cut from slabs: a push to 2000 proxies is 2000 buffers of a few
- * KB, each of which would otherwise be an ArrayBuffer of its own (above half of Node's pool).
- */
-const SLAB_SIZE = 256 * 1024;
-let slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-let slabUsed = 0;
-function outBuffer(n: number): Buffer {
-  if (n > SLAB_SIZE / 8) return Buffer.allocUnsafeSlow(n);
-  if (slabUsed + n > SLAB_SIZE) {
-    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
-    slabUsed = 0;
-  }
-  const b = slab.subarray(slabUsed, slabUsed + n);
-  // Keep each buffer 8-byte aligned.
-  slabUsed += (n + 7) & ~7;
-  return b;
-}
-
-function writeFrameHead(buf: Buffer, off: number, length: number, type: number, flags: number, streamId: number): void {
-  buf[off] = (length >>> 16) & 0xff;
-  buf[off + 1] = (length >>> 8) & 0xff;
-  buf[off + 2] = length & 0xff;
-  buf[off + 3] = type;
-  buf[off + 4] = flags;
-  buf.writeUInt32BE(streamId & 0x7fffffff, off + 5);
-}
-
-function frame(type: number, flags: number, streamId: number, payload?: Buffer): Buffer {
-  const n = payload ? payload.length : 0;
-  const b = Buffer.allocUnsafe(9 + n);
-  writeFrameHead(b, 0, n, type, flags, streamId);
-  if (payload) payload.copy(b, 9);
-  return b;
-}
 
 /** The connection-level protocol error that ends the connection with a GOAWAY. */
 class ConnectionError extends Error {
@@ -139,207 +69,7 @@ class ConnectionError extends Error {
   }
 }
 
-export class H2Stream extends EventEmitter {
-  /** What the peer sent: its END_STREAM arrived. */
-  readableEnded = false;
-  /** Our side is finished (END_STREAM sent or queued, or reset). */
-  private localEnded = false;
-  /** Fully closed ('close' emitted). */
-  closed = false;
-  destroyed = false;
-  /** Flow-control window for what we send. */
-  sendWindow: number;
-  /** Received bytes not yet given back to the peer with a WINDOW_UPDATE. */
-  recvConsumed = 0;
-  headersSent = false;
-  private waitForTrailers = false;
-  /** Writes waiting for window or for the socket, in order. */
-  readonly queue: Pending[] = [];
-  queuedBytes = 0;
-  /** write() said false: 'drain' is owed once the queue is below the high-water mark. */
-  needDrain = false;
-  /** end() was called: trailers (or an empty END_STREAM DATA frame) follow the queued data. */
-  private ending = false;
-  private corked = 0;
-  private corkedChunks: Buffer[] = [];
-  private corkedDone: Done | undefined;
-
-  constructor(
-    readonly id: number,
-    private readonly conn: H2Connection,
-    sendWindow: number,
-  ) {
-    super();
-    this.sendWindow = sendWindow;
-  }
-
-  get session(): H2Connection {
-    return this.conn;
-  }
-
-  /** Data is always delivered as it arrives (for Http2Stream compatibility). */
-  resume(): this {
-    return this;
-  }
-
-  respond(headers: Record<string, string | number>, opts: { endStream?: boolean; waitForTrailers?: boolean } = {}): void {
-    if (this.headersSent || this.localEnded || this.closed) return;
-    this.headersSent = true;
-    this.waitForTrailers = opts.waitForTrailers === true;
-    const endStream = opts.endStream === true;
-    this.conn.sendHeaders(this.id, headers, endStream);
-    if (endStream) this.localEnd();
-  }
-
-  /** Send trailers (after everything written before); ends our side of the stream. */
-  sendTrailers(headers: Record<string, string | number>): void {
-    if (this.localEnded || this.closed) return;
-    this.conn.sendHeaders(this.id, headers, true);
-    this.localEnd();
-  }
-
-  cork(): void {
-    this.corked++;
-  }
-
-  uncork(): void {
-    if (this.corked === 0 || --this.corked > 0) return;
-    const chunks = this.corkedChunks;
-    const done = this.corkedDone;
-    this.corkedChunks = [];
-    this.corkedDone = undefined;
-    if (chunks.length === 0) return;
-    this.writeChunks(chunks, done);
-  }
-
-  write(chunk: Buffer, done?: Done): boolean {
-    if (this.localEnded || this.ending || this.closed) {
-      if (done) queueMicrotask(() => done(new Error('write after end')));
-      return false;
-    }
-    if (this.corked > 0) {
-      this.corkedChunks.push(chunk);
-      if (done) {
-        const prev = this.corkedDone;
-        this.corkedDone = prev ? (err) => (prev(err), done(err)) : done;
-      }
-      return this.queuedBytes < STREAM_HIGH_WATER;
-    }
-    return this.writeChunks([chunk], done);
-  }
-
-  /**
-   * One gRPC message from its parts (5-byte prefix added here): one DATA frame in one buffer
-   * when it is small and the windows allow, the body never copied twice.
-   */
-  writeMessage(body: Buffer, tail: Buffer, length: number, done?: Done): boolean {
-    if (this.localEnded || this.ending || this.closed) {
-      if (done) queueMicrotask(() => done(new Error('write after end')));
-      return false;
-    }
-    const total = 5 + length;
-    if (total <= COPY_MAX) {
-      const buf = outBuffer(9 + total);
-      buf[9] = 0;
-      buf.writeUInt32BE(length, 10);
-      body.copy(buf, 14);
-      tail.copy(buf, 14 + body.length);
-      return this.conn.sendData(this, buf, done);
-    }
-    const prefix = Buffer.allocUnsafe(5);
-    prefix[0] = 0;
-    prefix.writeUInt32BE(length, 1);
-    return this.writeChunks(tail.length > 0 ? [prefix, body, tail] : [prefix, body], done);
-  }
-
-  private writeChunks(chunks: Buffer[], done: Done | undefined): boolean {
-    let total = 0;
-    for (const c of chunks) total += c.length;
-    if (total === 0) {
-      if (done) queueMicrotask(() => done(null));
-      return this.queuedBytes < STREAM_HIGH_WATER;
-    }
-    if (total + 9 <= COPY_MAX) {
-      const buf = outBuffer(9 + total);
-      let off = 9;
-      for (const c of chunks) off += c.copy(buf, off);
-      return this.conn.sendData(this, buf, done);
-    }
-    for (let i = 0; i < chunks.length; i++) {
-      const c = chunks[i]!;
-      if (c.length === 0) continue;
-      this.queue.push({ buf: c, off: 0, done: i === chunks.length - 1 ? done : undefined });
-      this.queuedBytes += c.length;
-    }
-    this.conn.flushStream(this);
-    const ok = this.queuedBytes < STREAM_HIGH_WATER;
-    if (!ok) this.needDrain = true;
-    return ok;
-  }
-
-  /** No more data from us: trailers ('wantTrailers') or an empty END_STREAM frame once the queue is out. */
-  end(): void {
-    if (this.ending || this.localEnded || this.closed) return;
-    this.ending = true;
-    this.afterFlush();
-  }
-
-  /** Reset the stream with `code` (NO_ERROR by default). */
-  close(code: number = H2Error.NO_ERROR): void {
-    if (this.closed) return;
-    this.conn.resetStream(this, code);
-  }
-
-  /** Called by the connection when the queue may have emptied. */
-  afterFlush(): void {
-    if (this.needDrain && this.queuedBytes < STREAM_HIGH_WATER) {
-      this.needDrain = false;
-      this.emit('drain');
-    }
-    if (this.ending && !this.localEnded && this.queue.length === 0) {
-      if (this.waitForTrailers) {
-        this.waitForTrailers = false;
-        this.emit('wantTrailers');
-        if (!this.localEnded) {
-          // No trailers were sent: end the stream with an empty DATA frame.
-          this.conn.sendEndStream(this.id);
-          this.localEnd();
-        }
-      } else {
-        this.conn.sendEndStream(this.id);
-        this.localEnd();
-      }
-    }
-  }
-
-  private localEnd(): void {
-    this.localEnded = true;
-    this.ending = true;
-    if (this.readableEnded) this.conn.closeStream(this, null);
-  }
-
-  /** The peer's END_STREAM. */
-  remoteEnd(): void {
-    if (this.readableEnded) return;
-    this.readableEnded = true;
-    this.emit('end');
-    if (this.localEnded) this.conn.closeStream(this, null);
-  }
-
-  /** Closed by the connection (both sides ended, a reset, or the connection gone). */
-  finish(err: Error | null): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.destroyed = err !== null;
-    const pending = this.queue.splice(0);
-    this.queuedBytes = 0;
-    for (const p of pending) if (p.done) p.done(err ?? new Error('stream closed'));
-    if (err && this.listenerCount('error') > 0) this.emit('error', err);
-    this.emit('close');
-  }
-}
-
-export class H2Connection extends EventEmitter {
+export class H2Connection extends EventEmitter implements StreamOwner {
   private readonly streams = new Map<number, H2Stream>();
   private readonly decoder = new HpackDecoder();
   private buffered: Buffer | null = null;
@@ -422,12 +152,20 @@ export class H2Connection extends EventEmitter {
 
   sendHeaders(streamId: number, headers: Record<string, string | number>, endStream: boolean): void {
     const block = headerBlockFor(headers);
-    if (block.length > this.peerMaxFrame) throw new Error('header block larger than the peer accepts in one frame');
-    const flags = FLAG_END_HEADERS | (endStream ? FLAG_END_STREAM : 0);
-    const b = Buffer.allocUnsafe(9 + block.length);
-    writeFrameHead(b, 0, block.length, FrameType.HEADERS, flags, streamId);
-    block.copy(b, 9);
-    this.write(b);
+    const end = endStream ? FLAG_END_STREAM : 0;
+    if (block.length <= this.peerMaxFrame) {
+      const b = Buffer.allocUnsafe(9 + block.length);
+      writeFrameHead(b, 0, block.length, FrameType.HEADERS, FLAG_END_HEADERS | end, streamId);
+      block.copy(b, 9);
+      this.write(b);
+      return;
+    }
+    // A block above the peer's frame size (a long grpc-message): HEADERS, then CONTINUATION frames.
+    for (let off = 0; off < block.length; off += this.peerMaxFrame) {
+      const part = block.subarray(off, Math.min(block.length, off + this.peerMaxFrame));
+      const last = off + part.length === block.length ? FLAG_END_HEADERS : 0;
+      this.write(off === 0 ? frame(FrameType.HEADERS, end | last, streamId, part) : frame(FrameType.CONTINUATION, last, streamId, part));
+    }
   }
 
   sendEndStream(streamId: number): void {
@@ -556,6 +294,7 @@ export class H2Connection extends EventEmitter {
   // ---- reading ----
 
   private onData(chunk: Buffer): void {
+    if (this.destroyed) return; // after a connection error: the GOAWAY is out, nothing more is read
     let buf = chunk;
     if (this.buffered) {
       buf = Buffer.concat([this.buffered, chunk]);
@@ -673,8 +412,7 @@ export class H2Connection extends EventEmitter {
         this.peerMaxFrame = value;
       }
       // HEADER_TABLE_SIZE: our encoder never uses the dynamic table. MAX_CONCURRENT_STREAMS: we open none.
-      void SETTINGS_HEADER_TABLE_SIZE;
-    }
+          }
     this.write(frame(FrameType.SETTINGS, FLAG_ACK, 0));
     this.flushBlocked();
   }
