@@ -14,6 +14,7 @@
 //   node --import tsx bench/xds-transport.ts [--proxies 1000] [--rounds 20] [--runs 3]
 //        [--write-mode auto|pieces|concat] [--no-decode] [--delta] [--churn eds|rds|cds]
 //        [--transport meshgate|node]   (the server's HTTP/2: its own framing, or node:http2)
+//        [--groups]   (each proxy its own group, as S3's sidecars: a round publishes N snapshots)
 import { fork } from 'node:child_process';
 import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
@@ -49,6 +50,8 @@ const { values } = parseArgs({
     delta: { type: 'boolean', default: false },
     /** The server's HTTP/2: meshgate's own framing (default) or node:http2. */
     transport: { type: 'string', default: 'meshgate' },
+    /** Each proxy its own group (as S3's sidecars), all built from the same resource arrays: a round publishes N snapshots. */
+    groups: { type: 'boolean', default: false },
   },
 });
 
@@ -278,14 +281,28 @@ async function runServer(): Promise<void> {
     ];
     worlds.push(r === 0 ? new Snapshot(res) : new Snapshot(res, worlds[r - 1]));
   }
+  // --groups: per round, one snapshot per proxy on that proxy's previous one, from the round's
+  // arrays per type (shared by every group, as the outbound view is in S3).
+  const perGroup: Array<Map<string, InstanceType<typeof Snapshot>>> = [];
+  if (values.groups) {
+    const { ADS_ORDER } = await import('../src/xds/type-urls.js');
+    for (let r = 0; r <= rounds; r++) {
+      const byType: Record<string, unknown[]> = {};
+      for (const t of ADS_ORDER) byType[t] = [...worlds[r]!.resources(t).values()];
+      const m = new Map<string, InstanceType<typeof Snapshot>>();
+      for (let i = 0; i < proxies; i++) m.set(`sidecar-${i}`, new Snapshot(byType as never, perGroup[r - 1]?.get(`sidecar-${i}`)));
+      perGroup.push(m);
+    }
+  }
   const world = (r: number) => worlds[r]!;
 
   const results: Array<{ run: number; stormMs: number; stormCpuMs: number; churnMs: number; churnCpuMs: number }> = [];
   for (let run = 1; run <= Number(values.runs); run++) {
-    const cache = new SnapshotCache(() => 'mesh');
+    const cache = new SnapshotCache(values.groups ? (n) => n.id : () => 'mesh');
     const server = new XdsServer({ cache, log: silentLogger(), transport: values.transport as 'meshgate' | 'node' });
     const port = await server.listen('127.0.0.1:0');
-    cache.set('mesh', world(0));
+    if (values.groups) cache.replaceAll(perGroup[0]!);
+    else cache.set('mesh', world(0));
     global.gc?.();
     const child = fork(fileURLToPath(import.meta.url), ['--client', String(port), '--proxies', String(proxies), ...(values.delta ? ['--delta'] : [])], { execArgv: process.execArgv, stdio: 'inherit' });
     const waiters = new Map<string, (m: ClientMsg) => void>();
@@ -312,7 +329,8 @@ async function runServer(): Promise<void> {
     t0 = performance.now();
     for (let r = 1; r <= rounds; r++) {
       const got = wait(`round ${r}`);
-      cache.set('mesh', world(r));
+      if (values.groups) cache.replaceAll(perGroup[r]!);
+      else cache.set('mesh', world(r));
       await got;
     }
     const churnMs = performance.now() - t0;
