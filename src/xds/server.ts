@@ -1,9 +1,10 @@
 // The xDS gRPC server: ADS and the five per-type discovery services, each with a SotW and a
 // Delta method, plus the access log service, on one port. The transport is meshgate's own
-// gRPC server on node:http2 (./grpc/): requests are decoded by hand-written decoders
-// (./grpc/discovery-request.ts), and a request that does not decode ends its own stream with
-// INVALID_ARGUMENT instead of throwing; responses are pre-encoded (ResponseBytes: a shared body
-// and the stream's nonce) written without copying the body.
+// gRPC server (./grpc/) on its own HTTP/2 framing (./h2/): requests are decoded by hand-written
+// decoders (./grpc/discovery-request.ts), and a request that does not decode ends its own
+// stream with INVALID_ARGUMENT instead of throwing; responses are pre-encoded (ResponseBytes: a
+// shared body and the stream's nonce), copied once into their DATA frame when small, written as
+// views of the body when large.
 //
 // meshgate owns the listening sockets (net.Server with a large accept backlog) and hands each
 // accepted connection to the HTTP/2 server (TLS with --xds-tls): with Node's default backlog
