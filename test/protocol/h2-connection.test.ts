@@ -31,8 +31,8 @@ async function serve(handler: Handler, maxConcurrentStreams = 100): Promise<{ po
   return { port: (server.address() as net.AddressInfo).port, connections };
 }
 
-function client(port: number, settings: http2.Settings = {}): http2.ClientHttp2Session {
-  const s = http2.connect(`http://127.0.0.1:${port}`, { settings });
+function client(port: number, settings: http2.Settings = {}, padded = false): http2.ClientHttp2Session {
+  const s = http2.connect(`http://127.0.0.1:${port}`, { settings, ...(padded ? { paddingStrategy: http2.constants.PADDING_STRATEGY_MAX } : {}) });
   s.on('error', () => undefined);
   cleanup.push(() => s.destroy());
   return s;
@@ -120,7 +120,7 @@ describe('own HTTP/2 connection', () => {
     expect(got.frames).toBeGreaterThan(100); // at most 1000 bytes per frame
   });
 
-  it('reads a header block spread over CONTINUATION frames, and a request body over many DATA frames', async () => {
+  it('reads a header block spread over CONTINUATION frames, and a request body over many DATA frames, padded or not', async () => {
     const seen: Array<{ headers: Record<string, string>; body: Buffer }> = [];
     const { port } = await serve((stream, headers) => {
       const parts: Buffer[] = [];
@@ -130,17 +130,22 @@ describe('own HTTP/2 connection', () => {
         stream.respond({ ':status': 200 }, { endStream: true });
       });
     });
-    const session = client(port);
     const long = 'v'.repeat(40_000); // > 16 KB: nghttp2 sends HEADERS + CONTINUATION
     const body = Buffer.alloc(100_000, 1);
-    const req = session.request({ ':method': 'POST', ':path': '/y', 'x-long': long });
-    req.end(body);
-    const got = await collect(req);
-    expect(got.headers[':status']).toBe(200);
-    expect(seen).toHaveLength(1);
-    expect(seen[0]!.headers['x-long']).toBe(long);
-    expect(seen[0]!.headers[':path']).toBe('/y');
-    expect(seen[0]!.body.equals(body)).toBe(true);
+    // The second client pads every HEADERS and DATA frame as much as it can.
+    for (const padded of [false, true]) {
+      const session = client(port, {}, padded);
+      const req = session.request({ ':method': 'POST', ':path': padded ? '/padded' : '/y', 'x-long': long });
+      req.end(body);
+      const got = await collect(req);
+      expect(got.headers[':status']).toBe(200);
+    }
+    expect(seen).toHaveLength(2);
+    expect(seen.map((x) => x.headers[':path'])).toEqual(['/y', '/padded']);
+    for (const x of seen) {
+      expect(x.headers['x-long']).toBe(long);
+      expect(x.body.equals(body)).toBe(true);
+    }
   });
 
   it('protocol errors end the connection with a GOAWAY saying which', async () => {

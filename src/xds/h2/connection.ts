@@ -48,6 +48,7 @@ const MAX_HEADER_BLOCK = 64 * 1024;
  * unsent: a big push goes out a few frames ahead of the kernel, not all at once into memory.
  */
 const SOCKET_HIGH_WATER = 256 * 1024;
+
 export interface H2ConnectionOptions {
   /** Receive window of each stream, and of the connection. */
   streamWindow: number;
@@ -57,7 +58,6 @@ export interface H2ConnectionOptions {
 }
 
 export type H2Headers = Record<string, string>;
-
 
 /** The connection-level protocol error that ends the connection with a GOAWAY. */
 class ConnectionError extends Error {
