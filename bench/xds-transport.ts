@@ -20,6 +20,7 @@ import http2 from 'node:http2';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { messageType } from '../src/xds/protos.js';
+import type { ResourcesByType } from '../src/xds/snapshot.js';
 import { pinSelf } from './lib/servers.js';
 
 const ADS = '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources';
@@ -287,10 +288,9 @@ async function runServer(): Promise<void> {
   if (values.groups) {
     const { ADS_ORDER } = await import('../src/xds/type-urls.js');
     for (let r = 0; r <= rounds; r++) {
-      const byType: Record<string, unknown[]> = {};
-      for (const t of ADS_ORDER) byType[t] = [...worlds[r]!.resources(t).values()];
+      const byType = Object.fromEntries(ADS_ORDER.map((t) => [t, [...worlds[r]!.resources(t).values()]])) as ResourcesByType;
       const m = new Map<string, InstanceType<typeof Snapshot>>();
-      for (let i = 0; i < proxies; i++) m.set(`sidecar-${i}`, new Snapshot(byType as never, perGroup[r - 1]?.get(`sidecar-${i}`)));
+      for (let i = 0; i < proxies; i++) m.set(`sidecar-${i}`, new Snapshot(byType, perGroup[r - 1]?.get(`sidecar-${i}`)));
       perGroup.push(m);
     }
   }

@@ -7,6 +7,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { H2Connection, type H2Stream } from '../../src/xds/h2/connection.js';
+import { FLAG_ACK, FLAG_END_HEADERS, FrameType, frame, H2Error, PREFACE } from '../../src/xds/h2/frames.js';
 import { encodeHeaderBlock } from '../../src/xds/h2/hpack.js';
 
 const cleanup: Array<() => void> = [];
@@ -66,16 +67,6 @@ function rawFrames(sock: net.Socket): Array<[number, number, number, Buffer]> {
   return out;
 }
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
-function rawFrame(type: number, flags: number, streamId: number, payload: Buffer = Buffer.alloc(0)): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
-
 async function closedWithGoaway(port: number, bytes: Buffer): Promise<number> {
   const sock = net.connect(port, '127.0.0.1');
   sock.on('error', () => undefined);
@@ -84,7 +75,7 @@ async function closedWithGoaway(port: number, bytes: Buffer): Promise<number> {
   await new Promise<void>((resolve) => sock.on('connect', () => resolve()));
   sock.write(bytes);
   await new Promise<void>((resolve) => sock.on('close', () => resolve()));
-  const goaway = frames.find(([t]) => t === 7);
+  const goaway = frames.find(([t]) => t === FrameType.GOAWAY);
   expect(goaway, 'a GOAWAY frame before the close').toBeDefined();
   return goaway![3].readUInt32BE(4);
 }
@@ -150,12 +141,12 @@ describe('own HTTP/2 connection', () => {
 
   it('protocol errors end the connection with a GOAWAY saying which', async () => {
     const { port } = await serve(() => undefined);
-    const settings = rawFrame(4, 0, 0);
-    expect(await closedWithGoaway(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe(1); // PROTOCOL_ERROR: not the preface
-    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, rawFrame(0, 0, 0, Buffer.alloc(4))]))).toBe(1); // DATA on stream 0
-    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, rawFrame(0, 0, 1, Buffer.alloc(20_000))]))).toBe(6); // FRAME_SIZE_ERROR
-    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, rawFrame(1, 4, 1, Buffer.from([0x80]))]))).toBe(9); // COMPRESSION_ERROR: index 0
-    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, rawFrame(8, 0, 0, Buffer.alloc(4))]))).toBe(1); // WINDOW_UPDATE of 0
+    const settings = frame(FrameType.SETTINGS, 0, 0);
+    expect(await closedWithGoaway(port, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'))).toBe(H2Error.PROTOCOL_ERROR); // not the preface
+    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, frame(FrameType.DATA, 0, 0, Buffer.alloc(4))]))).toBe(H2Error.PROTOCOL_ERROR); // DATA on stream 0
+    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, frame(FrameType.DATA, 0, 1, Buffer.alloc(20_000))]))).toBe(H2Error.FRAME_SIZE_ERROR);
+    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, frame(FrameType.HEADERS, FLAG_END_HEADERS, 1, Buffer.from([0x80]))]))).toBe(H2Error.COMPRESSION_ERROR); // HPACK index 0
+    expect(await closedWithGoaway(port, Buffer.concat([PREFACE, settings, frame(FrameType.WINDOW_UPDATE, 0, 0, Buffer.alloc(4))]))).toBe(H2Error.PROTOCOL_ERROR); // WINDOW_UPDATE of 0
   });
 
   it('answers PINGs and acknowledges SETTINGS; streams above the concurrency limit are refused', async () => {
@@ -173,16 +164,16 @@ describe('own HTTP/2 connection', () => {
     cleanup.push(() => sock.destroy());
     const frames = rawFrames(sock);
     const block = encodeHeaderBlock([[':method', 'POST'], [':scheme', 'http'], [':path', '/z'], [':authority', 'x']]);
-    sock.write(Buffer.concat([PREFACE, rawFrame(4, 0, 0), ...[1, 3, 5].map((id) => rawFrame(1, 4, id, block))]));
+    sock.write(Buffer.concat([PREFACE, frame(FrameType.SETTINGS, 0, 0), ...[1, 3, 5].map((id) => frame(FrameType.HEADERS, FLAG_END_HEADERS, id, block))]));
     const deadline = Date.now() + 5000;
-    while (!frames.some(([t, , id]) => t === 3 && id === 5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const rst = frames.find(([t, , id]) => t === 3 && id === 5);
+    while (!frames.some(([t, , id]) => t === FrameType.RST_STREAM && id === 5) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const rst = frames.find(([t, , id]) => t === FrameType.RST_STREAM && id === 5);
     expect(rst?.[3].readUInt32BE(0)).toBe(http2.constants.NGHTTP2_REFUSED_STREAM);
-    expect(frames.some(([t, f]) => t === 4 && f === 1)).toBe(true); // our SETTINGS acknowledged
+    expect(frames.some(([t, f]) => t === FrameType.SETTINGS && f === FLAG_ACK)).toBe(true); // our SETTINGS acknowledged
     expect(open).toHaveLength(2);
     // A reset from the client closes the server's stream.
     const closed = new Promise<void>((resolve) => open[0]!.on('close', () => resolve()));
-    sock.write(rawFrame(3, 0, 1, Buffer.from([0, 0, 0, 8])));
+    sock.write(frame(FrameType.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, H2Error.CANCEL])));
     await closed;
     expect(open[0]!.closed).toBe(true);
   });

@@ -8,6 +8,7 @@ import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { HpackDecoder, HpackError, decodeInteger, encodeHeaderBlock, encodeInteger } from '../../src/xds/h2/hpack.js';
 import { HUFFMAN_CODES, HUFFMAN_LENGTHS } from '../../src/xds/h2/huffman-table.js';
+import { FLAG_ACK, FLAG_END_HEADERS, FLAG_PADDED, FLAG_PRIORITY, FrameType, frame, PREFACE } from '../../src/xds/h2/frames.js';
 import { rng } from '../helpers/rng.js';
 
 function hex(s: string): Buffer {
@@ -381,24 +382,6 @@ describe('malformed blocks throw HpackError', () => {
 // preface and frames and hands back the header block of each request (HEADERS + CONTINUATION,
 // with PADDED and PRIORITY fields stripped).
 
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const FRAME_HEADERS = 0x1;
-const FRAME_SETTINGS = 0x4;
-const FRAME_CONTINUATION = 0x9;
-const FLAG_ACK = 0x1;
-const FLAG_END_HEADERS = 0x4;
-const FLAG_PADDED = 0x8;
-const FLAG_PRIORITY = 0x20;
-
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(payload.length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId, 5);
-  return Buffer.concat([h, payload]);
-}
-
 /** Listens, and resolves with the first `count` request header blocks one client connection sends. */
 async function captureHeaderBlocks(
   count: number,
@@ -413,7 +396,7 @@ async function captureHeaderBlocks(
       server.on('connection', (socket) => {
         socket.on('error', () => {});
         // Our (empty) SETTINGS: defaults everywhere, including a 4096-byte header table.
-        socket.write(frame(FRAME_SETTINGS, 0, 0, Buffer.alloc(0)));
+        socket.write(frame(FrameType.SETTINGS, 0, 0));
         let buf = Buffer.alloc(0);
         let prefaceSeen = false;
         let pending: { streamId: number; flags: number; parts: Buffer[] } | undefined;
@@ -433,15 +416,15 @@ async function captureHeaderBlocks(
             const streamId = buf.readUInt32BE(5) & 0x7fffffff;
             let payload = buf.subarray(9, 9 + length);
             buf = buf.subarray(9 + length);
-            if (type === FRAME_SETTINGS && !(flags & FLAG_ACK)) socket.write(frame(FRAME_SETTINGS, FLAG_ACK, 0, Buffer.alloc(0)));
-            if (type === FRAME_HEADERS) {
+            if (type === FrameType.SETTINGS && !(flags & FLAG_ACK)) socket.write(frame(FrameType.SETTINGS, FLAG_ACK, 0));
+            if (type === FrameType.HEADERS) {
               if (flags & FLAG_PADDED) {
                 const padLength = payload[0] ?? 0;
                 payload = payload.subarray(1, payload.length - padLength);
               }
               if (flags & FLAG_PRIORITY) payload = payload.subarray(5);
               pending = { streamId, flags, parts: [payload] };
-            } else if (type === FRAME_CONTINUATION && pending) {
+            } else if (type === FrameType.CONTINUATION && pending) {
               pending.parts.push(payload);
             } else {
               continue;

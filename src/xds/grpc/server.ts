@@ -10,9 +10,9 @@
 // that built protobufjs objects; in a connect storm (2000 proxies × ~10 messages) that was the
 // largest single share of meshgate's CPU. Here a request chunk goes from the HTTP/2 stream's
 // 'data' event through the deframer (a view of the chunk, no copy) to the hand-written decoder
-// (./discovery-request.ts). bench/xds-transport.ts measured both servers, on node:http2: 2000 proxies' storm (CDS, EDS, LDS, RDS
-// and their ACKs) cost the server 1.82 s of CPU with grpc-js and 1.56 s with this one, an EDS
-// push and its ACK 69 and 63 µs (medians of 3 pinned runs on a shared 2-core machine; the rest
+// (./discovery-request.ts). bench/xds-transport.ts measured both servers, on node:http2: 2000
+// proxies' storm (CDS, EDS, LDS, RDS and their ACKs) cost the server 1.82 s of CPU with grpc-js
+// and 1.56 s with this one, an EDS push and its ACK 69 and 63 µs (medians of 3 pinned runs on a shared 2-core machine; the rest
 // is mostly node:http2 itself). More in the README's "How meshgate serves xDS".
 import http2, { constants, type Http2SecureServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session } from 'node:http2';
 import type { Socket } from 'node:net';

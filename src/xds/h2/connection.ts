@@ -57,7 +57,7 @@ export interface H2ConnectionOptions {
   maxConcurrentStreams: number;
 }
 
-export type H2Headers = Record<string, string>;
+type H2Headers = Record<string, string>;
 
 /** The connection-level protocol error that ends the connection with a GOAWAY. */
 class ConnectionError extends Error {
@@ -114,11 +114,6 @@ export class H2Connection extends EventEmitter implements StreamOwner {
     s.writeUInt32BE(MAX_HEADER_BLOCK, 14);
     this.socket.write(frame(FrameType.SETTINGS, 0, 0, s));
     if (opts.connectionWindow > DEFAULT_WINDOW) this.sendWindowUpdate(0, opts.connectionWindow - DEFAULT_WINDOW);
-  }
-
-  /** Streams open now. */
-  get streamCount(): number {
-    return this.streams.size;
   }
 
   // ---- session API used by the gRPC server ----
@@ -240,6 +235,7 @@ export class H2Connection extends EventEmitter implements StreamOwner {
   }
 
   private flushBlocked(): void {
+    if (this.blocked.size === 0) return; // the usual case: every WINDOW_UPDATE and drain lands here
     for (const s of [...this.blocked]) {
       if (this.socketBlocked || this.connSendWindow <= 0) break;
       this.flushStream(s);

@@ -35,7 +35,6 @@ export const H2Error = {
   ENHANCE_YOUR_CALM: 11,
 } as const;
 
-export const SETTINGS_HEADER_TABLE_SIZE = 1;
 export const SETTINGS_ENABLE_PUSH = 2;
 export const SETTINGS_MAX_CONCURRENT_STREAMS = 3;
 export const SETTINGS_INITIAL_WINDOW_SIZE = 4;

@@ -9,7 +9,7 @@ import { DEFAULT_MAX_FRAME, type Done, H2Error, outBuffer } from './frames.js';
 /** A stream's write() returns false once this many bytes wait for its flow-control window or the socket. */
 export const STREAM_HIGH_WATER = 16 * 1024;
 /** Messages up to this size go out as one buffer (frame header and message copied together). */
-export const COPY_MAX = DEFAULT_MAX_FRAME;
+const COPY_MAX = DEFAULT_MAX_FRAME;
 
 /** What a stream asks of its connection. */
 export interface StreamOwner {
@@ -23,10 +23,10 @@ export interface StreamOwner {
 }
 
 /** One write waiting for flow-control window or for the socket: bytes from `off`, `done` once they are all handed to the socket. */
-export interface Pending {
+interface Pending {
   buf: Buffer;
   off: number;
-  done: ((err?: Error | null) => void) | undefined;
+  done: Done | undefined;
 }
 
 export class H2Stream extends EventEmitter {
